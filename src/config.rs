@@ -1,0 +1,503 @@
+//! Every setting in one place: its flag, its environment variable, its default.
+//!
+//! One table ([`SETTINGS`]) drives parsing, `--help` and the README's table, so the
+//! three can never disagree. Flags win over environment variables, which win over
+//! defaults.
+
+use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
+
+use crate::handinger::Budget;
+
+/// One user-facing setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub flag: &'static str,
+    pub env: &'static str,
+    pub value_name: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+    /// May be given more than once (flags) or as a list (env, separated by the
+    /// platform's path separator).
+    pub repeatable: bool,
+}
+
+const fn setting(
+    flag: &'static str,
+    env: &'static str,
+    value_name: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Setting {
+    Setting {
+        flag,
+        env,
+        value_name,
+        default,
+        help,
+        repeatable: false,
+    }
+}
+
+/// The table of settings, in the order `--help` shows them.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "--api-key-file",
+        "HANDINGER_API_KEY_FILE",
+        "PATH",
+        None,
+        "File holding the API key (used when HANDINGER_API_KEY is not set). Read on each call.",
+    ),
+    setting(
+        "--base-url",
+        "HANDINGER_BASE_URL",
+        "URL",
+        Some("https://handinger.com"),
+        "Handinger API base URL.",
+    ),
+    setting(
+        "--worker-id",
+        "HANDINGER_WORKER_ID",
+        "ID",
+        None,
+        "Default workerId when a call names none (otherwise a new worker is created per task).",
+    ),
+    setting(
+        "--budget",
+        "HANDINGER_BUDGET",
+        "BUDGET",
+        None,
+        "Default budget when a call names none: low, standard, high or unlimited.",
+    ),
+    setting(
+        "--connect-timeout",
+        "HANDINGER_CONNECT_TIMEOUT",
+        "SECS",
+        Some("10"),
+        "Seconds allowed to open a connection to the API.",
+    ),
+    setting(
+        "--request-timeout",
+        "HANDINGER_REQUEST_TIMEOUT",
+        "SECS",
+        Some("1800"),
+        "Seconds one POST /api/tasks may take end to end (tasks run for minutes).",
+    ),
+    setting(
+        "--retries",
+        "HANDINGER_RETRIES",
+        "N",
+        Some("2"),
+        "Retries for requests that provably never ran (connection refused, DNS, 429).",
+    ),
+    setting(
+        "--max-retry-wait",
+        "HANDINGER_MAX_RETRY_WAIT",
+        "SECS",
+        Some("30"),
+        "Longest Retry-After the bridge waits out before reporting the 429 instead.",
+    ),
+    setting(
+        "--max-output-chars",
+        "HANDINGER_MAX_OUTPUT_CHARS",
+        "N",
+        Some("40000"),
+        "Characters of the answer inlined in a tool result; the rest is cut with a marker.",
+    ),
+    setting(
+        "--log-level",
+        "HANDINGER_LOG",
+        "FILTER",
+        Some("info,rmcp=warn"),
+        "Log filter for stderr (error, warn, info, debug, trace or a tracing directive).",
+    ),
+];
+
+/// The API key, kept out of every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// The raw key, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Where the API key comes from. Resolved per call, so a key file can be fixed or
+/// rotated without restarting the host.
+#[derive(Debug, Clone, Default)]
+pub struct KeySource {
+    /// The value of `HANDINGER_API_KEY`, if set.
+    pub env_value: Option<ApiKey>,
+    pub file: Option<PathBuf>,
+}
+
+/// Why no API key could be had; rendered as an actionable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Neither the variable nor a key file is set.
+    NotSet,
+    /// The host passed a literal `${...}` because it does not expand variables.
+    Unexpanded(String),
+    /// The key file could not be read.
+    FileUnreadable { path: PathBuf, reason: String },
+    /// The key file is empty.
+    FileEmpty(PathBuf),
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HOW: &str = "Set HANDINGER_API_KEY in the \"env\" block of this server's entry in \
+            your MCP host's config (keys look like hdg_live_...), or point \
+            HANDINGER_API_KEY_FILE / --api-key-file at a file that holds the key, then \
+            restart the server.";
+        match self {
+            KeyProblem::NotSet => write!(f, "No Handinger API key is configured. {HOW}"),
+            KeyProblem::Unexpanded(raw) => write!(
+                f,
+                "HANDINGER_API_KEY holds the literal text {raw:?}: this host does not expand \
+                 variables in its config. Put the key itself there, or use a key file. {HOW}"
+            ),
+            KeyProblem::FileUnreadable { path, reason } => write!(
+                f,
+                "The API key file {} could not be read ({reason}). {HOW}",
+                path.display()
+            ),
+            KeyProblem::FileEmpty(path) => {
+                write!(f, "The API key file {} is empty. {HOW}", path.display())
+            }
+        }
+    }
+}
+
+impl KeySource {
+    /// The key to use for the next request.
+    pub fn resolve(&self) -> Result<ApiKey, KeyProblem> {
+        if let Some(key) = &self.env_value {
+            return if looks_unexpanded(key.expose()) {
+                Err(KeyProblem::Unexpanded(key.expose().to_owned()))
+            } else {
+                Ok(key.clone())
+            };
+        }
+        let Some(path) = &self.file else {
+            return Err(KeyProblem::NotSet);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| KeyProblem::FileUnreadable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(KeyProblem::FileEmpty(path.clone()));
+        }
+        Ok(ApiKey(key.to_owned()))
+    }
+}
+
+fn looks_unexpanded(value: &str) -> bool {
+    value.starts_with("${") || value.starts_with("$env:") || value.starts_with("{env:")
+}
+
+/// The resolved configuration of one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub key: KeySource,
+    pub base_url: String,
+    pub default_worker_id: Option<String>,
+    pub default_budget: Option<Budget>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retries: u32,
+    pub max_retry_wait: Duration,
+    pub max_output_chars: usize,
+    pub log_filter: String,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Serve(Config),
+    Help,
+    Version,
+    /// Print the tools' JSON Schemas.
+    Schema,
+}
+
+/// A command line or environment the binary cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\nRun `handinger-mcp --help` for the settings.",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl Command {
+    /// Parse the process's arguments and environment.
+    pub fn from_env() -> Result<Self, UsageError> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        Self::parse(&args, |name| std::env::var(name).ok())
+    }
+
+    /// Parse `args` (without the program name), reading variables through `env`.
+    pub fn parse(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        let mut given: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut subcommand: Option<&str> = None;
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "-h" | "--help" => return Ok(Command::Help),
+                "-V" | "--version" => return Ok(Command::Version),
+                _ => {}
+            }
+            if !arg.starts_with("--") {
+                if subcommand.is_some() {
+                    return Err(UsageError(format!("unexpected argument {arg:?}")));
+                }
+                subcommand = Some(arg.as_str());
+                continue;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            let setting = SETTINGS
+                .iter()
+                .find(|s| s.flag == name)
+                .ok_or_else(|| UsageError(format!("unknown flag {name}")))?;
+            let value = match inline {
+                Some(value) => value,
+                None => iter.next().cloned().ok_or_else(|| {
+                    UsageError(format!("{name} needs a value ({})", setting.value_name))
+                })?,
+            };
+            let values = given.entry(setting.flag).or_default();
+            if !setting.repeatable && !values.is_empty() {
+                return Err(UsageError(format!("{name} was given twice")));
+            }
+            values.push(value);
+        }
+        let lookup = Lookup { given, env: &env };
+        match subcommand {
+            None | Some("serve") => Ok(Command::Serve(lookup.config()?)),
+            Some("schema") => Ok(Command::Schema),
+            Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
+        }
+    }
+}
+
+/// Reads settings in precedence order: flag, environment, default.
+struct Lookup<'a, E: Fn(&str) -> Option<String>> {
+    given: HashMap<&'static str, Vec<String>>,
+    env: &'a E,
+}
+
+impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
+    fn setting(flag: &str) -> &'static Setting {
+        SETTINGS
+            .iter()
+            .find(|s| s.flag == flag)
+            .expect("every looked-up flag is in SETTINGS")
+    }
+
+    /// The single value of a setting, if it has one. Empty env values count as unset,
+    /// because hosts often write `"VAR": ""` for "not configured".
+    fn value(&self, flag: &str) -> Option<String> {
+        let setting = Self::setting(flag);
+        if let Some(values) = self.given.get(setting.flag) {
+            return values.last().cloned();
+        }
+        (self.env)(setting.env)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| setting.default.map(str::to_owned))
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, flag: &str) -> Result<Option<T>, UsageError> {
+        let setting = Self::setting(flag);
+        self.value(flag)
+            .map(|raw| {
+                raw.trim().parse::<T>().map_err(|_| {
+                    UsageError(format!(
+                        "{} / {} has the value {raw:?}, which is not a valid {}",
+                        setting.flag, setting.env, setting.value_name
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn seconds(&self, flag: &str) -> Result<Duration, UsageError> {
+        let secs: f64 = self.parsed(flag)?.unwrap_or_default();
+        if !secs.is_finite() || secs < 0.0 {
+            let setting = Self::setting(flag);
+            return Err(UsageError(format!(
+                "{} / {} must be a non-negative number of seconds",
+                setting.flag, setting.env
+            )));
+        }
+        Ok(Duration::from_secs_f64(secs))
+    }
+
+    fn config(&self) -> Result<Config, UsageError> {
+        let base_url = self
+            .value("--base-url")
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(UsageError(format!(
+                "--base-url / HANDINGER_BASE_URL must start with http:// or https://, got {base_url:?}"
+            )));
+        }
+        Ok(Config {
+            key: KeySource {
+                env_value: (self.env)("HANDINGER_API_KEY")
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .map(ApiKey),
+                file: self.value("--api-key-file").map(PathBuf::from),
+            },
+            base_url,
+            default_worker_id: self.value("--worker-id").filter(|v| !v.trim().is_empty()),
+            default_budget: self.parsed("--budget")?,
+            connect_timeout: self.seconds("--connect-timeout")?,
+            request_timeout: self.seconds("--request-timeout")?,
+            retries: self.parsed("--retries")?.unwrap_or_default(),
+            max_retry_wait: self.seconds("--max-retry-wait")?,
+            max_output_chars: self.parsed("--max-output-chars")?.unwrap_or_default(),
+            log_filter: self.value("--log-level").unwrap_or_default(),
+        })
+    }
+}
+
+/// The text of `--help`.
+pub fn help_text() -> String {
+    let mut out = format!(
+        "handinger-mcp {}\n\
+         Hands a subtask to a Handinger worker and returns its answer as tool output.\n\n\
+         USAGE:\n  handinger-mcp [FLAGS]          serve MCP over stdio (newline-delimited JSON-RPC)\n  \
+         handinger-mcp schema [FLAGS]   print the tools' JSON Schemas\n  \
+         handinger-mcp --help | --version\n\n\
+         API KEY:\n  HANDINGER_API_KEY (env only, never a flag: flags show in process lists)\n\n\
+         SETTINGS (flag, environment variable, default):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for s in SETTINGS {
+        let default = s
+            .default
+            .map(|d| format!(" [default: {d}]"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {} {}\n      env {}{default}\n      {}\n",
+            s.flag, s.value_name, s.env, s.help
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Command, UsageError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Command::parse(&args, |k| env.get(k).cloned())
+    }
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+        match parse(args, env).expect("parses") {
+            Command::Serve(config) => config,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_without_flags_or_env() {
+        let c = config(&[], &[]);
+        assert_eq!(c.base_url, "https://handinger.com");
+        assert_eq!(c.request_timeout, Duration::from_secs(1800));
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.retries, 2);
+        assert_eq!(c.max_output_chars, 40_000);
+        assert_eq!(c.key.resolve(), Err(KeyProblem::NotSet));
+    }
+
+    #[test]
+    fn flags_beat_env_and_env_beats_defaults() {
+        let c = config(
+            &["--base-url", "http://127.0.0.1:9/", "--budget=high"],
+            &[
+                ("HANDINGER_BASE_URL", "http://ignored"),
+                ("HANDINGER_WORKER_ID", "wrk_env"),
+                ("HANDINGER_BUDGET", "low"),
+            ],
+        );
+        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.default_budget, Some(Budget::High));
+        assert_eq!(c.default_worker_id.as_deref(), Some("wrk_env"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = parse(&["--budget", "huge"], &[]).unwrap_err();
+        assert!(err.0.contains("--budget / HANDINGER_BUDGET"), "{err}");
+        let err = parse(&["--request-timeout", "-3"], &[]).unwrap_err();
+        assert!(err.0.contains("non-negative"), "{err}");
+        let err = parse(&["--nope"], &[]).unwrap_err();
+        assert!(err.0.contains("unknown flag --nope"), "{err}");
+        let err = parse(&["--retries"], &[]).unwrap_err();
+        assert!(err.0.contains("needs a value"), "{err}");
+    }
+
+    #[test]
+    fn unexpanded_key_is_reported_not_sent() {
+        let c = config(&[], &[("HANDINGER_API_KEY", "${HANDINGER_API_KEY}")]);
+        let problem = c.key.resolve().unwrap_err();
+        assert!(matches!(problem, KeyProblem::Unexpanded(_)));
+        assert!(problem.to_string().contains("does not expand"));
+    }
+
+    #[test]
+    fn key_file_is_trimmed_and_never_debug_printed() {
+        let dir = std::env::temp_dir().join(format!("hmcp-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, "hdg_live_secret\n").unwrap();
+        let c = config(&["--api-key-file", path.to_str().unwrap()], &[]);
+        let key = c.key.resolve().unwrap();
+        assert_eq!(key.expose(), "hdg_live_secret");
+        assert!(!format!("{c:?} {key:?}").contains("hdg_live_secret"));
+        std::fs::write(&path, "  \n").unwrap();
+        assert!(matches!(c.key.resolve(), Err(KeyProblem::FileEmpty(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn help_lists_every_setting() {
+        let help = help_text();
+        for s in SETTINGS {
+            assert!(help.contains(s.flag) && help.contains(s.env), "{}", s.flag);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! What can go wrong talking to the API, sorted by what it means for the task.
+
+use std::{fmt, time::Duration};
+
+/// A failed API request. The variants differ in the one thing that matters for a
+/// non-idempotent POST: whether the server may have started the work.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The request never reached the server (refused, DNS, TLS), even after retries.
+    Unreachable {
+        url: String,
+        attempts: u32,
+        reason: String,
+    },
+    /// The server answered with an error status and (usually) `{"error": "..."}`.
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// No complete answer within the request timeout. The task may still be running.
+    TimedOut { after: Duration },
+    /// The connection broke after the request was sent (reset, cut-off body).
+    Interrupted { reason: String },
+    /// A success status whose body is not a Worker object.
+    BadBody {
+        status: u16,
+        reason: String,
+        snippet: String,
+    },
+    /// The response body is larger than the bridge accepts.
+    TooLarge { limit: usize },
+}
+
+impl ApiError {
+    /// Whether the server may have started the work. Such a request must never be
+    /// sent again: the task would run twice and spend credits twice.
+    pub fn may_have_run(&self) -> bool {
+        match self {
+            ApiError::Unreachable { .. } => false,
+            ApiError::Status { status, .. } => *status >= 500,
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unreachable {
+                url,
+                attempts,
+                reason,
+            } => write!(
+                f,
+                "could not reach the Handinger API at {url} ({reason}; {attempts} attempt{})",
+                if *attempts == 1 { "" } else { "s" }
+            ),
+            ApiError::Status {
+                status, message, ..
+            } => write!(f, "the Handinger API answered HTTP {status}: {message}"),
+            ApiError::TimedOut { after } => write!(
+                f,
+                "no answer from the Handinger API within {} s (request timeout)",
+                after.as_secs()
+            ),
+            ApiError::Interrupted { reason } => write!(
+                f,
+                "the connection to the Handinger API broke before the answer was complete ({reason})"
+            ),
+            ApiError::BadBody {
+                status,
+                reason,
+                snippet,
+            } => write!(
+                f,
+                "the Handinger API answered HTTP {status} with a body that is not a Worker object \
+                 ({reason}); it starts with: {snippet:?}"
+            ),
+            ApiError::TooLarge { limit } => write!(
+                f,
+                "the Handinger API's answer is larger than the {} MiB the bridge accepts",
+                limit / (1024 * 1024)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// An error and its causes on one line: reqwest's own message alone ("error sending
+/// request") does not say what happened.
+pub fn describe_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

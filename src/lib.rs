@@ -1,0 +1,9 @@
+//! handinger-mcp: hands subtasks to Handinger workers from MCP hosts, editors and
+//! scripts. The core ([`tasks`]) knows no protocol; [`mcp`] is the front-end.
+
+pub mod cli;
+pub mod config;
+pub mod handinger;
+pub mod mcp;
+pub mod render;
+pub mod tasks;

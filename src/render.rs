@@ -1,0 +1,327 @@
+//! Turns a task outcome into what a front-end shows: one text for hosts that read
+//! only `content`, links for sources and files, and the structured form for hosts
+//! that read only `structuredContent`. Both carry the whole (bounded) answer.
+
+use std::fmt::Write as _;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    handinger::{ProducedFile, Source, Usage},
+    tasks::TaskOutcome,
+};
+
+/// The structured result of `create_task` and `follow_up_task`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// Id of the task; pass it to follow_up_task to continue the conversation.
+    pub task_id: String,
+    /// Id of the worker that ran the task.
+    pub worker_id: String,
+    /// Worker status: completed, running or pending.
+    pub status: String,
+    /// The worker's answer (cut to the configured size; see `truncated`).
+    pub output_text: String,
+    /// Web sources the worker cited.
+    pub sources: Vec<Source>,
+    /// Files the worker produced.
+    pub files: Vec<ProducedFile>,
+    /// Output matching the worker's output schema, when it has one.
+    pub structured_output: Option<Value>,
+    /// Dashboard URL of the worker, where the whole answer can be read.
+    pub url: Option<String>,
+    /// What the task cost.
+    pub usage: Option<Usage>,
+    /// Present when part of the answer was left out to keep the result small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncation>,
+}
+
+/// What was left out of a result, and where to read all of it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Truncation {
+    /// Characters of the answer in the result.
+    pub shown_chars: usize,
+    /// Characters of the whole answer.
+    pub total_chars: usize,
+    /// Whether `structuredOutput` was dropped for being larger than the limit.
+    pub structured_output_dropped: bool,
+    /// Where the whole answer is.
+    pub full_answer_url: Option<String>,
+}
+
+/// A link to show beside the text: a cited source or a produced file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub uri: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: String,
+    pub mime_type: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// An outcome ready for any front-end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub text: String,
+    pub links: Vec<Link>,
+    pub structured: TaskResult,
+}
+
+/// Render `outcome`, inlining at most `max_chars` characters of the answer.
+pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize) -> Rendered {
+    let worker = &outcome.worker;
+    let answer = worker.answer();
+    let total_chars = answer.chars().count();
+    let shown = cut_at_chars(&answer, max_chars);
+    let shown_chars = shown.chars().count();
+    let structured_output = worker
+        .structured_output
+        .clone()
+        .filter(|v| !v.is_null() && v.to_string().chars().count() <= max_chars);
+    let structured_output_dropped = worker
+        .structured_output
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+        && structured_output.is_none();
+    let truncated = (shown_chars < total_chars || structured_output_dropped).then(|| Truncation {
+        shown_chars,
+        total_chars,
+        structured_output_dropped,
+        full_answer_url: worker.url.clone(),
+    });
+    let structured = TaskResult {
+        task_id: outcome.task_id.clone(),
+        worker_id: worker.id.clone(),
+        status: worker
+            .status
+            .clone()
+            .unwrap_or_else(|| "completed".to_owned()),
+        output_text: shown.to_owned(),
+        sources: worker.sources.clone(),
+        files: worker.files.clone(),
+        structured_output,
+        url: worker.url.clone(),
+        usage: worker.usage.clone(),
+        truncated,
+    };
+    Rendered {
+        text: render_text(&structured),
+        links: links(&structured),
+        structured,
+    }
+}
+
+/// The longest prefix of `text` with at most `max` characters.
+fn cut_at_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+fn render_text(result: &TaskResult) -> String {
+    let mut out = result.output_text.clone();
+    if out.is_empty() {
+        out.push_str("(The worker returned no text.)");
+    }
+    if let Some(cut) = &result.truncated {
+        let place = cut
+            .full_answer_url
+            .as_deref()
+            .map(|u| format!("the Handinger dashboard: {u}"))
+            .unwrap_or_else(|| "the Handinger dashboard".to_owned());
+        if cut.shown_chars < cut.total_chars {
+            let _ = write!(
+                out,
+                "\n\n[Answer cut: {} of {} characters left out to keep this result small. The whole answer is in {place} (task {}).]",
+                cut.total_chars - cut.shown_chars,
+                cut.total_chars,
+                result.task_id
+            );
+        }
+        if cut.structured_output_dropped {
+            let _ = write!(
+                out,
+                "\n\n[Structured output left out: larger than the size limit. See {place}.]"
+            );
+        }
+    }
+    if let Some(value) = &result.structured_output {
+        let _ = write!(out, "\n\nStructured output:\n{value}");
+    }
+    if !result.sources.is_empty() {
+        out.push_str("\n\nSources:");
+        for (n, source) in result.sources.iter().enumerate() {
+            match &source.title {
+                Some(title) => {
+                    let _ = write!(out, "\n{}. {title} — {}", n + 1, source.url);
+                }
+                None => {
+                    let _ = write!(out, "\n{}. {}", n + 1, source.url);
+                }
+            }
+        }
+    }
+    if !result.files.is_empty() {
+        out.push_str("\n\nFiles produced:");
+        for file in &result.files {
+            let _ = write!(
+                out,
+                "\n- {} ({}{}) {}",
+                file.filename.as_deref().unwrap_or("(unnamed)"),
+                file.media_type.as_deref().unwrap_or("unknown type"),
+                file.size
+                    .map(|s| format!(", {}", human_size(s)))
+                    .unwrap_or_default(),
+                file.url
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "\n\ntaskId: {} | workerId: {} | status: {}",
+        result.task_id, result.worker_id, result.status
+    );
+    if let Some(url) = &result.url {
+        let _ = write!(out, " | dashboard: {url}");
+    }
+    if let Some(usage) = &result.usage {
+        let _ = write!(out, " | usage: {}", usage_text(usage));
+    }
+    let _ = write!(
+        out,
+        "\nTo continue this task, call follow_up_task with taskId \"{}\".",
+        result.task_id
+    );
+    out
+}
+
+fn usage_text(usage: &Usage) -> String {
+    let mut parts = Vec::new();
+    if let Some(credits) = usage.credits {
+        parts.push(format!("{credits} credits"));
+    }
+    if let Some(ms) = usage.duration_ms {
+        parts.push(format!("{:.1} s", ms / 1000.0));
+    }
+    if parts.is_empty() {
+        "n/a".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Sizes as people read them: 512 B, 1.5 KiB, 3.2 MiB.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+fn links(result: &TaskResult) -> Vec<Link> {
+    let sources = result
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.url.is_empty())
+        .map(|(n, s)| Link {
+            uri: s.url.clone(),
+            name: s.title.clone().unwrap_or_else(|| s.url.clone()),
+            title: s.title.clone(),
+            description: format!("Source {} cited by the worker", n + 1),
+            mime_type: None,
+            size: None,
+        });
+    let files = result
+        .files
+        .iter()
+        .filter(|f| !f.url.is_empty())
+        .map(|f| Link {
+            uri: f.url.clone(),
+            name: f.filename.clone().unwrap_or_else(|| f.url.clone()),
+            title: f.filename.clone(),
+            description: "File produced by the worker".to_owned(),
+            mime_type: f.media_type.clone(),
+            size: f.size,
+        });
+    sources.chain(files).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{handinger::Worker, tasks::TaskKind};
+
+    fn outcome(worker: Worker) -> TaskOutcome {
+        TaskOutcome {
+            task_id: "tsk_1".into(),
+            kind: TaskKind::New,
+            worker,
+        }
+    }
+
+    fn reference_worker() -> Worker {
+        serde_json::from_str(include_str!("../tests/fixtures/worker-reference.json")).unwrap()
+    }
+
+    #[test]
+    fn text_lists_answer_sources_files_and_ids_in_order() {
+        let r = render_outcome(&outcome(reference_worker()), 1000);
+        let t = &r.text;
+        let order = [
+            "output_text",
+            "Sources:",
+            "1. title — url",
+            "Files produced:",
+            "- filename (mediaType, 0 B) url",
+            "taskId: tsk_1 | workerId: id | status: running",
+            "usage: 0 credits, 0.0 s",
+        ];
+        let mut at = 0;
+        for part in order {
+            let found = t[at..]
+                .find(part)
+                .unwrap_or_else(|| panic!("{part:?} missing after {at} in {t}"));
+            at += found;
+        }
+        assert_eq!(r.links.len(), 2);
+        assert_eq!(r.links[1].mime_type.as_deref(), Some("mediaType"));
+        assert!(r.structured.truncated.is_none());
+    }
+
+    #[test]
+    fn long_answers_are_cut_in_both_forms_with_a_marker() {
+        let mut w = reference_worker();
+        w.output_text = "é".repeat(50);
+        w.structured_output = Some(serde_json::json!({"big": "x".repeat(100)}));
+        let r = render_outcome(&outcome(w), 10);
+        assert_eq!(r.structured.output_text, "é".repeat(10));
+        let cut = r.structured.truncated.clone().unwrap();
+        assert_eq!((cut.shown_chars, cut.total_chars), (10, 50));
+        assert!(cut.structured_output_dropped);
+        assert!(r.text.contains("[Answer cut: 40 of 50 characters left out"));
+        assert!(r.text.contains("https://v3.handinger.com/worker/"));
+        assert!(r.structured.structured_output.is_none());
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}
