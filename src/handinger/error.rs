@@ -88,11 +88,14 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// An error and its causes on one line: reqwest's own message alone ("error sending
-/// request") does not say what happened.
+/// An error's causes on one line. reqwest's own message ("error sending request for
+/// url ...") says nothing the causes do not, so it is used only when there are none.
 pub fn describe_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
+    let Some(first) = error.source() else {
+        return error.to_string();
+    };
+    let mut text = first.to_string();
+    let mut source = first.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {

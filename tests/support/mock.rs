@@ -1,0 +1,377 @@
+//! A mock Handinger API on loopback: a small HTTP/1.1 server that records every
+//! request (headers, JSON body, or multipart parts hashed while streaming) and
+//! answers through a handler each test supplies, including raw faults.
+
+#![allow(dead_code)] // shared by tests that each use a part of it
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+};
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body_len: u64,
+    pub chunked: bool,
+    pub json: Option<Value>,
+    pub parts: Vec<Part>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `input` field, from JSON or from a multipart text part.
+    pub fn input(&self) -> Option<String> {
+        self.field("input")
+    }
+
+    /// A scalar field from either body form.
+    pub fn field(&self, name: &str) -> Option<String> {
+        if let Some(json) = &self.json {
+            return json.get(name).and_then(Value::as_str).map(str::to_owned);
+        }
+        self.parts
+            .iter()
+            .find(|p| p.name == name && p.filename.is_none())
+            .and_then(|p| p.text.clone())
+    }
+}
+
+/// One multipart part; file bodies are hashed, not kept.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub len: u64,
+    pub sha256: String,
+    /// The text of a part without a filename.
+    pub text: Option<String>,
+}
+
+/// How the mock answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+        delay: Duration,
+    },
+    /// Bytes written as they are, then the connection is closed.
+    Raw { bytes: Vec<u8>, delay: Duration },
+    /// Never answer.
+    Hang,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply::Http {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn text(status: u16, body: &str) -> Self {
+        Reply::Http {
+            status,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn error(status: u16, message: &str) -> Self {
+        Reply::json(status, json!({ "error": message }))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let Reply::Http { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+
+    pub fn after(mut self, wait: Duration) -> Self {
+        match &mut self {
+            Reply::Http { delay, .. } | Reply::Raw { delay, .. } => *delay = wait,
+            Reply::Hang => {}
+        }
+        self
+    }
+}
+
+/// The Worker object the mock returns for a task, echoing the input.
+pub fn worker_json(request: &Recorded) -> Value {
+    let input = request.input().unwrap_or_default();
+    let worker_id = request.field("workerId").unwrap_or_else(|| "wrk_mock".into());
+    let answer = format!("Answer to: {input}");
+    json!({
+        "id": worker_id,
+        "object": "worker",
+        "created_at": 1_760_000_000,
+        "status": "completed",
+        "running": false,
+        "output_text": answer,
+        "output": [{"id": "msg_1", "role": "assistant", "status": "completed", "type": "message",
+                    "content": [{"type": "output_text", "text": answer}]}],
+        "sources": [{"id": "src_1", "title": "Mock source", "type": "url", "url": "https://example.com/source"}],
+        "files": [{"filename": "report.md", "mediaType": "text/markdown",
+                   "url": "https://files.example.com/report.md", "size": 1234}],
+        "structured_output": null,
+        "messages": [], "metadata": {}, "error": null, "incomplete_details": null,
+        "url": format!("https://v3.handinger.com/worker/{worker_id}"),
+        "usage": {"credits": 2, "durationMs": 1500}
+    })
+}
+
+pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+/// Answers `POST /api/tasks` with [`worker_json`], anything else with 404.
+pub fn default_handler() -> Handler {
+    Arc::new(|request: &Recorded| {
+        if request.method == "POST" && request.path == "/api/tasks" {
+            Reply::json(200, worker_json(request))
+        } else {
+            Reply::error(404, "not found")
+        }
+    })
+}
+
+struct State {
+    handler: Mutex<Handler>,
+    requests: Mutex<Vec<Recorded>>,
+}
+
+/// A running mock; it stops with the test's runtime.
+#[derive(Clone)]
+pub struct MockApi {
+    pub base_url: String,
+    state: Arc<State>,
+}
+
+impl MockApi {
+    pub async fn start() -> Self {
+        Self::start_with(default_handler()).await
+    }
+
+    pub async fn start_with(handler: Handler) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(State {
+            handler: Mutex::new(handler),
+            requests: Mutex::new(Vec::new()),
+        });
+        let accept_state = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_connection(stream, accept_state.clone()));
+            }
+        });
+        Self { base_url, state }
+    }
+
+    /// Replace the handler for the requests that follow.
+    pub fn set_handler(&self, handler: Handler) {
+        *self.state.handler.lock().unwrap() = handler;
+    }
+
+    /// Every request recorded so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The `POST /api/tasks` requests recorded so far.
+    pub fn task_posts(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/api/tasks")
+            .collect()
+    }
+}
+
+async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(mut request) = read_head(&mut reader).await else {
+            return;
+        };
+        if read_body(&mut reader, &mut request).await.is_err() {
+            return;
+        }
+        let handler = state.handler.lock().unwrap().clone();
+        let reply = handler(&request);
+        state.requests.lock().unwrap().push(request);
+        match reply {
+            Reply::Http {
+                status,
+                headers,
+                body,
+                delay,
+            } => {
+                tokio::time::sleep(delay).await;
+                let mut head = format!("HTTP/1.1 {status} Mock\r\ncontent-length: {}\r\n", body.len());
+                for (name, value) in headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
+                let stream = reader.get_mut();
+                if stream.write_all(head.as_bytes()).await.is_err()
+                    || stream.write_all(body.as_bytes()).await.is_err()
+                {
+                    return;
+                }
+            }
+            Reply::Raw { bytes, delay } => {
+                tokio::time::sleep(delay).await;
+                let _ = reader.get_mut().write_all(&bytes).await;
+                let _ = reader.get_mut().shutdown().await;
+                return;
+            }
+            Reply::Hang => {
+                // Hold the connection open until the client gives up.
+                let mut sink = [0u8; 1];
+                let _ = reader.read(&mut sink).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let path = words.next()?.to_owned();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).await.ok()?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':')?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        ..Recorded::default()
+    })
+}
+
+async fn read_body(reader: &mut BufReader<TcpStream>, request: &mut Recorded) -> std::io::Result<()> {
+    request.chunked = request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"));
+    let length: u64 = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let boundary = request
+        .header("content-type")
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    if request.chunked {
+        let body = read_chunked(reader).await?;
+        request.body_len = body.len() as u64;
+        match boundary {
+            Some(boundary) => {
+                let stream = futures_util::stream::once(async move {
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(body))
+                });
+                request.parts = parse_parts(stream, boundary).await;
+            }
+            None => request.json = serde_json::from_slice(&body).ok(),
+        }
+        return Ok(());
+    }
+    request.body_len = length;
+    match boundary {
+        Some(boundary) => {
+            let limited = (&mut *reader).take(length);
+            let stream = tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024);
+            request.parts = parse_parts(stream, boundary).await;
+        }
+        None => {
+            let mut body = vec![0; length as usize];
+            reader.read_exact(&mut body).await?;
+            request.json = serde_json::from_slice(&body).ok();
+        }
+    }
+    Ok(())
+}
+
+async fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).await?;
+        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+            .map_err(|_| std::io::Error::other("bad chunk size"))?;
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).await?;
+        if size == 0 {
+            return Ok(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+async fn parse_parts<'r, S>(stream: S, boundary: String) -> Vec<Part>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'r,
+{
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        let mut part = Part {
+            name: field.name().unwrap_or_default().to_owned(),
+            filename: field.file_name().map(str::to_owned),
+            content_type: field.content_type().map(|m| m.to_string()),
+            ..Part::default()
+        };
+        let mut hasher = Sha256::new();
+        let mut text = Vec::new();
+        while let Ok(Some(chunk)) = field.chunk().await {
+            part.len += chunk.len() as u64;
+            hasher.update(&chunk);
+            if part.filename.is_none() && text.len() < 1 << 20 {
+                text.extend_from_slice(&chunk);
+            }
+        }
+        part.sha256 = hex(&hasher.finalize());
+        if part.filename.is_none() {
+            part.text = Some(String::from_utf8_lossy(&text).into_owned());
+        }
+        parts.push(part);
+    }
+    parts
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

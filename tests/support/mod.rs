@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: the mock API, spawning the real binary
+//! with a real MCP client, and reading results.
+
+pub mod mock;
+
+use std::{process::Stdio, time::Duration};
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion},
+    service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde_json::Value;
+use tokio::process::Command;
+
+pub use mock::{MockApi, Recorded, Reply};
+
+pub const KEY: &str = "hdg_live_test_secret_key";
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_handinger-mcp")
+}
+
+/// A command for the binary pointed at `base_url`, with a clean environment: no
+/// HANDINGER_* variable leaks in from the machine running the tests.
+pub fn command(base_url: &str, key: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HANDINGER_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HANDINGER_BASE_URL", base_url)
+        .env("HANDINGER_LOG", "debug")
+        .args(args)
+        .kill_on_drop(true);
+    if let Some(key) = key {
+        cmd.env("HANDINGER_API_KEY", key);
+    }
+    cmd
+}
+
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// Spawn the binary and connect rmcp's client to it, speaking `version`.
+pub async fn connect_with(cmd: Command, version: ProtocolVersion) -> Client {
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn handinger-mcp");
+    let mut config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("integration-test", "1.0.0"),
+    );
+    config.protocol_version = version;
+    tokio::time::timeout(Duration::from_secs(20), config.serve(transport))
+        .await
+        .expect("initialize within 20 s")
+        .expect("initialize succeeds")
+}
+
+/// Spawn the binary against `mock` with the test key and connect.
+pub async fn connect(mock: &MockApi, args: &[&str]) -> Client {
+    connect_with(
+        command(&mock.base_url, Some(KEY), args),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await
+}
+
+/// Call a tool with JSON arguments; protocol errors fail the test.
+pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let args = args.as_object().expect("arguments are an object").clone();
+    let response = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)),
+    )
+    .await
+    .expect("tool answers within 60 s")
+    .expect("tools/call succeeds at the protocol level");
+    response
+}
+
+/// The first text block of a result.
+pub fn text(result: &CallToolResult) -> &str {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.as_str())
+        .expect("result starts with a text block")
+}
+
+/// Assert a result is a tool error whose text contains every one of `needles`.
+pub fn assert_tool_error(result: &CallToolResult, needles: &[&str]) {
+    assert_eq!(result.is_error, Some(true), "expected isError: {result:?}");
+    let message = text(result);
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in error: {message}");
+    }
+    assert!(!message.contains(KEY), "the key leaked into an error: {message}");
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real binary, rmcp's real client, a mock API on loopback.
+
+mod support;
+
+mod errors;
+mod protocol;
+mod schemas;
+mod tools;
