@@ -27,18 +27,75 @@ async fn each_api_error_is_a_readable_tool_error_and_never_resent() {
     let mock = MockApi::start().await;
     let client = connect(&mock, &["--retries", "0", "--request-timeout", "2"]).await;
     let cases: Vec<(&str, Reply, Vec<&str>)> = vec![
-        ("create_task", Reply::error(401, "invalid api key"), vec!["HTTP 401", "invalid api key", "HANDINGER_API_KEY"]),
-        ("create_task", Reply::error(403, "no access to worker"), vec!["HTTP 403", "no access to worker", "key was refused"]),
-        ("follow_up_task", Reply::error(404, "task not found"), vec!["HTTP 404", "task not found", "No task with taskId tsk_unknown", "create_task"]),
-        ("create_task", Reply::error(422, "budget: invalid enum value"), vec!["HTTP 422", "budget: invalid enum value", "check input, budget"]),
-        ("create_task", Reply::error(400, "input: too short"), vec!["HTTP 400", "input: too short"]),
-        ("create_task", Reply::error(409, "turn in progress"), vec!["HTTP 409", "turn in progress"]),
-        ("create_task", Reply::error(429, "slow down"), vec!["HTTP 429", "nothing ran", "Retry later"]),
-        ("create_task", Reply::error(500, "internal"), vec!["HTTP 500", "may still have run", "taskId is tsk_"]),
-        ("create_task", Reply::text(503, "<html>unavailable</html>"), vec!["HTTP 503", "<html>unavailable</html>", "taskId is tsk_"]),
-        ("create_task", Reply::text(200, "<html>not json</html>"), vec!["not a Worker object", "<html>not json"]),
-        ("create_task", truncated_body(), vec!["broke before the answer was complete", "may still have run"]),
-        ("create_task", Reply::Hang, vec!["within 2 s", "may still have run", "taskId is tsk_"]),
+        (
+            "create_task",
+            Reply::error(401, "invalid api key"),
+            vec!["HTTP 401", "invalid api key", "HANDINGER_API_KEY"],
+        ),
+        (
+            "create_task",
+            Reply::error(403, "no access to worker"),
+            vec!["HTTP 403", "no access to worker", "key was refused"],
+        ),
+        (
+            "follow_up_task",
+            Reply::error(404, "task not found"),
+            vec![
+                "HTTP 404",
+                "task not found",
+                "No task with taskId tsk_unknown",
+                "create_task",
+            ],
+        ),
+        (
+            "create_task",
+            Reply::error(422, "budget: invalid enum value"),
+            vec![
+                "HTTP 422",
+                "budget: invalid enum value",
+                "check input, budget",
+            ],
+        ),
+        (
+            "create_task",
+            Reply::error(400, "input: too short"),
+            vec!["HTTP 400", "input: too short"],
+        ),
+        (
+            "create_task",
+            Reply::error(409, "turn in progress"),
+            vec!["HTTP 409", "turn in progress"],
+        ),
+        (
+            "create_task",
+            Reply::error(429, "slow down"),
+            vec!["HTTP 429", "nothing ran", "Retry later"],
+        ),
+        (
+            "create_task",
+            Reply::error(500, "internal"),
+            vec!["HTTP 500", "may still have run", "taskId is tsk_"],
+        ),
+        (
+            "create_task",
+            Reply::text(503, "<html>unavailable</html>"),
+            vec!["HTTP 503", "<html>unavailable</html>", "taskId is tsk_"],
+        ),
+        (
+            "create_task",
+            Reply::text(200, "<html>not json</html>"),
+            vec!["not a Worker object", "<html>not json"],
+        ),
+        (
+            "create_task",
+            truncated_body(),
+            vec!["broke before the answer was complete", "may still have run"],
+        ),
+        (
+            "create_task",
+            Reply::Hang,
+            vec!["within 2 s", "may still have run", "taskId is tsk_"],
+        ),
     ];
     for (tool, reply, needles) in cases {
         mock.set_handler(always(reply.clone()));
@@ -49,7 +106,11 @@ async fn each_api_error_is_a_readable_tool_error_and_never_resent() {
         };
         let result = call(&client, tool, args).await;
         assert_tool_error(&result, &needles);
-        assert_eq!(mock.task_posts().len(), before + 1, "{reply:?} was sent more than once");
+        assert_eq!(
+            mock.task_posts().len(),
+            before + 1,
+            "{reply:?} was sent more than once"
+        );
     }
     mock.set_handler(support::mock::default_handler());
     let ok = call(&client, "create_task", json!({"input": "still alive?"})).await;
@@ -75,12 +136,21 @@ async fn rate_limits_are_waited_out_when_short_and_reported_when_long() {
     assert_eq!(result.is_error, Some(false), "{result:?}");
     let posts = mock.task_posts();
     assert_eq!(posts.len(), 2, "one refused, one served");
-    assert_eq!(posts[0].json, posts[1].json, "the retry is the same request, same taskId");
+    assert_eq!(
+        posts[0].json, posts[1].json,
+        "the retry is the same request, same taskId"
+    );
 
-    mock.set_handler(always(Reply::error(429, "quota").header("retry-after", "120")));
+    mock.set_handler(always(
+        Reply::error(429, "quota").header("retry-after", "120"),
+    ));
     let result = call(&client, "create_task", json!({"input": "later"})).await;
     assert_tool_error(&result, &["HTTP 429", "Retry after 120 s"]);
-    assert_eq!(mock.task_posts().len(), 3, "a long Retry-After is reported, not waited out");
+    assert_eq!(
+        mock.task_posts().len(),
+        3,
+        "a long Retry-After is reported, not waited out"
+    );
     client.cancel().await.unwrap();
 }
 
@@ -97,7 +167,16 @@ async fn a_refused_connection_is_retried_then_reported() {
     )
     .await;
     let result = call(&client, "create_task", json!({"input": "anyone there?"})).await;
-    assert_tool_error(&result, &["Could not reach the Handinger API", "Connection refused", "2 attempts", "Nothing was sent", "HANDINGER_BASE_URL"]);
+    assert_tool_error(
+        &result,
+        &[
+            "Could not reach the Handinger API",
+            "Connection refused",
+            "2 attempts",
+            "Nothing was sent",
+            "HANDINGER_BASE_URL",
+        ],
+    );
     client.cancel().await.unwrap();
 }
 
@@ -112,7 +191,14 @@ async fn without_a_key_tools_list_and_calls_say_how_to_set_it() {
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(tools.len(), 2);
     let result = call(&client, "create_task", json!({"input": "hi"})).await;
-    assert_tool_error(&result, &["No Handinger API key", "HANDINGER_API_KEY", "--api-key-file"]);
+    assert_tool_error(
+        &result,
+        &[
+            "No Handinger API key",
+            "HANDINGER_API_KEY",
+            "--api-key-file",
+        ],
+    );
     assert!(mock.requests().is_empty(), "nothing is sent without a key");
     client.cancel().await.unwrap();
 }
@@ -122,12 +208,28 @@ async fn bad_arguments_are_tool_errors_naming_the_argument() {
     let mock = MockApi::start().await;
     let client = connect(&mock, &[]).await;
     let cases = [
-        ("create_task", json!({"input": "   "}), vec!["`input`", "must not be empty"]),
-        ("create_task", json!({"input": "x", "budget": "huge"}), vec!["huge", "low"]),
-        ("create_task", json!({"input": "x", "bogus": 1}), vec!["bogus"]),
+        (
+            "create_task",
+            json!({"input": "   "}),
+            vec!["`input`", "must not be empty"],
+        ),
+        (
+            "create_task",
+            json!({"input": "x", "budget": "huge"}),
+            vec!["huge", "low"],
+        ),
+        (
+            "create_task",
+            json!({"input": "x", "bogus": 1}),
+            vec!["bogus"],
+        ),
         ("create_task", json!({}), vec!["input"]),
         ("follow_up_task", json!({"input": "x"}), vec!["taskId"]),
-        ("follow_up_task", json!({"taskId": " ", "input": "x"}), vec!["`taskId`"]),
+        (
+            "follow_up_task",
+            json!({"taskId": " ", "input": "x"}),
+            vec!["`taskId`"],
+        ),
     ];
     for (tool, args, needles) in cases {
         let result = call(&client, tool, args.clone()).await;

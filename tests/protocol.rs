@@ -1,0 +1,175 @@
+//! The wire: protocol versions old and new, stdout discipline, lifecycle.
+
+use std::time::Duration;
+
+use rmcp::model::ProtocolVersion;
+use serde_json::json;
+
+use crate::support::{
+    KEY, MockApi, Reply, bin, call, command, connect_with, raw::RawSession, text,
+};
+
+#[tokio::test]
+async fn initialize_negotiates_every_handshake_version() {
+    let mock = MockApi::start().await;
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+        let answer = session.initialize(version).await;
+        let result = &answer["result"];
+        assert_eq!(result["protocolVersion"], version, "{answer}");
+        assert_eq!(result["serverInfo"]["name"], "handinger-mcp");
+        assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+        assert!(
+            result["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("follow_up_task")
+        );
+        assert!(result["capabilities"]["tools"].is_object());
+        let tools = session.request(1, "tools/list", json!({})).await;
+        assert_eq!(
+            tools["result"]["tools"].as_array().unwrap().len(),
+            2,
+            "{version}"
+        );
+        let called = session
+            .request(
+                2,
+                "tools/call",
+                json!({"name": "create_task", "arguments": {"input": version}}),
+            )
+            .await;
+        assert_eq!(called["result"]["isError"], false, "{version}: {called}");
+        session.close_stdin();
+        session.child.wait().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_2026_discover_flow_serves_tools() {
+    let mock = MockApi::start().await;
+    let client = connect_with(
+        command(&mock.base_url, Some(KEY), &[]),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let info = client.peer_info().expect("server info known");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "handinger-mcp");
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    let result = call(&client, "create_task", json!({"input": "new protocol"})).await;
+    assert!(text(&result).contains("Answer to: new protocol"));
+    client.cancel().await.unwrap();
+
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let discovered = session
+        .request(1, "server/discover", json!({"_meta": meta}))
+        .await;
+    let result = &discovered["result"];
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28")),
+        "{discovered}"
+    );
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2024-11-05"))
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "handinger-mcp"
+    );
+}
+
+#[tokio::test]
+async fn stdout_carries_only_json_rpc_while_a_call_runs() {
+    let mock = MockApi::start_with(std::sync::Arc::new(|r: &crate::support::Recorded| {
+        Reply::json(200, crate::support::mock::worker_json(r)).after(Duration::from_millis(300))
+    }))
+    .await;
+    let mut cmd = command(&mock.base_url, Some(KEY), &[]);
+    cmd.env("HANDINGER_LOG", "trace");
+    let mut session = RawSession::spawn(cmd);
+    session.initialize("2025-06-18").await;
+    session
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "quiet"}}),
+        )
+        .await;
+    session
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": ""}}),
+        )
+        .await;
+    session.close_stdin();
+    let status = session.child.wait().await.unwrap();
+    assert!(status.success());
+    for line in &session.lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["jsonrpc"], "2.0", "not JSON-RPC on stdout: {line}");
+    }
+    let stderr = session.stderr().await;
+    assert!(
+        stderr.contains("sending POST /api/tasks"),
+        "logs go to stderr: {stderr}"
+    );
+    assert!(!stderr.contains(KEY), "the key must never be logged");
+}
+
+#[tokio::test]
+async fn closing_stdin_exits_zero_promptly() {
+    let mut session = RawSession::spawn(command("http://127.0.0.1:9", None, &[]));
+    session.initialize("2025-11-25").await;
+    session.close_stdin();
+    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
+        .await
+        .expect("exits within 5 s of stdin closing")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn help_version_and_bad_flags() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    for needle in [
+        "HANDINGER_API_KEY",
+        "--base-url",
+        "HANDINGER_REQUEST_TIMEOUT",
+        "--api-key-file",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from --help");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("handinger-mcp {}", env!("CARGO_PKG_VERSION"))
+    );
+    let bad = run(&["--no-such-flag"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty(), "usage errors go to stderr");
+    assert!(
+        String::from_utf8(bad.stderr)
+            .unwrap()
+            .contains("unknown flag --no-such-flag")
+    );
+}

@@ -1,0 +1,80 @@
+//! The tools' schemas on disk and on the wire are pinned: any change to the Rust
+//! types shows up as a diff. `UPDATE_SCHEMAS=1 cargo test --test integration schemas`
+//! rewrites the files after an intended change.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::support::{KEY, command, raw::RawSession};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compare `actual` with the pretty JSON in `path`, or rewrite it when blessing.
+fn check_golden(path: &Path, actual: &Value) {
+    let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &pretty).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run UPDATE_SCHEMAS=1 cargo test --test integration schemas",
+            path.display()
+        )
+    });
+    if expected != pretty {
+        let first_difference = expected
+            .lines()
+            .zip(pretty.lines())
+            .enumerate()
+            .find(|(_, (e, a))| e != a)
+            .map(|(n, (e, a))| format!("line {}:\n  on disk: {e}\n  code:    {a}", n + 1))
+            .unwrap_or_else(|| "one is a prefix of the other".into());
+        panic!(
+            "{} drifted from the code ({first_difference}).\nIf the change is intended, run \
+             UPDATE_SCHEMAS=1 cargo test --test integration schemas",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn schema_files_match_the_rust_types() {
+    let schemas = handinger_mcp::cli::tool_schemas();
+    let tools = schemas.as_object().unwrap();
+    assert_eq!(tools.len(), 2);
+    for (tool, forms) in tools {
+        for form in ["input", "output"] {
+            check_golden(
+                &root().join(format!("schemas/{tool}.{form}.json")),
+                &forms[form],
+            );
+        }
+    }
+}
+
+#[test]
+fn schema_command_prints_the_same_schemas() {
+    let out = std::process::Command::new(crate::support::bin())
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, handinger_mcp::cli::tool_schemas());
+}
+
+#[tokio::test]
+async fn tools_list_json_is_pinned() {
+    let mut session = RawSession::spawn(command("http://127.0.0.1:9", Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    let answer = session.request(1, "tools/list", json!({})).await;
+    check_golden(
+        &root().join("tests/golden/tools-list.json"),
+        &answer["result"],
+    );
+}

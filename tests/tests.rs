@@ -3,6 +3,7 @@
 mod support;
 
 mod errors;
+mod interop;
 mod protocol;
 mod schemas;
 mod tools;

@@ -8,20 +8,37 @@ use crate::support::{self, KEY, MockApi, Reply, call, connect, text};
 async fn create_task_posts_exactly_the_set_fields_with_a_fresh_task_id() {
     let mock = MockApi::start().await;
     let client = connect(&mock, &[]).await;
-    let result = call(&client, "create_task", json!({"input": "Summarise RFC 9110"})).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "Summarise RFC 9110"}),
+    )
+    .await;
     assert_eq!(result.is_error, Some(false), "{result:?}");
 
     let posts = mock.task_posts();
     assert_eq!(posts.len(), 1);
     let post = &posts[0];
-    assert_eq!(post.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(post.header("content-type"), Some("application/json"));
     let body = post.json.clone().expect("JSON body");
     let task_id = body["taskId"].as_str().expect("taskId sent").to_owned();
-    assert!(task_id.starts_with("tsk_") && task_id.len() == 26, "{task_id}");
-    assert_eq!(body, json!({"input": "Summarise RFC 9110", "taskId": task_id}));
+    assert!(
+        task_id.starts_with("tsk_") && task_id.len() == 26,
+        "{task_id}"
+    );
+    assert_eq!(
+        body,
+        json!({"input": "Summarise RFC 9110", "taskId": task_id})
+    );
 
-    let structured = result.structured_content.clone().expect("structuredContent");
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structuredContent");
     assert_eq!(structured["taskId"], json!(task_id));
     client.cancel().await.unwrap();
 }
@@ -31,8 +48,17 @@ async fn budget_and_worker_come_from_the_call_or_the_configured_defaults() {
     let mock = MockApi::start().await;
     let client = connect(&mock, &["--budget", "low", "--worker-id", "wrk_default"]).await;
     call(&client, "create_task", json!({"input": "a"})).await;
-    call(&client, "create_task", json!({"input": "b", "budget": "high", "workerId": "wrk_given"})).await;
-    let bodies: Vec<Value> = mock.task_posts().into_iter().map(|r| r.json.unwrap()).collect();
+    call(
+        &client,
+        "create_task",
+        json!({"input": "b", "budget": "high", "workerId": "wrk_given"}),
+    )
+    .await;
+    let bodies: Vec<Value> = mock
+        .task_posts()
+        .into_iter()
+        .map(|r| r.json.unwrap())
+        .collect();
     assert_eq!(bodies[0]["budget"], "low");
     assert_eq!(bodies[0]["workerId"], "wrk_default");
     assert_eq!(bodies[1]["budget"], "high");
@@ -46,7 +72,10 @@ async fn follow_up_sends_the_same_task_id() {
     let mock = MockApi::start().await;
     let client = connect(&mock, &[]).await;
     let first = call(&client, "create_task", json!({"input": "Plan a trip"})).await;
-    let task_id = first.structured_content.unwrap()["taskId"].as_str().unwrap().to_owned();
+    let task_id = first.structured_content.unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let second = call(
         &client,
         "follow_up_task",
@@ -80,7 +109,11 @@ async fn result_carries_the_answer_as_text_links_and_structured_content() {
     ] {
         assert!(body.contains(part), "{part:?} not in {body}");
     }
-    let links: Vec<_> = result.content.iter().filter_map(|c| c.as_resource_link()).collect();
+    let links: Vec<_> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_resource_link())
+        .collect();
     assert_eq!(links.len(), 2);
     assert_eq!(links[0].uri, "https://example.com/source");
     assert_eq!(links[1].uri, "https://files.example.com/report.md");
@@ -114,6 +147,9 @@ async fn long_answers_are_cut_with_a_marker_in_both_forms() {
     let s = result.structured_content.unwrap();
     assert_eq!(s["outputText"].as_str().unwrap().len(), 100);
     assert_eq!(s["truncated"]["totalChars"], 5000);
-    assert_eq!(s["truncated"]["fullAnswerUrl"], "https://v3.handinger.com/worker/wrk_mock");
+    assert_eq!(
+        s["truncated"]["fullAnswerUrl"],
+        "https://v3.handinger.com/worker/wrk_mock"
+    );
     client.cancel().await.unwrap();
 }

@@ -122,7 +122,9 @@ impl Reply {
 /// The Worker object the mock returns for a task, echoing the input.
 pub fn worker_json(request: &Recorded) -> Value {
     let input = request.input().unwrap_or_default();
-    let worker_id = request.field("workerId").unwrap_or_else(|| "wrk_mock".into());
+    let worker_id = request
+        .field("workerId")
+        .unwrap_or_else(|| "wrk_mock".into());
     let answer = format!("Answer to: {input}");
     json!({
         "id": worker_id,
@@ -228,7 +230,10 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 delay,
             } => {
                 tokio::time::sleep(delay).await;
-                let mut head = format!("HTTP/1.1 {status} Mock\r\ncontent-length: {}\r\n", body.len());
+                let mut head = format!(
+                    "HTTP/1.1 {status} Mock\r\ncontent-length: {}\r\n",
+                    body.len()
+                );
                 for (name, value) in headers {
                     head.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -283,7 +288,10 @@ async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
     })
 }
 
-async fn read_body(reader: &mut BufReader<TcpStream>, request: &mut Recorded) -> std::io::Result<()> {
+async fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    request: &mut Recorded,
+) -> std::io::Result<()> {
     request.chunked = request
         .header("transfer-encoding")
         .is_some_and(|v| v.contains("chunked"));

@@ -2,12 +2,16 @@
 //! with a real MCP client, and reading results.
 
 pub mod mock;
+pub mod raw;
 
 use std::{process::Stdio, time::Duration};
 
 use rmcp::{
     RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion},
+    model::{
+        CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+        ProtocolVersion,
+    },
     service::RunningService,
     transport::TokioChildProcess,
 };
@@ -73,14 +77,13 @@ pub async fn connect(mock: &MockApi, args: &[&str]) -> Client {
 /// Call a tool with JSON arguments; protocol errors fail the test.
 pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
     let args = args.as_object().expect("arguments are an object").clone();
-    let response = tokio::time::timeout(
+    tokio::time::timeout(
         Duration::from_secs(60),
         client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)),
     )
     .await
     .expect("tool answers within 60 s")
-    .expect("tools/call succeeds at the protocol level");
-    response
+    .expect("tools/call succeeds at the protocol level")
 }
 
 /// The first text block of a result.
@@ -98,7 +101,13 @@ pub fn assert_tool_error(result: &CallToolResult, needles: &[&str]) {
     assert_eq!(result.is_error, Some(true), "expected isError: {result:?}");
     let message = text(result);
     for needle in needles {
-        assert!(message.contains(needle), "{needle:?} not in error: {message}");
+        assert!(
+            message.contains(needle),
+            "{needle:?} not in error: {message}"
+        );
     }
-    assert!(!message.contains(KEY), "the key leaked into an error: {message}");
+    assert!(
+        !message.contains(KEY),
+        "the key leaked into an error: {message}"
+    );
 }

@@ -1,0 +1,57 @@
+"""Drive handinger-mcp with the official Python MCP SDK, an independent client.
+
+Usage: python_client.py BINARY BASE_URL
+Prints one JSON line with what it saw; exits non-zero on any mismatch.
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+async def main(binary: str, base_url: str) -> None:
+    params = StdioServerParameters(
+        command=binary,
+        args=[],
+        env={
+            "HANDINGER_BASE_URL": base_url,
+            "HANDINGER_API_KEY": "hdg_live_interop",
+            "HANDINGER_LOG": "warn",
+        },
+    )
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            assert init.serverInfo.name == "handinger-mcp", init.serverInfo
+            assert init.instructions and "create_task" in init.instructions
+
+            listed = await session.list_tools()
+            names = sorted(tool.name for tool in listed.tools)
+            assert names == ["create_task", "follow_up_task"], names
+
+            # The SDK validates structuredContent against the declared outputSchema.
+            result = await session.call_tool("create_task", {"input": "interop check"})
+            assert not result.isError, result
+            text = result.content[0].text
+            assert "Answer to: interop check" in text, text
+            structured = result.structuredContent
+            assert structured["outputText"] == "Answer to: interop check", structured
+            links = [c.uri for c in result.content if c.type == "resource_link"]
+            assert len(links) == 2, links
+
+            print(
+                json.dumps(
+                    {
+                        "protocolVersion": init.protocolVersion,
+                        "tools": names,
+                        "taskId": structured["taskId"],
+                    }
+                )
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

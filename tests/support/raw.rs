@@ -1,0 +1,105 @@
+//! A raw stdio session with the binary: JSON lines in, every stdout line kept, so
+//! tests can check the wire itself.
+
+use std::{process::Stdio, time::Duration};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    process::{Child, ChildStdin, ChildStdout, Command},
+};
+
+pub struct RawSession {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    /// Every line read from stdout so far.
+    pub lines: Vec<String>,
+}
+
+impl RawSession {
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn handinger-mcp");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            stdin,
+            stdout,
+            lines: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Read lines until the response to `id` arrives.
+    pub async fn response(&mut self, id: i64) -> Value {
+        let read = async {
+            loop {
+                let line = self
+                    .stdout
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .expect("stdout closed before the response");
+                self.lines.push(line.clone());
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                if value.get("id") == Some(&json!(id)) && value.get("method").is_none() {
+                    return value;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("response within 30 s")
+    }
+
+    pub async fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        self.response(id).await
+    }
+
+    /// `initialize` at `version`, then `notifications/initialized`.
+    pub async fn initialize(&mut self, version: &str) -> Value {
+        let answer = self
+            .request(
+                0,
+                "initialize",
+                json!({"protocolVersion": version, "capabilities": {},
+                       "clientInfo": {"name": "raw-test", "version": "1"}}),
+            )
+            .await;
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        answer
+    }
+
+    /// Close stdin, as a host does when it quits.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Everything written to stderr, once the process has exited.
+    pub async fn stderr(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            err.read_to_string(&mut text).await.unwrap();
+        }
+        text
+    }
+}
