@@ -2,6 +2,7 @@
 
 mod support;
 
+mod docs;
 mod errors;
 mod interop;
 mod protocol;
