@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
-use crate::handinger::Budget;
+use crate::{handinger::Budget, workspace::AttachLimits};
 
 /// One user-facing setting.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +102,46 @@ pub const SETTINGS: &[Setting] = &[
         "N",
         Some("40000"),
         "Characters of the answer inlined in a tool result; the rest is cut with a marker.",
+    ),
+    Setting {
+        repeatable: true,
+        ..setting(
+            "--workspace",
+            "HANDINGER_WORKSPACE",
+            "DIR",
+            None,
+            "Folder files may be attached from, when the client sends no MCP roots. Repeatable; \
+             in the env, separate folders with ':' (';' on Windows). Relative paths resolve \
+             against the first. Default: the working directory.",
+        )
+    },
+    setting(
+        "--max-file-size",
+        "HANDINGER_MAX_FILE_SIZE",
+        "SIZE",
+        Some("2GiB"),
+        "Largest file one call may attach (bytes, or with KiB/MiB/GiB).",
+    ),
+    setting(
+        "--max-total-size",
+        "HANDINGER_MAX_TOTAL_SIZE",
+        "SIZE",
+        Some("4GiB"),
+        "Largest total of the files one call may attach.",
+    ),
+    setting(
+        "--max-files",
+        "HANDINGER_MAX_FILES",
+        "N",
+        Some("20"),
+        "Most files one call may attach.",
+    ),
+    setting(
+        "--files-field",
+        "HANDINGER_FILES_FIELD",
+        "NAME",
+        Some("files"),
+        "Multipart field name of attached files (the API's is not documented: files or files[]).",
     ),
     setting(
         "--log-level",
@@ -218,12 +258,16 @@ pub struct Config {
     pub max_retry_wait: Duration,
     pub max_output_chars: usize,
     pub log_filter: String,
+    /// Configured workspace folders (not yet checked; see `workspace::Workspace`).
+    pub workspace: Vec<PathBuf>,
+    pub attach_limits: AttachLimits,
+    pub files_field: String,
 }
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Serve(Config),
+    Serve(Box<Config>),
     Help,
     Version,
     /// Print the tools' JSON Schemas.
@@ -296,7 +340,7 @@ impl Command {
         }
         let lookup = Lookup { given, env: &env };
         match subcommand {
-            None | Some("serve") => Ok(Command::Serve(lookup.config()?)),
+            None | Some("serve") => Ok(Command::Serve(Box::new(lookup.config()?))),
             Some("schema") => Ok(Command::Schema),
             Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
         }
@@ -343,6 +387,35 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
             .transpose()
     }
 
+    /// Every value of a repeatable setting: all flags, else the env list.
+    fn values(&self, flag: &str) -> Vec<String> {
+        let setting = Self::setting(flag);
+        if let Some(values) = self.given.get(setting.flag) {
+            return values.clone();
+        }
+        let separator = if cfg!(windows) { ';' } else { ':' };
+        (self.env)(setting.env)
+            .map(|v| {
+                v.split(separator)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn size(&self, flag: &str) -> Result<u64, UsageError> {
+        let setting = Self::setting(flag);
+        let raw = self.value(flag).unwrap_or_default();
+        parse_size(&raw).ok_or_else(|| {
+            UsageError(format!(
+                "{} / {} has the value {raw:?}, which is not a size (like 500MiB or 2GiB)",
+                setting.flag, setting.env
+            ))
+        })
+    }
+
     fn seconds(&self, flag: &str) -> Result<Duration, UsageError> {
         let secs: f64 = self.parsed(flag)?.unwrap_or_default();
         if !secs.is_finite() || secs < 0.0 {
@@ -383,8 +456,39 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
             max_retry_wait: self.seconds("--max-retry-wait")?,
             max_output_chars: self.parsed("--max-output-chars")?.unwrap_or_default(),
             log_filter: self.value("--log-level").unwrap_or_default(),
+            workspace: self
+                .values("--workspace")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            attach_limits: AttachLimits {
+                max_file_bytes: self.size("--max-file-size")?,
+                max_total_bytes: self.size("--max-total-size")?,
+                max_files: self.parsed("--max-files")?.unwrap_or_default(),
+            },
+            files_field: self.value("--files-field").unwrap_or_default(),
         })
     }
+}
+
+/// A byte size: a number with an optional unit (B, KB/KiB, MB/MiB, GB/GiB; the
+/// decimal spellings count as binary, as people mean them for file sizes).
+pub fn parse_size(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    Some((number * scale as f64) as u64)
 }
 
 /// The text of `--help`.
@@ -427,7 +531,7 @@ mod tests {
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
         match parse(args, env).expect("parses") {
-            Command::Serve(config) => config,
+            Command::Serve(config) => *config,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -491,6 +595,30 @@ mod tests {
         std::fs::write(&path, "  \n").unwrap();
         assert!(matches!(c.key.resolve(), Err(KeyProblem::FileEmpty(_))));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sizes_and_repeatable_workspaces_parse() {
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1.5 MiB"), Some(1_572_864));
+        assert_eq!(parse_size("300"), Some(300));
+        assert_eq!(parse_size("12 parsecs"), None);
+        let c = config(
+            &[
+                "--workspace",
+                "/a",
+                "--workspace=/b",
+                "--max-file-size",
+                "10KiB",
+            ],
+            &[],
+        );
+        assert_eq!(c.workspace, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.attach_limits.max_file_bytes, 10 * 1024);
+        let c = config(&[], &[("HANDINGER_WORKSPACE", "/x:/y")]);
+        assert_eq!(c.workspace, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
+        assert_eq!(c.files_field, "files");
+        assert_eq!(c.attach_limits.max_files, 20);
     }
 
     #[test]

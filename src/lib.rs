@@ -7,3 +7,4 @@ pub mod handinger;
 pub mod mcp;
 pub mod render;
 pub mod tasks;
+pub mod workspace;

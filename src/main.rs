@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Command::Schema => cli::print(
             &serde_json::to_string_pretty(&cli::tool_schemas()).expect("schemas serialize"),
         ),
-        Command::Serve(config) => return serve(config),
+        Command::Serve(config) => return serve(*config),
     }
     ExitCode::SUCCESS
 }

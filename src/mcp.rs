@@ -1,9 +1,9 @@
 //! The MCP front-end: tool definitions and their translation to and from the core.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    ServerHandler,
+    Peer, RoleServer, ServerHandler,
     handler::server::{common::schema_for_output, router::tool::ToolRouter, wrapper::Parameters},
     model::{
         CallToolResult, ContentBlock, Implementation, JsonObject, Resource, ServerCapabilities,
@@ -18,7 +18,11 @@ use crate::{
     handinger::Budget,
     render::{Link, Rendered, TaskResult, render_outcome},
     tasks::{TaskKind, TaskRequest, TaskRunner},
+    workspace::{RootSource, Workspace, file_uri_to_path},
 };
+
+/// How long a client gets to answer `roots/list`.
+const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Told to the model at initialize: what the tools are for and how they chain.
 pub const INSTRUCTIONS: &str = "Hands a subtask to a Handinger worker (a hosted agent that can \
@@ -43,6 +47,11 @@ pub struct CreateTaskArgs {
     /// worker created from the input.
     #[schemars(length(min = 1))]
     pub worker_id: Option<String>,
+    /// Files to attach, as paths in the workspace (relative to its first root, or
+    /// absolute inside it). They are copied into the worker's workspace before the
+    /// task starts.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 /// Arguments of `follow_up_task`.
@@ -60,6 +69,11 @@ pub struct FollowUpTaskArgs {
     /// The worker of the task, when known (the workerId of the earlier result).
     #[schemars(length(min = 1))]
     pub worker_id: Option<String>,
+    /// Files to attach, as paths in the workspace (relative to its first root, or
+    /// absolute inside it). They are copied into the worker's workspace before the
+    /// task starts.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 /// The output schema both tools declare.
@@ -72,6 +86,9 @@ fn task_result_schema() -> Arc<JsonObject> {
 pub struct HandingerServer {
     runner: Arc<TaskRunner>,
     max_output_chars: usize,
+    /// The client's roots, fetched when a call first needs them and dropped on
+    /// `notifications/roots/list_changed`.
+    client_roots: Arc<tokio::sync::Mutex<Option<Workspace>>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -81,6 +98,7 @@ impl HandingerServer {
         Self {
             runner: Arc::new(runner),
             max_output_chars,
+            client_roots: Arc::default(),
             tool_router: Self::tool_router(),
         }
     }
@@ -105,16 +123,19 @@ impl HandingerServer {
     )]
     pub async fn create_task(
         &self,
+        peer: Peer<RoleServer>,
         Parameters(args): Parameters<CreateTaskArgs>,
     ) -> CallToolResult {
-        self.run(TaskRequest {
+        let request = TaskRequest {
             kind: TaskKind::New,
             task_id: None,
             input: args.input,
             budget: args.budget,
             worker_id: args.worker_id,
-        })
-        .await
+            files: args.files,
+            workspace: None,
+        };
+        self.run(&peer, request).await
     }
 
     /// Continue an earlier task with a new message: a follow-up question, a correction or
@@ -135,25 +156,65 @@ impl HandingerServer {
     )]
     pub async fn follow_up_task(
         &self,
+        peer: Peer<RoleServer>,
         Parameters(args): Parameters<FollowUpTaskArgs>,
     ) -> CallToolResult {
-        self.run(TaskRequest {
+        let request = TaskRequest {
             kind: TaskKind::FollowUp,
             task_id: Some(args.task_id),
             input: args.input,
             budget: args.budget,
             worker_id: args.worker_id,
-        })
-        .await
+            files: args.files,
+            workspace: None,
+        };
+        self.run(&peer, request).await
     }
 }
 
 impl HandingerServer {
-    async fn run(&self, request: TaskRequest) -> CallToolResult {
+    async fn run(&self, peer: &Peer<RoleServer>, mut request: TaskRequest) -> CallToolResult {
+        request.workspace = self.workspace_for(peer, &request.files).await;
         match self.runner.run(request).await {
             Ok(outcome) => tool_result(render_outcome(&outcome, self.max_output_chars)),
             Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
         }
+    }
+
+    /// The client's roots as the workspace, when the call attaches files and the
+    /// client declares the roots capability; `None` means the configured workspace.
+    /// (SEP-2577 deprecates roots, but today's hosts still send them.)
+    #[allow(deprecated)]
+    async fn workspace_for(&self, peer: &Peer<RoleServer>, files: &[String]) -> Option<Workspace> {
+        let declares_roots = peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.roots.is_some());
+        if files.is_empty() || !declares_roots {
+            return None;
+        }
+        let mut cached = self.client_roots.lock().await;
+        if cached.is_none() {
+            *cached = match tokio::time::timeout(ROOTS_TIMEOUT, peer.list_roots()).await {
+                Ok(Ok(listed)) => {
+                    let paths: Vec<_> = listed
+                        .roots
+                        .iter()
+                        .filter_map(|root| file_uri_to_path(&root.uri))
+                        .collect();
+                    tracing::info!(roots = ?paths, "client roots");
+                    Workspace::new(&paths, RootSource::Client)
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "roots/list failed; using the configured workspace");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("roots/list timed out; using the configured workspace");
+                    None
+                }
+            };
+        }
+        cached.clone()
     }
 
     /// The tool definitions exactly as `tools/list` announces them.
@@ -171,6 +232,14 @@ impl ServerHandler for HandingerServer {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_roots_list_changed(
+        &self,
+        _context: rmcp::service::NotificationContext<RoleServer>,
+    ) {
+        tracing::info!("client roots changed");
+        self.client_roots.lock().await.take();
     }
 }
 

@@ -11,6 +11,7 @@ use std::{
 use crate::{
     config::{Config, KeyProblem, KeySource},
     handinger::{ApiError, Budget, Client, CreateTaskBody, Worker},
+    workspace::{AttachError, AttachLimits, Workspace},
 };
 
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
@@ -29,6 +30,11 @@ pub struct TaskRequest {
     pub input: String,
     pub budget: Option<Budget>,
     pub worker_id: Option<String>,
+    /// Paths of files to attach, as the caller gave them.
+    pub files: Vec<String>,
+    /// Where those paths resolve: the front-end's (MCP roots, an editor's folders),
+    /// or `None` for the configured workspace.
+    pub workspace: Option<Workspace>,
 }
 
 /// A finished call: the task it belongs to and the Worker the API returned.
@@ -54,6 +60,7 @@ pub enum TaskFailure {
         argument: &'static str,
         problem: String,
     },
+    Attach(AttachError),
     Api(ApiError),
 }
 
@@ -64,6 +71,8 @@ pub struct TaskRunner {
     key: KeySource,
     default_budget: Option<Budget>,
     default_worker_id: Option<String>,
+    workspace: Workspace,
+    attach_limits: AttachLimits,
 }
 
 impl TaskRunner {
@@ -73,7 +82,14 @@ impl TaskRunner {
             key: config.key.clone(),
             default_budget: config.default_budget,
             default_worker_id: config.default_worker_id.clone(),
+            workspace: configured_workspace(config),
+            attach_limits: config.attach_limits,
         })
+    }
+
+    /// The workspace used when the front-end supplies none.
+    pub fn default_workspace(&self) -> &Workspace {
+        &self.workspace
     }
 
     /// Run one task or follow-up turn to completion.
@@ -97,6 +113,11 @@ impl TaskRunner {
         if request.input.trim().is_empty() {
             return Err(fail(Some(task_id), invalid("input", "must not be empty")));
         }
+        // Files are checked and opened before anything is sent.
+        let workspace = request.workspace.as_ref().unwrap_or(&self.workspace);
+        let files = workspace
+            .attach(&request.files, self.attach_limits)
+            .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(e)))?;
         let worker_id = request
             .worker_id
             .filter(|w| !w.trim().is_empty())
@@ -111,8 +132,13 @@ impl TaskRunner {
             task_id: task_id.clone(),
             worker_id,
         };
-        tracing::info!(task_id, ?kind, "sending POST /api/tasks");
-        match self.client.create_task(&key, &body).await {
+        tracing::info!(
+            task_id,
+            ?kind,
+            files = files.len(),
+            "sending POST /api/tasks"
+        );
+        match self.client.create_task(&key, &body, &files).await {
             Ok(worker) => {
                 tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
                 Ok(TaskOutcome {
@@ -127,6 +153,12 @@ impl TaskRunner {
             }
         }
     }
+}
+
+/// `--workspace` folders, or the working directory.
+fn configured_workspace(config: &Config) -> Workspace {
+    Workspace::new(&config.workspace, crate::workspace::RootSource::Configured)
+        .unwrap_or_else(Workspace::working_directory)
 }
 
 fn invalid(argument: &'static str, problem: &str) -> TaskFailure {
@@ -145,6 +177,7 @@ impl fmt::Display for TaskError {
             TaskFailure::InvalidArgument { argument, problem } => {
                 write!(f, "Invalid argument `{argument}`: {problem}.")
             }
+            TaskFailure::Attach(error) => write!(f, "{error} Nothing was sent."),
             TaskFailure::Api(error) => {
                 write!(f, "{}. ", capitalised(&error.to_string()))?;
                 f.write_str(&self.hint(error, task))
@@ -192,6 +225,9 @@ impl TaskError {
                 ),
                 None => "Rate limited: nothing ran. Retry later.".to_owned(),
             },
+            ApiError::UploadAborted { .. } => "The task did not start. Make sure the file is \
+                not being written to, then call again."
+                .to_owned(),
             ApiError::Unreachable { .. } => "Nothing was sent. Check the network and the base \
                 URL setting (HANDINGER_BASE_URL), then call again."
                 .to_owned(),

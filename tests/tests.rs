@@ -4,6 +4,7 @@ mod support;
 
 mod docs;
 mod errors;
+mod files;
 mod interop;
 mod protocol;
 mod schemas;

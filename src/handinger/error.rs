@@ -30,6 +30,9 @@ pub enum ApiError {
     },
     /// The response body is larger than the bridge accepts.
     TooLarge { limit: usize },
+    /// An attached file could not be sent whole; the request was cut off before its
+    /// end, so the server never received a complete task.
+    UploadAborted { reason: String },
 }
 
 impl ApiError {
@@ -37,7 +40,7 @@ impl ApiError {
     /// sent again: the task would run twice and spend credits twice.
     pub fn may_have_run(&self) -> bool {
         match self {
-            ApiError::Unreachable { .. } => false,
+            ApiError::Unreachable { .. } | ApiError::UploadAborted { .. } => false,
             ApiError::Status { status, .. } => *status >= 500,
             _ => true,
         }
@@ -77,6 +80,9 @@ impl fmt::Display for ApiError {
                 "the Handinger API answered HTTP {status} with a body that is not a Worker object \
                  ({reason}); it starts with: {snippet:?}"
             ),
+            ApiError::UploadAborted { reason } => {
+                write!(f, "an attached file could not be sent whole: {reason}")
+            }
             ApiError::TooLarge { limit } => write!(
                 f,
                 "the Handinger API's answer is larger than the {} MiB the bridge accepts",

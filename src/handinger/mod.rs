@@ -6,6 +6,7 @@
 
 mod error;
 mod types;
+mod upload;
 
 use std::time::Duration;
 
@@ -13,8 +14,12 @@ use reqwest::{StatusCode, header};
 
 pub use error::{ApiError, describe_chain};
 pub use types::{Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, Usage, Worker};
+pub use upload::FileChanged;
 
-use crate::config::{ApiKey, Config};
+use crate::{
+    config::{ApiKey, Config},
+    workspace::Attachment,
+};
 
 /// Largest response body the bridge reads; a bigger one is an error, not an OOM.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -31,6 +36,7 @@ pub struct Client {
     request_timeout: Duration,
     retries: u32,
     max_retry_wait: Duration,
+    files_field: String,
 }
 
 /// Why one attempt failed, and whether another may be made.
@@ -56,20 +62,33 @@ impl Client {
             request_timeout: config.request_timeout,
             retries: config.retries,
             max_retry_wait: config.max_retry_wait,
+            files_field: config.files_field.clone(),
         })
     }
 
     /// `POST /api/tasks`: run a task (or a follow-up turn) and wait for the Worker.
+    /// Without files the body is JSON; with files, multipart with each file streamed.
     pub async fn create_task(
         &self,
         key: &ApiKey,
         body: &CreateTaskBody,
+        files: &[Attachment],
     ) -> Result<Worker, ApiError> {
         let url = format!("{}/api/tasks", self.base_url);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = self.http.post(&url).bearer_auth(key.expose()).json(body);
+            let request = self.http.post(&url).bearer_auth(key.expose());
+            let request = if files.is_empty() {
+                request.json(body)
+            } else {
+                let form = upload::task_form(body, files, &self.files_field)
+                    .await
+                    .map_err(|e| ApiError::UploadAborted {
+                        reason: e.to_string(),
+                    })?;
+                request.multipart(form)
+            };
             match self.attempt(request, &url, attempt).await {
                 Ok(worker) => return Ok(worker),
                 Err(Attempt::Fail(error)) => return Err(error),
@@ -158,7 +177,11 @@ impl Client {
 
     /// Classify a failure after the request may have reached the server.
     fn transport_error(&self, error: &reqwest::Error) -> ApiError {
-        if error.is_timeout() {
+        if let Some(changed) = find_cause::<FileChanged>(error) {
+            ApiError::UploadAborted {
+                reason: changed.to_string(),
+            }
+        } else if error.is_timeout() {
             ApiError::TimedOut {
                 after: self.request_timeout,
             }
@@ -168,6 +191,20 @@ impl Client {
             }
         }
     }
+}
+
+/// The first cause of type `T` in an error's source chain.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -1,0 +1,483 @@
+//! Attaching workspace files: what is sent, what is refused, and which base paths
+//! resolve against (configured folders, the working directory, the client's roots).
+
+// Roots are deprecated by SEP-2577 in the SDK, but hosts still send them.
+#![allow(deprecated)]
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
+    model::{ClientCapabilities, ClientConfig, Implementation, ListRootsResult, Root},
+    service::RequestContext,
+    transport::TokioChildProcess,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::support::{
+    KEY, MockApi, assert_tool_error, call, command, connect, connect_with, mock::hex,
+};
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Deterministic bytes that are not all alike, so a shifted or padded upload shows.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + seed as usize) % 251) as u8)
+        .collect()
+}
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn files_go_as_multipart_parts_with_exact_bytes_names_and_types() {
+    let ws = tempfile::tempdir().unwrap();
+    let csv = pattern(300_000, 1);
+    let md = b"# Notes\nhello\n".to_vec();
+    let blob = pattern(70_001, 9);
+    write(ws.path(), "data.csv", &csv);
+    let nested = write(ws.path(), "docs/notes.md", &md);
+    write(ws.path(), "blob.unknownext", &blob);
+
+    let mock = MockApi::start().await;
+    let client = connect(&mock, &["--workspace", ws.path().to_str().unwrap()]).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "Analyse these", "budget": "high", "workerId": "wrk_7",
+               "files": ["data.csv", nested.to_str().unwrap(), "./blob.unknownext"]}),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+
+    let post = &mock.task_posts()[0];
+    assert!(
+        post.header("content-type")
+            .unwrap()
+            .starts_with("multipart/form-data; boundary=")
+    );
+    assert!(
+        !post.chunked,
+        "the upload must carry a Content-Length, not chunked encoding"
+    );
+    assert!(post.header("content-length").is_some());
+    assert_eq!(post.field("input").as_deref(), Some("Analyse these"));
+    assert_eq!(post.field("budget").as_deref(), Some("high"));
+    assert_eq!(post.field("workerId").as_deref(), Some("wrk_7"));
+    assert!(post.field("taskId").unwrap().starts_with("tsk_"));
+
+    let files: Vec<_> = post.parts.iter().filter(|p| p.filename.is_some()).collect();
+    let seen: Vec<_> = files
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.filename.as_deref().unwrap(),
+                p.content_type.as_deref().unwrap(),
+                p.len,
+                p.sha256.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("files", "data.csv", "text/csv", 300_000, sha256(&csv)),
+            (
+                "files",
+                "notes.md",
+                "text/markdown",
+                md.len() as u64,
+                sha256(&md)
+            ),
+            (
+                "files",
+                "blob.unknownext",
+                "application/octet-stream",
+                70_001,
+                sha256(&blob)
+            ),
+        ]
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_files_field_name_is_a_setting_and_no_files_means_json() {
+    let ws = tempfile::tempdir().unwrap();
+    write(ws.path(), "a.txt", b"hello");
+    let mock = MockApi::start().await;
+    let client = connect(
+        &mock,
+        &[
+            "--workspace",
+            ws.path().to_str().unwrap(),
+            "--files-field",
+            "files[]",
+        ],
+    )
+    .await;
+    call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": "tsk_x", "input": "see", "files": ["a.txt"]}),
+    )
+    .await;
+    call(
+        &client,
+        "create_task",
+        json!({"input": "no files", "files": []}),
+    )
+    .await;
+    let posts = mock.task_posts();
+    let part = posts[0]
+        .parts
+        .iter()
+        .find(|p| p.filename.is_some())
+        .unwrap();
+    assert_eq!(part.name, "files[]");
+    assert_eq!(posts[0].field("taskId").as_deref(), Some("tsk_x"));
+    assert_eq!(posts[1].header("content-type"), Some("application/json"));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn unsafe_or_unsuitable_paths_are_refused_before_anything_is_sent() {
+    let ws = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let secret = write(outside.path(), "secret.txt", b"top secret");
+    write(ws.path(), "ok.txt", b"fine");
+    std::fs::create_dir(ws.path().join("folder")).unwrap();
+    std::os::unix::fs::symlink(&secret, ws.path().join("link.txt")).unwrap();
+    let fifo = ws.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _socket = std::os::unix::net::UnixListener::bind(ws.path().join("sock")).unwrap();
+    write(ws.path(), "a.bin", &[1; 2048]);
+    write(ws.path(), "b.bin", &[2; 2048]);
+    write(ws.path(), "c.bin", &[3; 2048]);
+    write(ws.path(), "big.bin", &[4; 4096]);
+    write(ws.path(), "one/same.txt", b"1");
+    write(ws.path(), "two/same.txt", b"2");
+
+    let mock = MockApi::start().await;
+    let client = connect(
+        &mock,
+        &[
+            "--workspace",
+            ws.path().to_str().unwrap(),
+            "--workspace",
+            "/dev",
+            "--max-file-size",
+            "3KiB",
+            "--max-total-size",
+            "5KiB",
+            "--max-files",
+            "3",
+        ],
+    )
+    .await;
+    let base = format!(
+        "resolve against {} (the configured workspace",
+        root.display()
+    );
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec!["../escape.txt".into()],
+            vec!["\"../escape.txt\"", "`..` leads out of the workspace"],
+        ),
+        (
+            vec!["ok.txt".into(), "folder/../../x".into()],
+            vec!["folder/../../x", "`..`"],
+        ),
+        (
+            vec![secret.to_str().unwrap().into()],
+            vec!["secret.txt", "outside the workspace"],
+        ),
+        (
+            vec!["link.txt".into()],
+            vec!["link.txt", "symlink to", "outside the workspace"],
+        ),
+        (vec!["folder".into()], vec!["\"folder\"", "is a directory"]),
+        (vec!["pipe".into()], vec!["\"pipe\"", "FIFO"]),
+        (vec!["sock".into()], vec!["\"sock\"", "socket"]),
+        (
+            vec!["/dev/zero".into()],
+            vec!["/dev/zero", "character device"],
+        ),
+        (
+            vec!["missing.txt".into()],
+            vec!["missing.txt", "no such file"],
+        ),
+        (
+            vec!["big.bin".into()],
+            vec!["big.bin", "4.0 KiB", "per-file limit of 3.0 KiB"],
+        ),
+        (
+            vec!["a.bin".into(), "b.bin".into(), "c.bin".into()],
+            vec!["total at least 6.0 KiB", "limit of 5.0 KiB"],
+        ),
+        (
+            vec![
+                "a.bin".into(),
+                "b.bin".into(),
+                "c.bin".into(),
+                "ok.txt".into(),
+            ],
+            vec!["Too many files: 4 given, at most 3"],
+        ),
+        (
+            vec!["one/same.txt".into(), "two/same.txt".into()],
+            vec!["two/same.txt", "\"one/same.txt\" has the same file name"],
+        ),
+        (vec!["".into()], vec!["the path is empty"]),
+    ];
+    for (files, needles) in cases {
+        let result = call(
+            &client,
+            "create_task",
+            json!({"input": "x", "files": files}),
+        )
+        .await;
+        assert_tool_error(&result, &needles);
+        let message = crate::support::text(&result);
+        if message.starts_with("Cannot attach") {
+            assert!(message.contains(&base), "the base is named: {message}");
+        }
+        assert!(message.contains("Nothing was sent"), "{message}");
+    }
+    assert!(
+        mock.requests().is_empty(),
+        "no request was sent for a refused file"
+    );
+
+    // A file that cannot be read (only testable when not running as root).
+    let locked = write(ws.path(), "locked.txt", b"x");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&locked).is_err() {
+        let result = call(
+            &client,
+            "create_task",
+            json!({"input": "x", "files": ["locked.txt"]}),
+        )
+        .await;
+        assert_tool_error(
+            &result,
+            &["locked.txt", "cannot be read", "ermission denied"],
+        );
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_roots_or_workspace_paths_resolve_against_the_working_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    write(cwd.path(), "here.txt", b"from cwd");
+    let mock = MockApi::start().await;
+    let mut cmd = command(&mock.base_url, Some(KEY), &[]);
+    cmd.current_dir(cwd.path());
+    let client = connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_11_25).await;
+    let ok = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "files": ["here.txt"]}),
+    )
+    .await;
+    assert_eq!(ok.is_error, Some(false), "{ok:?}");
+    let missing = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "files": ["nope.txt"]}),
+    )
+    .await;
+    assert_tool_error(
+        &missing,
+        &[
+            "nope.txt",
+            "the server's working directory",
+            &cwd.path().canonicalize().unwrap().display().to_string(),
+        ],
+    );
+    client.cancel().await.unwrap();
+}
+
+/// A client that declares roots and can change them mid-session.
+#[derive(Clone)]
+struct RootsClient {
+    roots: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl ClientHandler for RootsClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.roots = Some(serde_json::from_value(json!({"listChanged": true})).unwrap());
+        ClientConfig::new(capabilities, Implementation::new("roots-client", "1.0.0"))
+    }
+
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let roots = self.roots.lock().unwrap().clone();
+        Ok(ListRootsResult::new(
+            roots
+                .iter()
+                .map(|p| {
+                    Root::new(format!(
+                        "file://{}",
+                        p.display().to_string().replace(' ', "%20")
+                    ))
+                })
+                .collect(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn client_roots_win_and_are_re_read_when_they_change() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::Builder::new()
+        .prefix("with space")
+        .tempdir()
+        .unwrap();
+    let configured = tempfile::tempdir().unwrap();
+    write(first.path(), "a.txt", b"in the first root");
+    write(second.path(), "b.txt", b"in the second root");
+    write(configured.path(), "c.txt", b"configured");
+
+    let mock = MockApi::start().await;
+    let roots = Arc::new(Mutex::new(vec![first.path().to_owned()]));
+    let handler = RootsClient {
+        roots: roots.clone(),
+    };
+    let cmd = command(
+        &mock.base_url,
+        Some(KEY),
+        &["--workspace", configured.path().to_str().unwrap()],
+    );
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = handler.serve(transport).await.unwrap();
+
+    let call_with = |file: &'static str| {
+        let args = json!({"input": "x", "files": [file]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let client = &client;
+        async move {
+            client
+                .call_tool(
+                    rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(call_with("a.txt").await.is_error, Some(false));
+    let refused = call_with("c.txt").await;
+    assert_tool_error(
+        &refused,
+        &["c.txt", "no such file", "the client's workspace roots"],
+    );
+
+    *roots.lock().unwrap() = vec![second.path().to_owned()];
+    #[allow(deprecated)]
+    client.notify_roots_list_changed().await.unwrap();
+    // The notification and the next call race; give the server a moment to see it.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(call_with("b.txt").await.is_error, Some(false));
+    let gone = call_with("a.txt").await;
+    assert_tool_error(
+        &gone,
+        &[
+            "a.txt",
+            "no such file",
+            &second.path().canonicalize().unwrap().display().to_string(),
+        ],
+    );
+
+    let sent: Vec<_> = mock
+        .task_posts()
+        .iter()
+        .flat_map(|r| {
+            r.parts
+                .iter()
+                .filter_map(|p| p.filename.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(sent, vec!["a.txt", "b.txt"]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
+    use handinger_mcp::{
+        config::{ApiKey, Command},
+        handinger::{ApiError, Client, CreateTaskBody},
+        workspace::{RootSource, Workspace},
+    };
+    let ws = tempfile::tempdir().unwrap();
+    let path = write(ws.path(), "log.txt", &pattern(500_000, 3));
+    let mock = MockApi::start().await;
+    let Command::Serve(config) =
+        Command::parse(&["--base-url".into(), mock.base_url.clone()], |name| {
+            (name == "HANDINGER_API_KEY").then(|| KEY.to_owned())
+        })
+        .unwrap()
+    else {
+        panic!("serve config")
+    };
+    let key: ApiKey = config.key.resolve().unwrap();
+    let workspace = Workspace::new(&[ws.path().to_owned()], RootSource::Configured).unwrap();
+    let files = workspace
+        .attach(&["log.txt".into()], config.attach_limits)
+        .unwrap();
+    // The file is truncated after the check, before the upload.
+    std::fs::write(&path, b"short now").unwrap();
+    let client = Client::new(&config).unwrap();
+    let body = CreateTaskBody {
+        input: "x".into(),
+        budget: None,
+        task_id: "tsk_changed".into(),
+        worker_id: None,
+    };
+    let error = client.create_task(&key, &body, &files).await.unwrap_err();
+    match &error {
+        ApiError::UploadAborted { reason } => {
+            assert!(
+                reason.contains("shrank") && reason.contains("checked at 500000"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected UploadAborted, got {other:?}"),
+    }
+    assert!(!error.may_have_run());
+    assert!(
+        mock.task_posts()
+            .iter()
+            .all(|r| r.parts.iter().all(|p| p.len != 500_000)),
+        "no complete upload reached the server"
+    );
+}
