@@ -5,7 +5,10 @@
 #![allow(dead_code)] // shared by tests that each use a part of it
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -161,6 +164,9 @@ pub fn default_handler() -> Handler {
 struct State {
     handler: Mutex<Handler>,
     requests: Mutex<Vec<Recorded>>,
+    /// Hash file parts (tests) or only count them (benchmarks, so the mock is not
+    /// the bottleneck being measured).
+    hash_files: AtomicBool,
 }
 
 /// A running mock; it stops with the test's runtime.
@@ -181,6 +187,7 @@ impl MockApi {
         let state = Arc::new(State {
             handler: Mutex::new(handler),
             requests: Mutex::new(Vec::new()),
+            hash_files: AtomicBool::new(true),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -194,6 +201,12 @@ impl MockApi {
     /// Replace the handler for the requests that follow.
     pub fn set_handler(&self, handler: Handler) {
         *self.state.handler.lock().unwrap() = handler;
+    }
+
+    /// Drain multipart bodies without parsing or hashing them (benchmarks: the mock
+    /// must not be what is measured). Only `body_len` is recorded.
+    pub fn skip_hashing(&self) {
+        self.state.hash_files.store(false, Ordering::Relaxed);
     }
 
     /// Every request recorded so far.
@@ -216,7 +229,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
         let Some(mut request) = read_head(&mut reader).await else {
             return;
         };
-        if read_body(&mut reader, &mut request).await.is_err() {
+        let hash = state.hash_files.load(Ordering::Relaxed);
+        if read_body(&mut reader, &mut request, hash).await.is_err() {
             return;
         }
         let handler = state.handler.lock().unwrap().clone();
@@ -291,6 +305,7 @@ async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
 async fn read_body(
     reader: &mut BufReader<TcpStream>,
     request: &mut Recorded,
+    hash: bool,
 ) -> std::io::Result<()> {
     request.chunked = request
         .header("transfer-encoding")
@@ -310,7 +325,7 @@ async fn read_body(
                 let stream = futures_util::stream::once(async move {
                     Ok::<_, std::io::Error>(bytes::Bytes::from(body))
                 });
-                request.parts = parse_parts(stream, boundary).await;
+                request.parts = parse_parts(stream, boundary, hash).await;
             }
             None => request.json = serde_json::from_slice(&body).ok(),
         }
@@ -318,10 +333,23 @@ async fn read_body(
     }
     request.body_len = length;
     match boundary {
+        Some(_) if !hash => {
+            // Benchmarks: drain the body as fast as the socket gives it.
+            let mut left = length;
+            let mut buffer = vec![0u8; 1 << 20];
+            while left > 0 {
+                let want = buffer.len().min(left as usize);
+                let read = reader.read(&mut buffer[..want]).await?;
+                if read == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                left -= read as u64;
+            }
+        }
         Some(boundary) => {
             let limited = (&mut *reader).take(length);
             let stream = tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024);
-            request.parts = parse_parts(stream, boundary).await;
+            request.parts = parse_parts(stream, boundary, hash).await;
         }
         None => {
             let mut body = vec![0; length as usize];
@@ -349,7 +377,7 @@ async fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<
     }
 }
 
-async fn parse_parts<'r, S>(stream: S, boundary: String) -> Vec<Part>
+async fn parse_parts<'r, S>(stream: S, boundary: String, hash: bool) -> Vec<Part>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'r,
 {
@@ -366,7 +394,9 @@ where
         let mut text = Vec::new();
         while let Ok(Some(chunk)) = field.chunk().await {
             part.len += chunk.len() as u64;
-            hasher.update(&chunk);
+            if hash {
+                hasher.update(&chunk);
+            }
             if part.filename.is_none() && text.len() < 1 << 20 {
                 text.extend_from_slice(&chunk);
             }

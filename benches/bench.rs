@@ -1,0 +1,197 @@
+//! Benchmarks through the real (release) binary against the loopback mock, each
+//! printed beside a baseline measured in the same run.
+//!
+//! `cargo bench --bench bench` runs every section; name sections to run a few:
+//! `cargo bench --bench bench -- upload`. Under `cargo test` (no `--bench` flag) each
+//! section runs once on small inputs, as a smoke test that keeps the harness working.
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
+
+use std::{path::Path, process::Stdio, time::Instant};
+
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation},
+    transport::TokioChildProcess,
+};
+use serde_json::json;
+use support::{KEY, MockApi, command};
+
+type Section = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// Smoke mode: small inputs, one run (set when not started by `cargo bench`).
+static QUICK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn quick() -> bool {
+    *QUICK.get().unwrap_or(&false)
+}
+
+fn main() {
+    QUICK
+        .set(!std::env::args().any(|a| a == "--bench"))
+        .unwrap();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let sections: &[(&str, Section)] = &[("upload", || Box::pin(upload()))];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    println!("machine: {}", machine());
+    for (name, section) in sections {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            runtime.block_on(section());
+        }
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    format!(
+        "{cpu}, {cores} cores, {} GiB RAM, {}",
+        mem / 1024 / 1024,
+        std::env::consts::OS
+    )
+}
+
+/// Peak resident set of a live process (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Upload one big file through the bridge and with `curl -F` to the same mock.
+async fn upload() {
+    let size_mib: u64 = std::env::var("BENCH_UPLOAD_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick() { 8 } else { 1024 });
+    let runs = if quick() { 1 } else { 3 };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let file = dir.path().join("big.bin");
+    write_file(&file, size_mib);
+    let bytes = size_mib * 1024 * 1024;
+    let mock = MockApi::start().await;
+    mock.skip_hashing();
+
+    let mut bridge_secs = Vec::new();
+    let mut bridge_rss = Vec::new();
+    for _ in 0..runs {
+        let cmd = command(
+            &mock.base_url,
+            Some(KEY),
+            &["--workspace", dir.path().to_str().unwrap()],
+        );
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = transport.id().expect("child pid");
+        let config = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "1"),
+        );
+        let client = config.serve(transport).await.unwrap();
+        let args = json!({"input": "bench", "files": ["big.bin"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let start = Instant::now();
+        let result = client
+            .call_tool(CallToolRequestParams::new("create_task").with_arguments(args))
+            .await
+            .unwrap();
+        bridge_secs.push(start.elapsed().as_secs_f64());
+        assert_eq!(result.is_error, Some(false), "{result:?}");
+        bridge_rss.push(peak_rss_kib(pid));
+        client.cancel().await.unwrap();
+    }
+    let received = mock.task_posts().last().unwrap().body_len;
+    assert!(received > bytes, "the mock received the whole file");
+
+    let mut curl_secs = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = tokio::process::Command::new("curl")
+            // No `Expect: 100-continue`: the mock does not answer it, and curl would
+            // wait a second for it before sending the body.
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-H",
+                "Expect:",
+                "-F",
+                "input=bench",
+                "-F",
+                "taskId=tsk_curl",
+            ])
+            .arg("-F")
+            .arg(format!("files=@{}", file.display()))
+            .arg(format!("{}/api/tasks", mock.base_url))
+            .status()
+            .await
+            .expect("curl runs");
+        curl_secs.push(start.elapsed().as_secs_f64());
+        assert!(status.success());
+    }
+
+    let bridge = mib(bytes) / median(bridge_secs.clone());
+    let curl = mib(bytes) / median(curl_secs.clone());
+    let peak = *bridge_rss.iter().max().unwrap() as f64 / 1024.0;
+    println!("\n## upload: one {size_mib} MiB file, median of {runs} runs, loopback mock");
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!("| bridge peak RSS | {peak:.1} MiB | <= 32 MiB |");
+    println!("| bridge throughput (tool call, spawn excluded) | {bridge:.0} MiB/s | |");
+    println!("| curl -F throughput (same file, same mock) | {curl:.0} MiB/s | |");
+    println!("| bridge / curl | {:.2}x | >= 0.8x |", bridge / curl);
+}
+
+fn write_file(path: &Path, size_mib: u64) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let block: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    for _ in 0..size_mib {
+        out.write_all(&block).unwrap();
+    }
+    out.flush().unwrap();
+}
