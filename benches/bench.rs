@@ -5,6 +5,9 @@
 //! `cargo bench --bench bench -- upload`. Under `cargo test` (no `--bench` flag) each
 //! section runs once on small inputs, as a smoke test that keeps the harness working.
 
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod support;
