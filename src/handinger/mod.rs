@@ -11,9 +11,13 @@ mod upload;
 use std::time::Duration;
 
 use reqwest::{StatusCode, header};
+use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, describe_chain};
-pub use types::{Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, Usage, Worker};
+pub use types::{
+    Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, TaskEnvelope, TaskInfo, Turn,
+    TurnList, Usage, Worker,
+};
 pub use upload::FileChanged;
 
 use crate::{
@@ -37,6 +41,16 @@ pub struct Client {
     retries: u32,
     max_retry_wait: Duration,
     files_field: String,
+}
+
+/// What a request carries.
+enum Payload<'a> {
+    Get,
+    /// `POST /api/tasks`: JSON, or multipart when there are files.
+    Task {
+        body: &'a CreateTaskBody,
+        files: &'a [Attachment],
+    },
 }
 
 /// Why one attempt failed, and whether another may be made.
@@ -75,22 +89,89 @@ impl Client {
         files: &[Attachment],
     ) -> Result<Worker, ApiError> {
         let url = format!("{}/api/tasks", self.base_url);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let request = self.http.post(&url).bearer_auth(key.expose());
-            let request = if files.is_empty() {
-                request.json(body)
-            } else {
+        self.execute(key, &url, Payload::Task { body, files }).await
+    }
+
+    /// `GET /api/tasks/{taskId}`: the task's status and worker.
+    pub async fn get_task(&self, key: &ApiKey, task_id: &str) -> Result<TaskInfo, ApiError> {
+        let url = format!("{}/api/tasks/{}", self.base_url, path_segment(task_id));
+        let envelope: TaskEnvelope = self.get(key, &url).await?;
+        Ok(envelope.task)
+    }
+
+    /// `GET /api/workers/{workerId}?taskId=…`: the Worker object for one task.
+    pub async fn get_worker(
+        &self,
+        key: &ApiKey,
+        worker_id: &str,
+        task_id: &str,
+    ) -> Result<Worker, ApiError> {
+        let url = format!(
+            "{}/api/workers/{}?taskId={}",
+            self.base_url,
+            path_segment(worker_id),
+            path_segment(task_id)
+        );
+        self.get(key, &url).await
+    }
+
+    /// `GET /api/tasks/{taskId}/turns`: every turn of a task.
+    pub async fn get_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
+        let url = format!(
+            "{}/api/tasks/{}/turns",
+            self.base_url,
+            path_segment(task_id)
+        );
+        let list: TurnList = self.get(key, &url).await?;
+        Ok(list.items)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: &ApiKey, url: &str) -> Result<T, ApiError> {
+        self.execute(key, url, Payload::Get).await
+    }
+
+    /// A fresh request for one attempt (a multipart body cannot be replayed, so each
+    /// attempt builds its own).
+    async fn build(
+        &self,
+        key: &ApiKey,
+        url: &str,
+        payload: &Payload<'_>,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
+        match payload {
+            Payload::Get => Ok(self.http.get(url).bearer_auth(key.expose())),
+            Payload::Task { body, files } if files.is_empty() => {
+                Ok(self.http.post(url).bearer_auth(key.expose()).json(body))
+            }
+            Payload::Task { body, files } => {
                 let form = upload::task_form(body, files, &self.files_field)
                     .await
                     .map_err(|e| ApiError::UploadAborted {
                         reason: e.to_string(),
                     })?;
-                request.multipart(form)
-            };
-            match self.attempt(request, &url, attempt).await {
-                Ok(worker) => return Ok(worker),
+                Ok(self
+                    .http
+                    .post(url)
+                    .bearer_auth(key.expose())
+                    .multipart(form))
+            }
+        }
+    }
+
+    /// Send the request, retrying only attempts that provably did not run, and
+    /// decode the answer.
+    async fn execute<T: DeserializeOwned>(
+        &self,
+        key: &ApiKey,
+        url: &str,
+        payload: Payload<'_>,
+    ) -> Result<T, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = self.build(key, url, &payload).await?;
+            match self.attempt(request, url, attempt).await {
+                Ok(value) => return Ok(value),
                 Err(Attempt::Fail(error)) => return Err(error),
                 Err(Attempt::Retry { delay, error }) => {
                     if attempt > self.retries {
@@ -103,12 +184,12 @@ impl Client {
         }
     }
 
-    async fn attempt(
+    async fn attempt<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         url: &str,
         attempt: u32,
-    ) -> Result<Worker, Attempt> {
+    ) -> Result<T, Attempt> {
         let response = request.send().await.map_err(|e| {
             if e.is_connect() {
                 Attempt::Retry {
@@ -127,7 +208,7 @@ impl Client {
         let retry_after = retry_after(response.headers());
         let body = self.read_body(response).await.map_err(Attempt::Fail)?;
         if status.is_success() {
-            return serde_json::from_slice::<Worker>(&body).map_err(|e| {
+            return serde_json::from_slice::<T>(&body).map_err(|e| {
                 Attempt::Fail(ApiError::BadBody {
                     status: status.as_u16(),
                     reason: e.to_string(),
@@ -193,6 +274,20 @@ impl Client {
     }
 }
 
+/// An id as one URL path segment or query value: anything but unreserved
+/// characters is percent-encoded, so an id can never change the request's path.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The first cause of type `T` in an error's source chain.
 fn find_cause<'a, T: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
@@ -248,6 +343,12 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_cannot_escape_their_path_segment() {
+        assert_eq!(path_segment("tsk_2Z-YWz3hFq6VlW"), "tsk_2Z-YWz3hFq6VlW");
+        assert_eq!(path_segment("../workers?x=1"), "..%2Fworkers%3Fx%3D1");
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -136,6 +136,48 @@ pub struct Usage {
     pub duration_ms: Option<f64>,
 }
 
+/// `GET /api/tasks/{taskId}` answers `{task, turns?}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskEnvelope {
+    pub task: TaskInfo,
+}
+
+/// A task as `GET /api/tasks/{taskId}` describes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TaskInfo {
+    #[serde(deserialize_with = "null_as_default")]
+    pub id: String,
+    /// pending, running, completed, error or aborted.
+    #[serde(deserialize_with = "null_as_default")]
+    pub status: String,
+    pub worker_id: Option<String>,
+    pub url: Option<String>,
+}
+
+/// `GET /api/tasks/{taskId}/turns` answers `{taskId, items}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TurnList {
+    #[serde(deserialize_with = "null_as_default")]
+    pub items: Vec<Turn>,
+}
+
+/// One turn of a task.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Turn {
+    pub seq: Option<i64>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+    pub output_text: Option<String>,
+    pub structured_output: Option<Value>,
+    pub credits: Option<f64>,
+    pub duration_ms: Option<f64>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub files: Vec<ProducedFile>,
+}
+
 /// The API's error body: `{"error": "..."}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ErrorBody {
