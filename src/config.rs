@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
-use crate::{handinger::Budget, workspace::AttachLimits};
+use crate::{handinger::Budget, tasks::WaitPolicy, workspace::AttachLimits};
 
 /// One user-facing setting.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +81,28 @@ pub const SETTINGS: &[Setting] = &[
         "SECS",
         Some("1800"),
         "Seconds one POST /api/tasks may take end to end (tasks run for minutes).",
+    ),
+    setting(
+        "--wait",
+        "HANDINGER_WAIT",
+        "SECS",
+        Some("50"),
+        "How long a tool call waits for the answer before returning 'still running' with the \
+         taskId (the work goes on; get_task fetches it). Below the 60 s many hosts allow.",
+    ),
+    setting(
+        "--max-wait",
+        "HANDINGER_MAX_WAIT",
+        "SECS",
+        Some("600"),
+        "Upper bound for a call's own waitSeconds argument.",
+    ),
+    setting(
+        "--progress-interval",
+        "HANDINGER_PROGRESS_INTERVAL",
+        "SECS",
+        Some("10"),
+        "Seconds between progress notifications while a call waits (when the client asks).",
     ),
     setting(
         "--retries",
@@ -254,6 +276,7 @@ pub struct Config {
     pub default_budget: Option<Budget>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub wait: WaitPolicy,
     pub retries: u32,
     pub max_retry_wait: Duration,
     pub max_output_chars: usize,
@@ -452,6 +475,11 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
             default_budget: self.parsed("--budget")?,
             connect_timeout: self.seconds("--connect-timeout")?,
             request_timeout: self.seconds("--request-timeout")?,
+            wait: WaitPolicy {
+                default_wait: self.seconds("--wait")?,
+                max_wait: self.seconds("--max-wait")?,
+                progress_interval: self.seconds("--progress-interval")?,
+            },
             retries: self.parsed("--retries")?.unwrap_or_default(),
             max_retry_wait: self.seconds("--max-retry-wait")?,
             max_output_chars: self.parsed("--max-output-chars")?.unwrap_or_default(),

@@ -4,7 +4,9 @@
 pub mod cli;
 pub mod config;
 pub mod handinger;
+pub mod jobs;
 pub mod mcp;
 pub mod render;
 pub mod tasks;
+pub mod tool_args;
 pub mod workspace;

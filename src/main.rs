@@ -1,6 +1,6 @@
 //! Entry point: settings in, logs to stderr, one front-end out.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use handinger_mcp::{
     cli,
@@ -43,23 +43,31 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let runner = match TaskRunner::new(&config) {
-            Ok(runner) => runner,
-            Err(error) => {
-                tracing::error!(%error, "cannot build the HTTP client");
-                return ExitCode::FAILURE;
-            }
-        };
-        let server = HandingerServer::new(runner, config.max_output_chars);
-        let service = match server.serve(rmcp::transport::stdio()).await {
-            Ok(service) => service,
-            Err(error) => {
-                tracing::error!(%error, "MCP session failed to start");
-                return ExitCode::FAILURE;
-            }
-        };
-        match service.waiting().await {
+    let code = runtime.block_on(serve_mcp(config));
+    // Do not wait for the thread blocked reading stdin, nor for calls still running:
+    // their task ids were reported, and the work goes on on the server.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve_mcp(config: Config) -> ExitCode {
+    let runner = match TaskRunner::new(&config) {
+        Ok(runner) => Arc::new(runner),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the HTTP client");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = HandingerServer::new(runner.clone(), config.max_output_chars);
+    let service = match server.serve(rmcp::transport::stdio()).await {
+        Ok(service) => service,
+        Err(error) => {
+            tracing::error!(%error, "MCP session failed to start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = tokio::select! {
+        ended = service.waiting() => match ended {
             Ok(reason) => {
                 tracing::info!(?reason, "MCP session ended");
                 ExitCode::SUCCESS
@@ -68,8 +76,47 @@ fn serve(config: Config) -> ExitCode {
                 tracing::error!(%error, "MCP session crashed");
                 ExitCode::FAILURE
             }
+        },
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down");
+            ExitCode::SUCCESS
         }
-    })
+    };
+    report_unfinished(&runner);
+    code
+}
+
+/// Name the tasks still running, so nobody has to guess what to look up later.
+fn report_unfinished(runner: &TaskRunner) {
+    for task_id in runner.running_task_ids() {
+        tracing::warn!(
+            task_id,
+            "exiting while this task still runs on Handinger; get_task finds its result later"
+        );
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Logs go to stderr: stdout carries only the protocol.

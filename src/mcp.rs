@@ -1,28 +1,38 @@
-//! The MCP front-end: tool definitions and their translation to and from the core.
+//! The MCP front-end: tool definitions, progress, cancellation, roots and the MCP
+//! tasks extension, translated to and from the core.
 
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    Peer, RoleServer, ServerHandler,
-    handler::server::{common::schema_for_output, router::tool::ToolRouter, wrapper::Parameters},
-    model::{
-        CallToolResult, ContentBlock, Implementation, JsonObject, Resource, ServerCapabilities,
-        ServerConfig, Tool,
+    ErrorData, Peer, RoleServer, ServerHandler,
+    handler::server::{
+        common::schema_for_output, router::tool::ToolRouter, tool::ToolCallContext,
+        wrapper::Parameters,
     },
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+        CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, JsonObject,
+        ProgressNotificationParam, RequestMetaObject, Resource, ServerCapabilities, ServerConfig,
+        Tool, UpdateTaskParams,
+    },
+    service::{NotificationContext, RequestContext},
+    task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions},
     tool, tool_handler, tool_router,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
-    handinger::Budget,
-    render::{Link, Rendered, TaskResult, render_outcome},
-    tasks::{TaskKind, TaskRequest, TaskRunner},
+    jobs::KEEP_FOR,
+    render::{Link, Rendered, TaskResult, render_call},
+    tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRequest, TaskRunner},
+    tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     workspace::{RootSource, Workspace, file_uri_to_path},
 };
 
 /// How long a client gets to answer `roots/list`.
 const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Suggested `tasks/get` polling interval for clients of the tasks extension.
+const TASK_POLL_MS: u64 = 2_000;
 
 /// Told to the model at initialize: what the tools are for and how they chain.
 pub const INSTRUCTIONS: &str = "Hands a subtask to a Handinger worker (a hosted agent that can \
@@ -30,75 +40,63 @@ browse the web, run code and produce files) and returns its answer. Use create_t
 self-contained job that another agent can do alone: research, analysis, drafting. Write the \
 input as a full brief; the worker sees nothing of this conversation. Each result names a \
 taskId: pass it to follow_up_task to ask a follow-up question in the same task, with the \
-worker's earlier context. Tasks can take minutes.";
+worker's earlier context. Tasks can take minutes: when a call returns status \"running\", the \
+work goes on; call get_task with the taskId to get the answer.";
 
-/// Arguments of `create_task`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateTaskArgs {
-    /// The task for the worker, as a complete brief: goal, context, constraints and the
-    /// form of the answer. The worker sees nothing but this text.
-    #[schemars(length(min = 1))]
-    pub input: String,
-    /// Compute budget the worker may spend: low, standard (the API default), high or
-    /// unlimited.
-    pub budget: Option<Budget>,
-    /// Run the task on an existing worker (an id like wrk_...). Omit it to have a new
-    /// worker created from the input.
-    #[schemars(length(min = 1))]
-    pub worker_id: Option<String>,
-    /// Files to attach, as paths in the workspace (relative to its first root, or
-    /// absolute inside it). They are copied into the worker's workspace before the
-    /// task starts.
-    #[serde(default)]
-    pub files: Vec<String>,
-}
-
-/// Arguments of `follow_up_task`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FollowUpTaskArgs {
-    /// The taskId returned by create_task (like tsk_...).
-    #[schemars(length(min = 1))]
-    pub task_id: String,
-    /// The follow-up message: a question about the answer, a correction or the next step.
-    #[schemars(length(min = 1))]
-    pub input: String,
-    /// Compute budget for this turn: low, standard, high or unlimited.
-    pub budget: Option<Budget>,
-    /// The worker of the task, when known (the workerId of the earlier result).
-    #[schemars(length(min = 1))]
-    pub worker_id: Option<String>,
-    /// Files to attach, as paths in the workspace (relative to its first root, or
-    /// absolute inside it). They are copied into the worker's workspace before the
-    /// task starts.
-    #[serde(default)]
-    pub files: Vec<String>,
-}
-
-/// The output schema both tools declare.
+/// The output schema every tool declares.
 fn task_result_schema() -> Arc<JsonObject> {
     schema_for_output::<TaskResult>()
 }
 
-/// The MCP server: two tools over one [`TaskRunner`].
-#[derive(Debug, Clone)]
+/// The MCP server: three tools over one [`TaskRunner`].
+#[derive(Clone)]
 pub struct HandingerServer {
     runner: Arc<TaskRunner>,
     max_output_chars: usize,
     /// The client's roots, fetched when a call first needs them and dropped on
     /// `notifications/roots/list_changed`.
     client_roots: Arc<tokio::sync::Mutex<Option<Workspace>>>,
+    /// Calls run as MCP tasks, for clients of the tasks extension.
+    mcp_tasks: TaskManager,
     tool_router: ToolRouter<Self>,
+}
+
+/// Progress as `notifications/progress`, when the request carried a token.
+struct McpProgress {
+    peer: Peer<RoleServer>,
+    meta: RequestMetaObject,
+}
+
+impl Progress for McpProgress {
+    async fn report(&mut self, elapsed: Duration, message: String) {
+        let Some(token) = self.meta.get_progress_token() else {
+            return;
+        };
+        let mut param = ProgressNotificationParam::new(token, elapsed.as_secs_f64());
+        param.message = Some(message);
+        if let Err(error) = self.peer.notify_progress(param).await {
+            tracing::debug!(%error, "progress notification not delivered");
+        }
+    }
+}
+
+/// Progress as the MCP task's status message.
+struct TaskStatusProgress(TaskContext);
+
+impl Progress for TaskStatusProgress {
+    async fn report(&mut self, _: Duration, message: String) {
+        self.0.set_status_message(message);
+    }
 }
 
 #[tool_router]
 impl HandingerServer {
-    pub fn new(runner: TaskRunner, max_output_chars: usize) -> Self {
+    pub fn new(runner: Arc<TaskRunner>, max_output_chars: usize) -> Self {
         Self {
-            runner: Arc::new(runner),
+            runner,
             max_output_chars,
             client_roots: Arc::default(),
+            mcp_tasks: TaskManager::new(),
             tool_router: Self::tool_router(),
         }
     }
@@ -108,7 +106,9 @@ impl HandingerServer {
     /// producing files); write `input` as a complete brief, since the worker sees nothing
     /// else. Returns the worker's answer, the sources it cited and the files it produced,
     /// plus a taskId. To ask a follow-up in the same task, call follow_up_task with that
-    /// taskId. Tasks can take minutes; every call starts new (billed) work.
+    /// taskId. Tasks can take minutes: if the answer is not ready within the wait, the
+    /// result has status "running" and the work goes on; call get_task with the taskId
+    /// to get it. Every call starts new (billed) work.
     #[tool(
         name = "create_task",
         title = "Create a Handinger task",
@@ -124,24 +124,20 @@ impl HandingerServer {
     pub async fn create_task(
         &self,
         peer: Peer<RoleServer>,
+        meta: RequestMetaObject,
+        cancel: CancellationToken,
         Parameters(args): Parameters<CreateTaskArgs>,
     ) -> CallToolResult {
-        let request = TaskRequest {
-            kind: TaskKind::New,
-            task_id: None,
-            input: args.input,
-            budget: args.budget,
-            worker_id: args.worker_id,
-            files: args.files,
-            workspace: None,
-        };
-        self.run(&peer, request).await
+        let (request, wait) = args.into_request();
+        self.run(request, wait, McpProgress { peer, meta }, &cancel)
+            .await
     }
 
     /// Continue an earlier task with a new message: a follow-up question, a correction or
     /// the next step. The worker keeps the task's earlier context. Pass the taskId from a
     /// create_task (or earlier follow_up_task) result. Returns the new answer, its sources
-    /// and files, in the same form as create_task.
+    /// and files, in the same form as create_task. If the task's previous turn is still
+    /// running, this waits for it first (a task never runs two turns at once).
     #[tool(
         name = "follow_up_task",
         title = "Follow up on a Handinger task",
@@ -157,26 +153,66 @@ impl HandingerServer {
     pub async fn follow_up_task(
         &self,
         peer: Peer<RoleServer>,
+        meta: RequestMetaObject,
+        cancel: CancellationToken,
         Parameters(args): Parameters<FollowUpTaskArgs>,
     ) -> CallToolResult {
-        let request = TaskRequest {
-            kind: TaskKind::FollowUp,
-            task_id: Some(args.task_id),
-            input: args.input,
-            budget: args.budget,
-            worker_id: args.worker_id,
-            files: args.files,
-            workspace: None,
-        };
-        self.run(&peer, request).await
+        let (request, wait) = args.into_request();
+        self.run(request, wait, McpProgress { peer, meta }, &cancel)
+            .await
+    }
+
+    /// Get the answer of a task started earlier, by its taskId: use it when create_task
+    /// or follow_up_task returned status "running". Waits up to waitSeconds while the
+    /// task still runs, then returns the answer in the same form as create_task, or
+    /// status "running" again. Also works for tasks started before the server restarted.
+    /// Starts no work.
+    #[tool(
+        name = "get_task",
+        title = "Get a Handinger task's answer",
+        annotations(
+            title = "Get a Handinger task's answer",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        ),
+        output_schema = task_result_schema()
+    )]
+    pub async fn get_task(
+        &self,
+        peer: Peer<RoleServer>,
+        meta: RequestMetaObject,
+        cancel: CancellationToken,
+        Parameters(args): Parameters<GetTaskArgs>,
+    ) -> CallToolResult {
+        let wait = self.runner.wait.wait_for(args.wait_seconds);
+        let mut progress = McpProgress { peer, meta };
+        let outcome = self
+            .runner
+            .get(&args.task_id, wait, &cancel, &mut progress)
+            .await;
+        self.result(outcome)
     }
 }
 
 impl HandingerServer {
-    async fn run(&self, peer: &Peer<RoleServer>, mut request: TaskRequest) -> CallToolResult {
-        request.workspace = self.workspace_for(peer, &request.files).await;
-        match self.runner.run(request).await {
-            Ok(outcome) => tool_result(render_outcome(&outcome, self.max_output_chars)),
+    async fn run(
+        &self,
+        mut request: TaskRequest,
+        wait_seconds: Option<f64>,
+        mut progress: McpProgress,
+        cancel: &CancellationToken,
+    ) -> CallToolResult {
+        request.workspace = self.client_workspace(&progress.peer, &request.files).await;
+        let wait = self.runner.wait.wait_for(wait_seconds);
+        let outcome = self.runner.run(request, wait, cancel, &mut progress).await;
+        self.result(outcome)
+    }
+
+    fn result(&self, outcome: Result<CallOutcome, TaskError>) -> CallToolResult {
+        match outcome {
+            Ok(outcome) => tool_result(render_call(&outcome, self.max_output_chars)),
             Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
         }
     }
@@ -185,7 +221,11 @@ impl HandingerServer {
     /// client declares the roots capability; `None` means the configured workspace.
     /// (SEP-2577 deprecates roots, but today's hosts still send them.)
     #[allow(deprecated)]
-    async fn workspace_for(&self, peer: &Peer<RoleServer>, files: &[String]) -> Option<Workspace> {
+    async fn client_workspace(
+        &self,
+        peer: &Peer<RoleServer>,
+        files: &[String],
+    ) -> Option<Workspace> {
         let declares_roots = peer
             .peer_info()
             .is_some_and(|info| info.capabilities.roots.is_some());
@@ -217,6 +257,61 @@ impl HandingerServer {
         cached.clone()
     }
 
+    /// For a client of the tasks extension, run create_task / follow_up_task as an MCP
+    /// task: answered at once with the task, polled with tasks/get, cancelled with
+    /// tasks/cancel. `None` when the call is not one (its arguments go to the tool
+    /// router, which reports any problem with them).
+    async fn start_mcp_task(
+        &self,
+        request: &CallToolRequestParams,
+        peer: &Peer<RoleServer>,
+    ) -> Option<CallToolResponse> {
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+        let (mut task_request, _) = match request.name.as_ref() {
+            "create_task" => serde_json::from_value::<CreateTaskArgs>(arguments)
+                .ok()?
+                .into_request(),
+            "follow_up_task" => serde_json::from_value::<FollowUpTaskArgs>(arguments)
+                .ok()?
+                .into_request(),
+            _ => return None,
+        };
+        task_request.workspace = self.client_workspace(peer, &task_request.files).await;
+        let runner = self.runner.clone();
+        let max_output_chars = self.max_output_chars;
+        let options = TaskOptions::new()
+            .with_ttl_ms(KEEP_FOR.as_millis() as u64)
+            .with_poll_interval_ms(TASK_POLL_MS)
+            .with_status_message("Sending the task to Handinger");
+        let task = self.mcp_tasks.spawn(options, move |context| {
+            Box::pin(async move {
+                let cancel = CancellationToken::new();
+                let mut progress = TaskStatusProgress(context.clone());
+                let run = runner.run(task_request, NO_DEADLINE, &cancel, &mut progress);
+                tokio::pin!(run);
+                let outcome = tokio::select! {
+                    outcome = &mut run => outcome,
+                    _ = context.cancelled() => {
+                        cancel.cancel();
+                        run.await
+                    }
+                };
+                match outcome {
+                    Err(TaskError {
+                        failure: TaskFailure::Cancelled,
+                        ..
+                    }) => Err(TaskExit::Cancelled),
+                    Ok(outcome) => Ok(tool_result(render_call(&outcome, max_output_chars))),
+                    Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(
+                        error.to_string(),
+                    )])),
+                }
+            })
+        });
+        tracing::info!(mcp_task = task.task_id, "call runs as an MCP task");
+        Some(CallToolResponse::Task(CreateTaskResult::new(task)))
+    }
+
     /// The tool definitions exactly as `tools/list` announces them.
     pub fn tool_definitions() -> Vec<Tool> {
         Self::tool_router().list_all()
@@ -226,18 +321,63 @@ impl HandingerServer {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for HandingerServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "handinger-mcp",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "handinger-mcp",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
     }
 
-    async fn on_roots_list_changed(
+    async fn call_tool(
         &self,
-        _context: rmcp::service::NotificationContext<RoleServer>,
-    ) {
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let wants_task = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
+        if wants_task && let Some(response) = self.start_mcp_task(&request, &context.peer).await {
+            return Ok(response);
+        }
+        self.tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        Ok(GetTaskResult::new(
+            self.mcp_tasks.get_task(&request.task_id)?,
+        ))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.mcp_tasks
+            .update_task(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.mcp_tasks.cancel_task(&request.task_id)
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
         tracing::info!("client roots changed");
         self.client_roots.lock().await.take();
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     handinger::{ProducedFile, Source, Usage},
-    tasks::TaskOutcome,
+    tasks::{CallOutcome, StillRunning, TaskOutcome},
 };
 
 /// The structured result of `create_task` and `follow_up_task`.
@@ -38,6 +38,9 @@ pub struct TaskResult {
     /// Present when part of the answer was left out to keep the result small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncation>,
+    /// What to call next: follow_up_task to continue, or get_task while the task is
+    /// still running.
+    pub next_step: String,
 }
 
 /// What was left out of a result, and where to read all of it.
@@ -71,6 +74,67 @@ pub struct Rendered {
     pub text: String,
     pub links: Vec<Link>,
     pub structured: TaskResult,
+}
+
+/// Render how a call ended.
+pub fn render_call(outcome: &CallOutcome, max_chars: usize) -> Rendered {
+    match outcome {
+        CallOutcome::Finished(finished) => render_outcome(finished, max_chars),
+        CallOutcome::Running(running) => render_running(running),
+    }
+}
+
+/// A task still running: a normal result that says how to get the answer later.
+pub fn render_running(running: &StillRunning) -> Rendered {
+    let id = &running.task_id;
+    let so_far = running
+        .elapsed
+        .map(|e| format!(" ({} s so far)", e.as_secs()))
+        .unwrap_or_default();
+    let (headline, next_step) = if running.follow_up_not_sent {
+        (
+            format!(
+                "The previous turn of task {id} is still running{so_far}, so this follow-up was \
+                 NOT sent (two turns of one task must not run at once)."
+            ),
+            format!(
+                "Call get_task with taskId \"{id}\" to wait for the running turn, then call \
+                 follow_up_task again."
+            ),
+        )
+    } else {
+        (
+            format!(
+                "Task {id} is still running on Handinger{so_far}. Nothing is lost: the work goes \
+                 on and its result is kept."
+            ),
+            format!(
+                "Call get_task with taskId \"{id}\" (optionally with waitSeconds) to get the \
+                 answer."
+            ),
+        )
+    };
+    let structured = TaskResult {
+        task_id: id.clone(),
+        worker_id: running.worker_id.clone().unwrap_or_default(),
+        status: "running".to_owned(),
+        output_text: String::new(),
+        sources: Vec::new(),
+        files: Vec::new(),
+        structured_output: None,
+        url: running.url.clone(),
+        usage: None,
+        truncated: None,
+        next_step: next_step.clone(),
+    };
+    let mut text = format!("{headline}\nNext step: {next_step}");
+    text.push_str("\n\n");
+    text.push_str(&status_line(&structured));
+    Rendered {
+        text,
+        links: Vec::new(),
+        structured,
+    }
 }
 
 /// Render `outcome`, inlining at most `max_chars` characters of the answer.
@@ -109,6 +173,10 @@ pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize) -> Rendered {
         url: worker.url.clone(),
         usage: worker.usage.clone(),
         truncated,
+        next_step: format!(
+            "To continue this task, call follow_up_task with taskId \"{}\".",
+            outcome.task_id
+        ),
     };
     Rendered {
         text: render_text(&structured),
@@ -183,23 +251,26 @@ fn render_text(result: &TaskResult) -> String {
             );
         }
     }
-    let _ = write!(
-        out,
-        "\n\ntaskId: {} | workerId: {} | status: {}",
+    out.push_str("\n\n");
+    out.push_str(&status_line(result));
+    out.push('\n');
+    out.push_str(&result.next_step);
+    out
+}
+
+/// `taskId: … | workerId: … | status: … | dashboard: … | usage: …`
+fn status_line(result: &TaskResult) -> String {
+    let mut line = format!(
+        "taskId: {} | workerId: {} | status: {}",
         result.task_id, result.worker_id, result.status
     );
     if let Some(url) = &result.url {
-        let _ = write!(out, " | dashboard: {url}");
+        let _ = write!(line, " | dashboard: {url}");
     }
     if let Some(usage) = &result.usage {
-        let _ = write!(out, " | usage: {}", usage_text(usage));
+        let _ = write!(line, " | usage: {}", usage_text(usage));
     }
-    let _ = write!(
-        out,
-        "\nTo continue this task, call follow_up_task with taskId \"{}\".",
-        result.task_id
-    );
-    out
+    line
 }
 
 fn usage_text(usage: &Usage) -> String {

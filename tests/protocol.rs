@@ -29,7 +29,7 @@ async fn initialize_negotiates_every_handshake_version() {
         let tools = session.request(1, "tools/list", json!({})).await;
         assert_eq!(
             tools["result"]["tools"].as_array().unwrap().len(),
-            2,
+            3,
             "{version}"
         );
         let called = session
@@ -55,7 +55,7 @@ async fn the_2026_discover_flow_serves_tools() {
     .await;
     let info = client.peer_info().expect("server info known");
     assert_eq!(info.server_info.as_ref().unwrap().name, "handinger-mcp");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
     let result = call(&client, "create_task", json!({"input": "new protocol"})).await;
     assert!(text(&result).contains("Answer to: new protocol"));
     client.cancel().await.unwrap();

@@ -46,7 +46,7 @@ fn check_golden(path: &Path, actual: &Value) {
 fn schema_files_match_the_rust_types() {
     let schemas = handinger_mcp::cli::tool_schemas();
     let tools = schemas.as_object().unwrap();
-    assert_eq!(tools.len(), 2);
+    assert_eq!(tools.len(), 3);
     for (tool, forms) in tools {
         for form in ["input", "output"] {
             check_golden(

@@ -30,7 +30,7 @@ async def main(binary: str, base_url: str) -> None:
 
             listed = await session.list_tools()
             names = sorted(tool.name for tool in listed.tools)
-            assert names == ["create_task", "follow_up_task"], names
+            assert names == ["create_task", "follow_up_task", "get_task"], names
 
             # The SDK validates structuredContent against the declared outputSchema.
             result = await session.call_tool("create_task", {"input": "interop check"})

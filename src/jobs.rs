@@ -1,0 +1,227 @@
+//! Calls in flight and their results, kept so that a later call (get_task, a
+//! follow-up) finds a task that outlived the tool call that started it.
+//!
+//! Finished results are kept for [`KEEP_FOR`] and at most [`MAX_KEPT`] of them;
+//! calls still running are never dropped.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::sync::watch;
+
+use crate::tasks::{TaskError, TaskKind, TaskOutcome};
+
+/// How long a finished result is kept.
+pub const KEEP_FOR: Duration = Duration::from_secs(60 * 60);
+/// How many finished results are kept at most.
+pub const MAX_KEPT: usize = 256;
+
+/// What one call to the API ended with.
+pub type CallResult = Result<TaskOutcome, TaskError>;
+
+/// A view of one call: its identity, and its result once there is one.
+#[derive(Debug, Clone)]
+pub struct JobHandle {
+    pub task_id: String,
+    pub kind: TaskKind,
+    /// The worker, when the caller named one.
+    pub worker_id: Option<String>,
+    pub started: Instant,
+    done: watch::Receiver<Option<Arc<CallResult>>>,
+}
+
+impl JobHandle {
+    /// The result, if the call has finished.
+    pub fn result(&self) -> Option<Arc<CallResult>> {
+        self.done.borrow().clone()
+    }
+
+    /// Wait until the call finishes.
+    pub async fn finished(&mut self) -> Arc<CallResult> {
+        match self.done.wait_for(Option::is_some).await {
+            Ok(value) => value.clone().expect("waited for Some"),
+            // The sender lives in the job table until the result is set.
+            Err(_) => unreachable!("a job's sender is dropped only after it finishes"),
+        }
+    }
+}
+
+struct Job {
+    generation: u64,
+    handle: JobHandle,
+    sender: watch::Sender<Option<Arc<CallResult>>>,
+    finished_at: Option<Instant>,
+}
+
+/// The table of calls, keyed by task id (the latest call of each task).
+#[derive(Default)]
+pub struct Jobs {
+    entries: Mutex<HashMap<String, Job>>,
+    next_generation: AtomicU64,
+}
+
+/// The right to set one call's result.
+#[must_use = "a job that is never finished stays 'running' forever"]
+pub struct Completion {
+    task_id: String,
+    generation: u64,
+}
+
+impl Jobs {
+    /// Record a new call of `task_id`, replacing any earlier finished one.
+    pub fn begin(
+        &self,
+        task_id: &str,
+        kind: TaskKind,
+        worker_id: Option<String>,
+    ) -> (JobHandle, Completion) {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (sender, done) = watch::channel(None);
+        let handle = JobHandle {
+            task_id: task_id.to_owned(),
+            kind,
+            worker_id,
+            started: Instant::now(),
+            done,
+        };
+        let mut entries = self.entries.lock().expect("jobs lock");
+        prune(&mut entries, Instant::now());
+        entries.insert(
+            task_id.to_owned(),
+            Job {
+                generation,
+                handle: handle.clone(),
+                sender,
+                finished_at: None,
+            },
+        );
+        (
+            handle,
+            Completion {
+                task_id: task_id.to_owned(),
+                generation,
+            },
+        )
+    }
+
+    /// Set the result of the call `completion` belongs to.
+    pub fn finish(&self, completion: Completion, result: CallResult) {
+        let mut entries = self.entries.lock().expect("jobs lock");
+        if let Some(job) = entries.get_mut(&completion.task_id)
+            && job.generation == completion.generation
+        {
+            job.finished_at = Some(Instant::now());
+            job.sender.send_replace(Some(Arc::new(result)));
+        }
+    }
+
+    /// The latest call of `task_id`, running or kept.
+    pub fn get(&self, task_id: &str) -> Option<JobHandle> {
+        let mut entries = self.entries.lock().expect("jobs lock");
+        prune(&mut entries, Instant::now());
+        entries.get(task_id).map(|job| job.handle.clone())
+    }
+
+    /// Task ids whose calls are still running.
+    pub fn running(&self) -> Vec<String> {
+        let entries = self.entries.lock().expect("jobs lock");
+        let mut ids: Vec<String> = entries
+            .iter()
+            .filter(|(_, job)| job.finished_at.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Drop finished results past their age, then the oldest past the count limit.
+fn prune(entries: &mut HashMap<String, Job>, now: Instant) {
+    entries.retain(|_, job| {
+        job.finished_at
+            .is_none_or(|at| now.duration_since(at) < KEEP_FOR)
+    });
+    let mut finished: Vec<(Instant, u64, String)> = entries
+        .iter()
+        .filter_map(|(id, job)| job.finished_at.map(|at| (at, job.generation, id.clone())))
+        .collect();
+    if finished.len() > MAX_KEPT {
+        finished.sort();
+        for (_, _, id) in finished.iter().take(finished.len() - MAX_KEPT) {
+            entries.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{handinger::Worker, tasks::TaskKind};
+
+    fn outcome(task_id: &str) -> CallResult {
+        Ok(TaskOutcome {
+            task_id: task_id.into(),
+            kind: TaskKind::New,
+            worker: Worker::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_finished_result_is_seen_by_waiters_and_later_readers() {
+        let jobs = Jobs::default();
+        let (mut handle, completion) = jobs.begin("tsk_a", TaskKind::New, None);
+        assert_eq!(jobs.running(), vec!["tsk_a"]);
+        assert!(handle.result().is_none());
+        let waiter = tokio::spawn(async move { handle.finished().await });
+        jobs.finish(completion, outcome("tsk_a"));
+        assert!(waiter.await.unwrap().is_ok());
+        assert!(jobs.running().is_empty());
+        assert!(jobs.get("tsk_a").unwrap().result().is_some());
+    }
+
+    #[test]
+    fn a_stale_completion_does_not_overwrite_a_newer_call() {
+        let jobs = Jobs::default();
+        let (_, first) = jobs.begin("tsk_a", TaskKind::New, None);
+        let (_, _second) = jobs.begin("tsk_a", TaskKind::FollowUp, None);
+        jobs.finish(first, outcome("tsk_a"));
+        let latest = jobs.get("tsk_a").unwrap();
+        assert_eq!(latest.kind, TaskKind::FollowUp);
+        assert!(latest.result().is_none());
+    }
+
+    #[test]
+    fn kept_results_are_bounded_in_count_and_age_but_running_calls_stay() {
+        let jobs = Jobs::default();
+        let (_, running) = jobs.begin("tsk_running", TaskKind::New, None);
+        for n in 0..MAX_KEPT + 10 {
+            let id = format!("tsk_{n}");
+            let (_, done) = jobs.begin(&id, TaskKind::New, None);
+            jobs.finish(done, outcome(&id));
+        }
+        jobs.get("tsk_x");
+        let count = jobs.entries.lock().unwrap().len();
+        assert_eq!(
+            count,
+            MAX_KEPT + 1,
+            "MAX_KEPT finished plus the running one"
+        );
+        assert!(jobs.get("tsk_0").is_none(), "the oldest went first");
+        assert!(jobs.get("tsk_running").is_some());
+
+        let mut entries = jobs.entries.lock().unwrap();
+        prune(
+            &mut entries,
+            Instant::now() + KEEP_FOR + Duration::from_secs(1),
+        );
+        assert_eq!(entries.len(), 1, "only the running call outlives KEEP_FOR");
+        drop(entries);
+        jobs.finish(running, outcome("tsk_running"));
+    }
+}

@@ -1,0 +1,192 @@
+//! Why a call failed, and the message a person (or a model) can act on.
+
+use std::fmt;
+
+use super::TaskKind;
+use crate::{config::KeyProblem, handinger::ApiError, workspace::AttachError};
+
+/// A failed call, with the task id so the caller can find the work again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskError {
+    pub task_id: Option<String>,
+    pub kind: TaskKind,
+    pub failure: TaskFailure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskFailure {
+    MissingKey(KeyProblem),
+    InvalidArgument {
+        argument: &'static str,
+        problem: String,
+    },
+    Attach(AttachError),
+    Api(ApiError),
+    /// The caller stopped waiting; the work itself goes on.
+    Cancelled,
+    /// The task ended on the server with an error or was aborted.
+    Remote {
+        status: String,
+        url: Option<String>,
+    },
+}
+
+impl TaskFailure {
+    pub fn invalid(argument: &'static str, problem: &str) -> Self {
+        TaskFailure::InvalidArgument {
+            argument,
+            problem: problem.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    /// The message a person (or a model) can act on: what happened, then what to do.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = self.task_id.as_deref().unwrap_or("(none)");
+        match &self.failure {
+            TaskFailure::MissingKey(problem) => write!(f, "{problem}"),
+            TaskFailure::InvalidArgument { argument, problem } => {
+                write!(f, "Invalid argument `{argument}`: {problem}.")
+            }
+            TaskFailure::Attach(error) => write!(f, "{error} Nothing was sent."),
+            TaskFailure::Cancelled => write!(
+                f,
+                "The call was cancelled. Task {task} keeps running on Handinger; call get_task \
+                 with taskId \"{task}\" to get its result."
+            ),
+            TaskFailure::Remote { status, url } => {
+                write!(f, "Task {task} ended on Handinger with status {status}.")?;
+                if let Some(url) = url {
+                    write!(f, " See {url}.")?;
+                }
+                write!(
+                    f,
+                    " Start a new task with create_task, or ask a follow-up with follow_up_task."
+                )
+            }
+            TaskFailure::Api(error) => {
+                write!(f, "{}. ", capitalised(&error.to_string()))?;
+                f.write_str(&self.hint(error, task))
+            }
+        }
+    }
+}
+
+impl TaskError {
+    /// Whether the server may have started the work this error is about.
+    pub fn may_have_run(&self) -> bool {
+        matches!(&self.failure, TaskFailure::Api(error) if error.may_have_run())
+    }
+
+    fn hint(&self, error: &ApiError, task: &str) -> String {
+        let names_a_task = self.kind != TaskKind::New;
+        match error {
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => "The API key was refused. Check that \
+                HANDINGER_API_KEY (or the key file) holds a current key with access to this \
+                worker, then restart the server."
+                .to_owned(),
+            ApiError::Status { status: 404, .. } if names_a_task => format!(
+                "No task with taskId {task} is known to Handinger: pass the taskId returned by \
+                 create_task, or start a new task with create_task."
+            ),
+            ApiError::Status { status: 404, .. } => {
+                "Check the workerId argument (or the default worker setting): no such worker \
+                 may exist."
+                    .to_owned()
+            }
+            ApiError::Status {
+                status: 400 | 422, ..
+            } => "The API rejected the arguments: check input, budget (low, standard, high, \
+                 unlimited), workerId and taskId as the message says, then call again."
+                .to_owned(),
+            ApiError::Status { status: 409, .. } => format!(
+                "Task {task} is busy or in a conflicting state; wait for its current turn to \
+                 finish, then call again."
+            ),
+            ApiError::Status {
+                status: 429,
+                retry_after,
+                ..
+            } => match retry_after {
+                Some(after) => format!(
+                    "Rate limited: nothing ran. Retry after {} s.",
+                    after.as_secs_f64().ceil()
+                ),
+                None => "Rate limited: nothing ran. Retry later.".to_owned(),
+            },
+            ApiError::UploadAborted { .. } => "The task did not start. Make sure the file is \
+                not being written to, then call again."
+                .to_owned(),
+            ApiError::Unreachable { .. } => "Nothing was sent. Check the network and the base \
+                URL setting (HANDINGER_BASE_URL), then call again."
+                .to_owned(),
+            other if other.may_have_run() => format!(
+                "The task may still have run on the server: its taskId is {task}. Do not start \
+                 it again; call get_task with this taskId to get its result."
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(kind: TaskKind, error: ApiError) -> String {
+        TaskError {
+            task_id: Some("tsk_abc".into()),
+            kind,
+            failure: TaskFailure::Api(error),
+        }
+        .to_string()
+    }
+
+    fn status(status: u16) -> ApiError {
+        ApiError::Status {
+            status,
+            message: "boom".into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn every_error_class_gets_its_hint() {
+        let cases = [
+            (TaskKind::New, status(401), "HANDINGER_API_KEY"),
+            (TaskKind::New, status(403), "key was refused"),
+            (
+                TaskKind::FollowUp,
+                status(404),
+                "No task with taskId tsk_abc",
+            ),
+            (TaskKind::New, status(422), "check input, budget"),
+            (TaskKind::New, status(400), "check input, budget"),
+            (TaskKind::New, status(429), "Retry later"),
+            (TaskKind::New, status(503), "its taskId is tsk_abc"),
+            (
+                TaskKind::New,
+                ApiError::TimedOut {
+                    after: std::time::Duration::from_secs(5),
+                },
+                "may still have run",
+            ),
+        ];
+        for (kind, error, expected) in cases {
+            let text = api_error(kind, error.clone());
+            assert!(text.contains(expected), "{error:?}: {text}");
+            assert!(text.contains("HTTP") || !matches!(error, ApiError::Status { .. }));
+        }
+    }
+}

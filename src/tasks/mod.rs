@@ -1,0 +1,510 @@
+//! The core: turns a task request into an API call and an outcome. It knows no
+//! protocol; the front-ends only translate in and out.
+//!
+//! Every POST runs in the background and its result is kept ([`Jobs`]); a call
+//! waits for it up to its deadline, reporting progress, and otherwise returns
+//! "still running" so that no host timeout ever loses a result.
+
+mod error;
+mod id;
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio_util::sync::CancellationToken;
+
+pub use error::{TaskError, TaskFailure};
+pub use id::{TASK_ID_RANDOM_CHARS, new_task_id};
+
+use crate::{
+    config::{Config, KeySource},
+    handinger::{ApiError, Budget, Client, CreateTaskBody, TaskInfo, Usage, Worker},
+    jobs::{CallResult, JobHandle, Jobs},
+    workspace::{AttachLimits, Attachment, Workspace},
+};
+
+/// A wait with no practical end (the MCP tasks extension, command-line `--wait 0`).
+pub const NO_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Whether a call starts a task or adds a turn to one; it changes what errors mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    New,
+    FollowUp,
+    /// Reading a task's state (get_task): no work is started.
+    Lookup,
+}
+
+/// One request for work, as every front-end states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRequest {
+    pub kind: TaskKind,
+    /// For a follow-up, the task to continue; for a new task, `None` (one is made).
+    pub task_id: Option<String>,
+    pub input: String,
+    pub budget: Option<Budget>,
+    pub worker_id: Option<String>,
+    /// Paths of files to attach, as the caller gave them.
+    pub files: Vec<String>,
+    /// Where those paths resolve: the front-end's (MCP roots, an editor's folders),
+    /// or `None` for the configured workspace.
+    pub workspace: Option<Workspace>,
+}
+
+/// A finished call: the task it belongs to and the Worker the API returned.
+#[derive(Debug, Clone)]
+pub struct TaskOutcome {
+    pub task_id: String,
+    pub kind: TaskKind,
+    pub worker: Worker,
+}
+
+/// How a call ended for its caller.
+#[derive(Debug, Clone)]
+pub enum CallOutcome {
+    Finished(TaskOutcome),
+    /// The deadline passed first; the work goes on and its result will be kept.
+    Running(StillRunning),
+}
+
+/// A task that is still running when its call stops waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StillRunning {
+    pub task_id: String,
+    pub kind: TaskKind,
+    pub worker_id: Option<String>,
+    /// Dashboard URL, when the API has named it.
+    pub url: Option<String>,
+    /// How long the work has run, when this process started it.
+    pub elapsed: Option<Duration>,
+    /// A follow-up that was not sent because the task's previous turn still runs.
+    pub follow_up_not_sent: bool,
+}
+
+/// Receives progress while a call waits; each front-end reports it its own way.
+pub trait Progress: Send {
+    fn report(&mut self, elapsed: Duration, message: String) -> impl Future<Output = ()> + Send;
+}
+
+/// For callers that show no progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    async fn report(&mut self, _: Duration, _: String) {}
+}
+
+/// How long calls wait, and how often they report while waiting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitPolicy {
+    pub default_wait: Duration,
+    pub max_wait: Duration,
+    pub progress_interval: Duration,
+}
+
+impl WaitPolicy {
+    /// The wait for a call that asked for `requested` seconds (or nothing).
+    pub fn wait_for(&self, requested: Option<f64>) -> Duration {
+        requested
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(self.default_wait)
+            .min(self.max_wait)
+    }
+}
+
+enum Waited {
+    Done(Arc<CallResult>),
+    Deadline,
+    Cancelled,
+}
+
+/// A request checked and ready to send.
+struct Prepared {
+    task_id: String,
+    kind: TaskKind,
+    key: crate::config::ApiKey,
+    body: CreateTaskBody,
+    files: Vec<Attachment>,
+}
+
+/// Runs tasks against the API with the process's defaults.
+pub struct TaskRunner {
+    client: Client,
+    key: KeySource,
+    default_budget: Option<Budget>,
+    default_worker_id: Option<String>,
+    workspace: Workspace,
+    attach_limits: AttachLimits,
+    jobs: Arc<Jobs>,
+    pub wait: WaitPolicy,
+}
+
+impl TaskRunner {
+    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            client: Client::new(config)?,
+            key: config.key.clone(),
+            default_budget: config.default_budget,
+            default_worker_id: config.default_worker_id.clone(),
+            workspace: configured_workspace(config),
+            attach_limits: config.attach_limits,
+            jobs: Arc::default(),
+            wait: config.wait,
+        })
+    }
+
+    /// The workspace used when the front-end supplies none.
+    pub fn default_workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// Task ids whose POST is still running (for the shutdown report).
+    pub fn running_task_ids(&self) -> Vec<String> {
+        self.jobs.running()
+    }
+
+    /// Start a task or follow-up turn and wait for it up to `wait`.
+    ///
+    /// A follow-up on a task whose previous turn this bridge is still running first
+    /// waits for that turn, so two turns never run at once by accident; if the wait
+    /// ends first, nothing is sent and the outcome says so.
+    pub async fn run(
+        &self,
+        request: TaskRequest,
+        wait: Duration,
+        cancel: &CancellationToken,
+        progress: &mut impl Progress,
+    ) -> Result<CallOutcome, TaskError> {
+        let deadline = Instant::now() + wait;
+        let prepared = self.prepare(request)?;
+        if prepared.kind == TaskKind::FollowUp
+            && let Some(mut previous) = self
+                .jobs
+                .get(&prepared.task_id)
+                .filter(|job| job.result().is_none())
+        {
+            let message = format!(
+                "Waiting for the previous turn of task {} before sending the follow-up",
+                prepared.task_id
+            );
+            match wait_on(
+                &mut previous,
+                deadline,
+                cancel,
+                progress,
+                &message,
+                self.wait.progress_interval,
+            )
+            .await
+            {
+                Waited::Done(_) => {}
+                Waited::Deadline => {
+                    let mut running = still_running(&previous);
+                    running.follow_up_not_sent = true;
+                    return Ok(CallOutcome::Running(running));
+                }
+                Waited::Cancelled => return Err(cancelled(&prepared.task_id, prepared.kind)),
+            }
+        }
+        let handle = self.launch(prepared);
+        self.settle(handle, deadline, cancel, progress).await
+    }
+
+    /// The state of a task: a result this process kept, the call still running
+    /// (waited on up to `wait`), or what the API says (after a restart, say).
+    pub async fn get(
+        &self,
+        task_id: &str,
+        wait: Duration,
+        cancel: &CancellationToken,
+        progress: &mut impl Progress,
+    ) -> Result<CallOutcome, TaskError> {
+        let task_id = task_id.trim();
+        if task_id.is_empty() {
+            return Err(TaskError {
+                task_id: None,
+                kind: TaskKind::Lookup,
+                failure: TaskFailure::invalid("taskId", "must be the id of a task"),
+            });
+        }
+        if let Some(handle) = self.jobs.get(task_id) {
+            match handle.result() {
+                None => {
+                    let deadline = Instant::now() + wait;
+                    return self.settle(handle, deadline, cancel, progress).await;
+                }
+                Some(result) => match &*result {
+                    Ok(outcome) => return Ok(CallOutcome::Finished(outcome.clone())),
+                    Err(error) if !error.may_have_run() => return Err(error.clone()),
+                    // The call failed but the work may have finished on the server.
+                    Err(_) => {}
+                },
+            }
+        }
+        self.lookup(task_id).await
+    }
+
+    /// Check a request and open its files; nothing is sent.
+    fn prepare(&self, request: TaskRequest) -> Result<Prepared, TaskError> {
+        let kind = request.kind;
+        let fail = |task_id: Option<String>, failure| TaskError {
+            task_id,
+            kind,
+            failure,
+        };
+        let task_id = match (kind, request.task_id) {
+            (TaskKind::FollowUp, Some(id)) if !id.trim().is_empty() => id.trim().to_owned(),
+            (TaskKind::FollowUp | TaskKind::Lookup, _) => {
+                return Err(fail(
+                    None,
+                    TaskFailure::invalid("taskId", "must be the id of an existing task"),
+                ));
+            }
+            (TaskKind::New, _) => new_task_id(),
+        };
+        if request.input.trim().is_empty() {
+            return Err(fail(
+                Some(task_id),
+                TaskFailure::invalid("input", "must not be empty"),
+            ));
+        }
+        let workspace = request.workspace.as_ref().unwrap_or(&self.workspace);
+        let files = workspace
+            .attach(&request.files, self.attach_limits)
+            .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(e)))?;
+        let key = self
+            .key
+            .resolve()
+            .map_err(|p| fail(Some(task_id.clone()), TaskFailure::MissingKey(p)))?;
+        let worker_id = request
+            .worker_id
+            .filter(|w| !w.trim().is_empty())
+            .or_else(|| self.default_worker_id.clone());
+        Ok(Prepared {
+            body: CreateTaskBody {
+                input: request.input,
+                budget: request.budget.or(self.default_budget),
+                task_id: task_id.clone(),
+                worker_id,
+            },
+            task_id,
+            kind,
+            key,
+            files,
+        })
+    }
+
+    /// Send the POST in the background; its result goes to the job table.
+    fn launch(&self, prepared: Prepared) -> JobHandle {
+        let Prepared {
+            task_id,
+            kind,
+            key,
+            body,
+            files,
+        } = prepared;
+        let (handle, completion) = self.jobs.begin(&task_id, kind, body.worker_id.clone());
+        let client = self.client.clone();
+        let jobs = self.jobs.clone();
+        tracing::info!(
+            task_id,
+            ?kind,
+            files = files.len(),
+            "sending POST /api/tasks"
+        );
+        tokio::spawn(async move {
+            let result = match client.create_task(&key, &body, &files).await {
+                Ok(worker) => {
+                    tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
+                    Ok(TaskOutcome {
+                        task_id,
+                        kind,
+                        worker,
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(task_id, %error, "task call failed");
+                    Err(TaskError {
+                        task_id: Some(task_id),
+                        kind,
+                        failure: TaskFailure::Api(error),
+                    })
+                }
+            };
+            jobs.finish(completion, result);
+        });
+        handle
+    }
+
+    /// Wait for a running call up to `deadline`.
+    async fn settle(
+        &self,
+        mut handle: JobHandle,
+        deadline: Instant,
+        cancel: &CancellationToken,
+        progress: &mut impl Progress,
+    ) -> Result<CallOutcome, TaskError> {
+        let message = format!("Handinger task {} is running", handle.task_id);
+        match wait_on(
+            &mut handle,
+            deadline,
+            cancel,
+            progress,
+            &message,
+            self.wait.progress_interval,
+        )
+        .await
+        {
+            Waited::Done(result) => match &*result {
+                Ok(outcome) => Ok(CallOutcome::Finished(outcome.clone())),
+                Err(error) => Err(error.clone()),
+            },
+            Waited::Deadline => {
+                tracing::info!(
+                    task_id = handle.task_id,
+                    "wait ended; the task keeps running in the background"
+                );
+                Ok(CallOutcome::Running(still_running(&handle)))
+            }
+            Waited::Cancelled => Err(cancelled(&handle.task_id, handle.kind)),
+        }
+    }
+
+    /// Ask the API for a task this process has no result for.
+    async fn lookup(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
+        let fail = |failure| TaskError {
+            task_id: Some(task_id.to_owned()),
+            kind: TaskKind::Lookup,
+            failure,
+        };
+        let api = |error| fail(TaskFailure::Api(error));
+        let key = self
+            .key
+            .resolve()
+            .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
+        let task = self.client.get_task(&key, task_id).await.map_err(api)?;
+        match task.status.as_str() {
+            "completed" => {}
+            "error" | "aborted" => {
+                return Err(fail(TaskFailure::Remote {
+                    status: task.status,
+                    url: task.url,
+                }));
+            }
+            _ => {
+                return Ok(CallOutcome::Running(StillRunning {
+                    task_id: task_id.to_owned(),
+                    kind: TaskKind::Lookup,
+                    worker_id: task.worker_id,
+                    url: task.url,
+                    elapsed: None,
+                    follow_up_not_sent: false,
+                }));
+            }
+        }
+        let worker = match &task.worker_id {
+            Some(worker_id) => match self.client.get_worker(&key, worker_id, task_id).await {
+                Ok(worker) => worker,
+                Err(ApiError::Status { status: 404, .. }) => {
+                    self.worker_from_turns(&key, &task).await.map_err(api)?
+                }
+                Err(error) => return Err(api(error)),
+            },
+            None => self.worker_from_turns(&key, &task).await.map_err(api)?,
+        };
+        Ok(CallOutcome::Finished(TaskOutcome {
+            task_id: task_id.to_owned(),
+            kind: TaskKind::Lookup,
+            worker,
+        }))
+    }
+
+    /// A Worker-shaped answer built from the task's latest assistant turn, for when
+    /// the worker endpoint has nothing for this task.
+    async fn worker_from_turns(
+        &self,
+        key: &crate::config::ApiKey,
+        task: &TaskInfo,
+    ) -> Result<Worker, ApiError> {
+        let turns = self.client.get_turns(key, &task.id).await?;
+        let last = turns
+            .into_iter()
+            .filter(|turn| turn.role.as_deref() != Some("user"))
+            .max_by_key(|turn| turn.seq.unwrap_or(0))
+            .unwrap_or_default();
+        Ok(Worker {
+            id: task.worker_id.clone().unwrap_or_default(),
+            status: Some(task.status.clone()),
+            output_text: last.output_text.unwrap_or_default(),
+            files: last.files,
+            structured_output: last.structured_output,
+            url: task.url.clone(),
+            usage: Some(Usage {
+                credits: last.credits,
+                duration_ms: last.duration_ms,
+            }),
+            ..Worker::default()
+        })
+    }
+}
+
+/// Wait for `handle` until it finishes, the deadline passes or the caller cancels,
+/// reporting progress every `interval` meanwhile (never after the wait ends).
+async fn wait_on(
+    handle: &mut JobHandle,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    progress: &mut impl Progress,
+    message: &str,
+    interval: Duration,
+) -> Waited {
+    let started = handle.started;
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let interval = interval.max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            result = handle.finished() => return Waited::Done(result),
+            _ = cancel.cancelled() => return Waited::Cancelled,
+            _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
+            _ = ticks.tick() => {
+                let elapsed = started.elapsed();
+                progress.report(elapsed, format!("{message} ({} s)", elapsed.as_secs())).await;
+            }
+        }
+    }
+}
+
+fn still_running(handle: &JobHandle) -> StillRunning {
+    StillRunning {
+        task_id: handle.task_id.clone(),
+        kind: handle.kind,
+        worker_id: handle.worker_id.clone(),
+        url: None,
+        elapsed: Some(handle.started.elapsed()),
+        follow_up_not_sent: false,
+    }
+}
+
+fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
+    tracing::warn!(
+        task_id,
+        "call cancelled by the client; the task keeps running on Handinger and get_task will find its result"
+    );
+    TaskError {
+        task_id: Some(task_id.to_owned()),
+        kind,
+        failure: TaskFailure::Cancelled,
+    }
+}
+
+/// `--workspace` folders, or the working directory.
+fn configured_workspace(config: &Config) -> Workspace {
+    Workspace::new(&config.workspace, crate::workspace::RootSource::Configured)
+        .unwrap_or_else(Workspace::working_directory)
+}
