@@ -7,6 +7,7 @@ pub mod handinger;
 pub mod jobs;
 pub mod mcp;
 pub mod render;
+pub mod stdio;
 pub mod tasks;
 pub mod tool_args;
 pub mod workspace;

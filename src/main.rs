@@ -6,9 +6,11 @@ use handinger_mcp::{
     cli,
     config::{self, Command, Config},
     mcp::HandingerServer,
+    stdio::EofSignal,
     tasks::TaskRunner,
 };
 use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -59,7 +61,9 @@ async fn serve_mcp(config: Config) -> ExitCode {
         }
     };
     let server = HandingerServer::new(runner.clone(), config.max_output_chars);
-    let service = match server.serve(rmcp::transport::stdio()).await {
+    let stdin_closed = CancellationToken::new();
+    let stdin = EofSignal::new(tokio::io::stdin(), stdin_closed.clone());
+    let service = match server.serve((stdin, tokio::io::stdout())).await {
         Ok(service) => service,
         Err(error) => {
             tracing::error!(%error, "MCP session failed to start");
@@ -77,6 +81,10 @@ async fn serve_mcp(config: Config) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        _ = stdin_closed.cancelled() => {
+            tracing::info!("stdin closed");
+            ExitCode::SUCCESS
+        }
         signal = shutdown_signal() => {
             tracing::info!(signal, "shutting down");
             ExitCode::SUCCESS

@@ -6,6 +6,7 @@ mod docs;
 mod errors;
 mod files;
 mod interop;
+mod long;
 mod protocol;
 mod schemas;
 mod tools;

@@ -140,7 +140,7 @@ impl Client {
     ) -> Result<reqwest::RequestBuilder, ApiError> {
         match payload {
             Payload::Get => Ok(self.http.get(url).bearer_auth(key.expose())),
-            Payload::Task { body, files } if files.is_empty() => {
+            Payload::Task { body, files: [] } => {
                 Ok(self.http.post(url).bearer_auth(key.expose()).json(body))
             }
             Payload::Task { body, files } => {

@@ -20,7 +20,7 @@ pub enum TaskFailure {
         argument: &'static str,
         problem: String,
     },
-    Attach(AttachError),
+    Attach(Box<AttachError>),
     Api(ApiError),
     /// The caller stopped waiting; the work itself goes on.
     Cancelled,

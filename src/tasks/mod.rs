@@ -65,7 +65,7 @@ pub struct TaskOutcome {
 /// How a call ended for its caller.
 #[derive(Debug, Clone)]
 pub enum CallOutcome {
-    Finished(TaskOutcome),
+    Finished(Box<TaskOutcome>),
     /// The deadline passed first; the work goes on and its result will be kept.
     Running(StillRunning),
 }
@@ -237,7 +237,7 @@ impl TaskRunner {
                     return self.settle(handle, deadline, cancel, progress).await;
                 }
                 Some(result) => match &*result {
-                    Ok(outcome) => return Ok(CallOutcome::Finished(outcome.clone())),
+                    Ok(outcome) => return Ok(CallOutcome::Finished(Box::new(outcome.clone()))),
                     Err(error) if !error.may_have_run() => return Err(error.clone()),
                     // The call failed but the work may have finished on the server.
                     Err(_) => {}
@@ -274,7 +274,7 @@ impl TaskRunner {
         let workspace = request.workspace.as_ref().unwrap_or(&self.workspace);
         let files = workspace
             .attach(&request.files, self.attach_limits)
-            .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(e)))?;
+            .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(Box::new(e))))?;
         let key = self
             .key
             .resolve()
@@ -359,7 +359,7 @@ impl TaskRunner {
         .await
         {
             Waited::Done(result) => match &*result {
-                Ok(outcome) => Ok(CallOutcome::Finished(outcome.clone())),
+                Ok(outcome) => Ok(CallOutcome::Finished(Box::new(outcome.clone()))),
                 Err(error) => Err(error.clone()),
             },
             Waited::Deadline => {
@@ -408,18 +408,22 @@ impl TaskRunner {
         let worker = match &task.worker_id {
             Some(worker_id) => match self.client.get_worker(&key, worker_id, task_id).await {
                 Ok(worker) => worker,
-                Err(ApiError::Status { status: 404, .. }) => {
-                    self.worker_from_turns(&key, &task).await.map_err(api)?
-                }
+                Err(ApiError::Status { status: 404, .. }) => self
+                    .worker_from_turns(&key, task_id, &task)
+                    .await
+                    .map_err(api)?,
                 Err(error) => return Err(api(error)),
             },
-            None => self.worker_from_turns(&key, &task).await.map_err(api)?,
+            None => self
+                .worker_from_turns(&key, task_id, &task)
+                .await
+                .map_err(api)?,
         };
-        Ok(CallOutcome::Finished(TaskOutcome {
+        Ok(CallOutcome::Finished(Box::new(TaskOutcome {
             task_id: task_id.to_owned(),
             kind: TaskKind::Lookup,
             worker,
-        }))
+        })))
     }
 
     /// A Worker-shaped answer built from the task's latest assistant turn, for when
@@ -427,9 +431,10 @@ impl TaskRunner {
     async fn worker_from_turns(
         &self,
         key: &crate::config::ApiKey,
+        task_id: &str,
         task: &TaskInfo,
     ) -> Result<Worker, ApiError> {
-        let turns = self.client.get_turns(key, &task.id).await?;
+        let turns = self.client.get_turns(key, task_id).await?;
         let last = turns
             .into_iter()
             .filter(|turn| turn.role.as_deref() != Some("user"))

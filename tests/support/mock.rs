@@ -22,6 +22,8 @@ use tokio::{
 /// One request as the mock saw it.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
+    /// When the request head arrived.
+    pub at: Option<std::time::Instant>,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -120,6 +122,17 @@ impl Reply {
         }
         self
     }
+}
+
+/// A handler that answers task POSTs with [`worker_json`] after `delay`.
+pub fn slow_handler(delay: Duration) -> Handler {
+    Arc::new(move |request: &Recorded| {
+        if request.method == "POST" && request.path == "/api/tasks" {
+            Reply::json(200, worker_json(request)).after(delay)
+        } else {
+            Reply::error(404, "not found")
+        }
+    })
 }
 
 /// The Worker object the mock returns for a task, echoing the input.
@@ -295,6 +308,7 @@ async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
     Some(Recorded {
+        at: Some(std::time::Instant::now()),
         method,
         path,
         headers,

@@ -44,6 +44,30 @@ impl RawSession {
         stdin.flush().await.unwrap();
     }
 
+    /// Every line that arrives within `window` (for checking what comes after a
+    /// response).
+    pub async fn lines_within(&mut self, window: Duration) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout_at(deadline, self.stdout.next_line()).await
+        {
+            self.lines.push(line.clone());
+            seen.push(serde_json::from_str(&line).expect("stdout line is JSON"));
+        }
+        seen
+    }
+
+    /// Send a request and return every line up to and including its response.
+    pub async fn request_collecting(&mut self, id: i64, method: &str, params: Value) -> Vec<Value> {
+        let start = self.lines.len();
+        self.request(id, method, params).await;
+        self.lines[start..]
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// Read lines until the response to `id` arrives.
     pub async fn response(&mut self, id: i64) -> Value {
         let read = async {

@@ -1,0 +1,476 @@
+//! Long-running tasks: the wait deadline, background completion, get_task (kept,
+//! in flight, after a restart), progress, cancellation, follow-ups on a running
+//! task, the MCP tasks extension, and shutdown with calls in flight.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+        ClientCapabilities, ClientConfig, GetTaskParams, Implementation, TaskPayload, TaskStatus,
+    },
+    transport::TokioChildProcess,
+};
+use serde_json::{Value, json};
+
+use crate::support::{
+    KEY, MockApi, Recorded, Reply, assert_tool_error, call, command, connect,
+    mock::{slow_handler, worker_json},
+    raw::RawSession,
+    text,
+};
+
+fn structured(result: &CallToolResult) -> Value {
+    result
+        .structured_content
+        .clone()
+        .expect("structuredContent")
+}
+
+fn first_task_id(mock: &MockApi) -> String {
+    mock.task_posts()[0].field("taskId").expect("taskId sent")
+}
+
+#[tokio::test]
+async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
+    let client = connect(&mock, &["--wait", "0.3"]).await;
+    let started = std::time::Instant::now();
+    let result = call(&client, "create_task", json!({"input": "slow work"})).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "returned at the deadline"
+    );
+    assert_eq!(
+        result.is_error,
+        Some(false),
+        "still running is not an error"
+    );
+    let s = structured(&result);
+    assert_eq!(s["status"], "running");
+    let task_id = s["taskId"].as_str().unwrap().to_owned();
+    assert_eq!(task_id, first_task_id(&mock));
+    assert!(s["nextStep"].as_str().unwrap().contains("get_task"));
+    assert!(text(&result).contains(&format!("Call get_task with taskId \"{task_id}\"")));
+
+    // While it runs, a zero wait answers at once with "running".
+    let now = call(
+        &client,
+        "get_task",
+        json!({"taskId": task_id, "waitSeconds": 0}),
+    )
+    .await;
+    assert_eq!(structured(&now)["status"], "running");
+
+    let done = call(
+        &client,
+        "get_task",
+        json!({"taskId": task_id, "waitSeconds": 10}),
+    )
+    .await;
+    assert_eq!(done.is_error, Some(false), "{done:?}");
+    assert!(text(&done).contains("Answer to: slow work"));
+    assert_eq!(structured(&done)["status"], "completed");
+
+    // Kept: read again without asking the API.
+    let again = call(&client, "get_task", json!({"taskId": task_id})).await;
+    assert!(text(&again).contains("Answer to: slow work"));
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "one POST, and nothing else: {:?}",
+        mock.requests()
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn wait_seconds_is_capped_by_the_configured_maximum() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(3))).await;
+    let client = connect(&mock, &["--wait", "10", "--max-wait", "0.5"]).await;
+    let started = std::time::Instant::now();
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "waitSeconds": 60}),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert_eq!(structured(&result)["status"], "running");
+    client.cancel().await.unwrap();
+}
+
+/// The API as a restarted bridge sees it: task status and worker endpoints.
+fn api_with_tasks() -> crate::support::mock::Handler {
+    Arc::new(|r: &Recorded| {
+        let worker = |id: &str| {
+            let mut w = worker_json(&Recorded::default());
+            w["id"] = json!(id);
+            w["output_text"] = json!(format!("Stored answer of {id}"));
+            w
+        };
+        let task = |status: &str, worker: &str| {
+            json!({"task": {"id": "x", "status": status, "workerId": worker,
+                            "url": format!("https://v3.handinger.com/worker/{worker}")}})
+        };
+        match r.path.as_str() {
+            "/api/tasks/tsk_done" => Reply::json(200, task("completed", "wrk_done")),
+            "/api/workers/wrk_done?taskId=tsk_done" => Reply::json(200, worker("wrk_done")),
+            "/api/tasks/tsk_turns" => Reply::json(200, task("completed", "wrk_gone")),
+            "/api/tasks/tsk_turns/turns" => Reply::json(
+                200,
+                json!({"taskId": "tsk_turns", "items": [
+                    {"seq": 1, "role": "user", "input": "q", "outputText": null},
+                    {"seq": 2, "role": "assistant", "status": "completed", "outputText": "From the turns",
+                     "credits": 3, "durationMs": 2000,
+                     "files": [{"filename": "out.csv", "mediaType": "text/csv", "url": "https://f/out.csv"}]}
+                ]}),
+            ),
+            "/api/tasks/tsk_busy" => Reply::json(200, task("running", "wrk_busy")),
+            "/api/tasks/tsk_failed" => Reply::json(200, task("error", "wrk_f")),
+            _ => Reply::error(404, "task not found"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn after_a_restart_get_task_asks_the_api() {
+    let mock = MockApi::start_with(api_with_tasks()).await;
+    let client = connect(&mock, &[]).await;
+
+    let done = call(&client, "get_task", json!({"taskId": "tsk_done"})).await;
+    assert_eq!(done.is_error, Some(false), "{done:?}");
+    assert!(text(&done).starts_with("Stored answer of wrk_done"));
+    assert!(text(&done).contains("Sources:\n1. Mock source"));
+    assert_eq!(structured(&done)["taskId"], "tsk_done");
+    assert_eq!(
+        mock.requests()
+            .iter()
+            .map(|r| (r.method.as_str(), r.header("authorization").unwrap_or("")))
+            .collect::<Vec<_>>(),
+        vec![
+            ("GET", format!("Bearer {KEY}").as_str()),
+            ("GET", format!("Bearer {KEY}").as_str())
+        ]
+    );
+
+    let turns = call(&client, "get_task", json!({"taskId": "tsk_turns"})).await;
+    assert!(
+        text(&turns).starts_with("From the turns"),
+        "{}",
+        text(&turns)
+    );
+    assert_eq!(structured(&turns)["files"][0]["filename"], "out.csv");
+    assert_eq!(structured(&turns)["usage"]["credits"], 3.0);
+
+    let busy = call(&client, "get_task", json!({"taskId": "tsk_busy"})).await;
+    assert_eq!(busy.is_error, Some(false));
+    assert_eq!(structured(&busy)["status"], "running");
+    assert_eq!(
+        structured(&busy)["url"],
+        "https://v3.handinger.com/worker/wrk_busy"
+    );
+
+    let failed = call(&client, "get_task", json!({"taskId": "tsk_failed"})).await;
+    assert_tool_error(
+        &failed,
+        &["tsk_failed", "ended on Handinger with status error"],
+    );
+
+    let unknown = call(&client, "get_task", json!({"taskId": "tsk_nope"})).await;
+    assert_tool_error(&unknown, &["HTTP 404", "No task with taskId tsk_nope"]);
+    assert!(mock.task_posts().is_empty(), "get_task never starts work");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn progress_arrives_while_waiting_and_never_after_the_result() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1300))).await;
+    let mut session = RawSession::spawn(command(
+        &mock.base_url,
+        Some(KEY),
+        &["--progress-interval", "0.25"],
+    ));
+    session.initialize("2025-06-18").await;
+    let lines = session
+        .request_collecting(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "tick"}, "_meta": {"progressToken": "p-1"}}),
+        )
+        .await;
+    let progress: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/progress")
+        .collect();
+    assert!(
+        progress.len() >= 3,
+        "expected several progress notifications: {lines:?}"
+    );
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|p| p["params"]["progress"].as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "progress increases: {values:?}"
+    );
+    for p in &progress {
+        assert_eq!(p["params"]["progressToken"], "p-1");
+        assert!(
+            p["params"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is running")
+        );
+    }
+    assert_eq!(
+        lines.last().unwrap()["id"],
+        1,
+        "the response ends the stream"
+    );
+    let after = session.lines_within(Duration::from_millis(800)).await;
+    assert!(after.is_empty(), "nothing after the result: {after:?}");
+
+    // Without a token, no progress at all.
+    let lines = session
+        .request_collecting(
+            2,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "quiet"}}),
+        )
+        .await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_wait_but_not_the_task() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "create_task", "arguments": {"input": "cancel me"}}}))
+        .await;
+    // Wait until the POST is in flight, then cancel the call.
+    for _ in 0..100 {
+        if !mock.task_posts().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let task_id = first_task_id(&mock);
+    session
+        .send(
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 1, "reason": "user pressed stop"}}),
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let listed = session.request(2, "tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "the server answers others at once"
+    );
+
+    let got = session
+        .request(
+            3,
+            "tools/call",
+            json!({"name": "get_task", "arguments": {"taskId": task_id, "waitSeconds": 10}}),
+        )
+        .await;
+    assert_eq!(
+        got["result"]["structuredContent"]["outputText"], "Answer to: cancel me",
+        "{got}"
+    );
+    assert!(
+        !session
+            .lines
+            .iter()
+            .any(|l| serde_json::from_str::<Value>(l).unwrap()["id"] == 1),
+        "a cancelled request gets no response"
+    );
+    assert_eq!(mock.task_posts().len(), 1);
+    session.close_stdin();
+    session.child.wait().await.unwrap();
+    let stderr = session.stderr().await;
+    assert!(
+        stderr.contains("cancelled") && stderr.contains(&task_id),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_follow_up_never_runs_beside_the_turn_still_running() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
+    let client = connect(&mock, &["--wait", "0.2"]).await;
+    let first = call(&client, "create_task", json!({"input": "turn one"})).await;
+    let task_id = structured(&first)["taskId"].as_str().unwrap().to_owned();
+
+    let refused = call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": task_id, "input": "turn two"}),
+    )
+    .await;
+    assert_eq!(refused.is_error, Some(false));
+    assert!(text(&refused).contains("NOT sent"), "{}", text(&refused));
+    assert_eq!(structured(&refused)["status"], "running");
+    assert_eq!(mock.task_posts().len(), 1, "the follow-up was not sent");
+
+    let second = call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": task_id, "input": "turn two", "waitSeconds": 10}),
+    )
+    .await;
+    assert!(
+        text(&second).contains("Answer to: turn two"),
+        "{}",
+        text(&second)
+    );
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 2);
+    let gap = posts[1].at.unwrap().duration_since(posts[0].at.unwrap());
+    assert!(
+        gap >= Duration::from_millis(1500),
+        "sent only after the first turn ended ({gap:?})"
+    );
+    client.cancel().await.unwrap();
+}
+
+fn tasks_client() -> ClientConfig {
+    ClientConfig::new(
+        ClientCapabilities::builder().enable_tasks().build(),
+        Implementation::new("tasks-client", "1.0.0"),
+    )
+}
+
+#[tokio::test]
+async fn clients_of_the_tasks_extension_get_mcp_tasks() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(800))).await;
+    let (transport, _) = TokioChildProcess::builder(command(
+        &mock.base_url,
+        Some(KEY),
+        &["--progress-interval", "0.2"],
+    ))
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let client = tasks_client().serve(transport).await.unwrap();
+    let caps = client.peer_info().unwrap().capabilities.clone();
+    assert!(
+        caps.extensions
+            .unwrap()
+            .contains_key("io.modelcontextprotocol/tasks")
+    );
+
+    let start = |input: &str| {
+        CallToolRequestParams::new("create_task")
+            .with_arguments(json!({"input": input}).as_object().unwrap().clone())
+    };
+    let CallToolResponse::Task(created) = client.call_tool_once(start("as a task")).await.unwrap()
+    else {
+        panic!("expected a task")
+    };
+    let id = created.task.task_id.clone();
+    let mut messages = Vec::new();
+    let finished = loop {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let got = client
+            .peer()
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .unwrap();
+        messages.extend(got.task.task.status_message.clone());
+        if got.task.status().is_terminal() {
+            break got.task;
+        }
+    };
+    assert!(
+        messages.iter().any(|m| m.contains("is running")),
+        "{messages:?}"
+    );
+    let TaskPayload::Completed { result } = finished.payload else {
+        panic!("expected completed, got {:?}", finished.payload)
+    };
+    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
+    assert!(text(&result).contains("Answer to: as a task"));
+
+    // tasks/cancel settles the MCP task as cancelled; the Handinger task goes on.
+    let CallToolResponse::Task(second) = client.call_tool_once(start("cancel this")).await.unwrap()
+    else {
+        panic!("expected a task")
+    };
+    client
+        .peer()
+        .cancel_task(CancelTaskParams::new(second.task.task_id.clone()))
+        .await
+        .unwrap();
+    let mut status = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let got = client
+            .peer()
+            .get_task(GetTaskParams::new(second.task.task_id.clone()))
+            .await
+            .unwrap();
+        if got.task.status().is_terminal() {
+            status = Some(got.task.status());
+            break;
+        }
+    }
+    assert_eq!(status, Some(TaskStatus::Cancelled));
+    client.cancel().await.unwrap();
+}
+
+/// Start a call that will not finish, then stop the server with `stop`.
+async fn stop_with_a_call_in_flight(stop: &str) {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(30))).await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "create_task", "arguments": {"input": "forever"}}}))
+        .await;
+    for _ in 0..100 {
+        if !mock.task_posts().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let task_id = first_task_id(&mock);
+    match stop {
+        "stdin" => session.close_stdin(),
+        signal => {
+            let pid = session.child.id().unwrap().to_string();
+            assert!(
+                std::process::Command::new("kill")
+                    .args([signal, &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+    }
+    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("exits within 5 s of {stop}"))
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stop}");
+    let stderr = session.stderr().await;
+    assert!(
+        stderr.contains(&task_id) && stderr.contains("still runs"),
+        "{stop}: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_names_the_tasks_still_running_and_exits_promptly() {
+    for stop in ["stdin", "-TERM", "-INT"] {
+        stop_with_a_call_in_flight(stop).await;
+    }
+}
