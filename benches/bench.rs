@@ -39,7 +39,10 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let sections: &[(&str, Section)] = &[("upload", || Box::pin(upload()))];
+    let sections: &[(&str, Section)] = &[
+        ("upload", || Box::pin(upload())),
+        ("concurrency", || Box::pin(concurrency())),
+    ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("machine: {}", machine());
     for (name, section) in sections {
@@ -187,6 +190,76 @@ async fn upload() {
     println!("| bridge throughput (tool call, spawn excluded) | {bridge:.0} MiB/s | |");
     println!("| curl -F throughput (same file, same mock) | {curl:.0} MiB/s | |");
     println!("| bridge / curl | {:.2}x | >= 0.8x |", bridge / curl);
+}
+
+/// Many create_task calls at once against a mock that answers each after 1 s.
+async fn concurrency() {
+    let calls: usize = if quick() { 20 } else { 200 };
+    let delay = std::time::Duration::from_secs(1);
+    let mock = MockApi::start_with(support::mock::slow_handler(delay)).await;
+
+    // Baseline: the same number of direct POSTs to the same mock, at once.
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    let direct = futures_util::future::join_all((0..calls).map(|n| {
+        http.post(format!("{}/api/tasks", mock.base_url))
+            .json(&json!({"input": format!("direct {n}"), "taskId": format!("tsk_direct{n}")}))
+            .send()
+    }))
+    .await;
+    let direct_secs = start.elapsed().as_secs_f64();
+    assert!(
+        direct
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.status().is_success()))
+    );
+
+    let cmd = command(&mock.base_url, Some(KEY), &["--wait", "60"]);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = transport.id().expect("child pid");
+    let config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("bench", "1"),
+    );
+    let client = config.serve(transport).await.unwrap();
+    let idle_rss = peak_rss_kib(pid);
+    let start = Instant::now();
+    let results = futures_util::future::join_all((0..calls).map(|n| {
+        let args = json!({"input": format!("call {n}")})
+            .as_object()
+            .unwrap()
+            .clone();
+        client.call_tool(CallToolRequestParams::new("create_task").with_arguments(args))
+    }))
+    .await;
+    let bridge_secs = start.elapsed().as_secs_f64();
+    let answered = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.is_error == Some(false)))
+        .count();
+    assert_eq!(answered, calls, "every call answered");
+    let peak = peak_rss_kib(pid);
+    client.cancel().await.unwrap();
+
+    println!("\n## concurrency: {calls} create_task calls at once, mock answers each after 1 s");
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| bridge wall time / 1 s | {:.2} | <= 1.5 |",
+        bridge_secs / delay.as_secs_f64()
+    );
+    println!(
+        "| direct HTTP wall time / 1 s (baseline) | {:.2} | |",
+        direct_secs / delay.as_secs_f64()
+    );
+    println!(
+        "| bridge RSS after initialize | {:.1} MiB | |",
+        idle_rss as f64 / 1024.0
+    );
+    println!("| bridge peak RSS | {:.1} MiB | |", peak as f64 / 1024.0);
 }
 
 fn write_file(path: &Path, size_mib: u64) {
