@@ -9,6 +9,7 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
         ClientCapabilities, ClientConfig, GetTaskParams, Implementation, TaskPayload, TaskStatus,
+        UpdateTaskParams,
     },
     transport::TokioChildProcess,
 };
@@ -377,6 +378,13 @@ async fn clients_of_the_tasks_extension_get_mcp_tasks() {
         panic!("expected a task")
     };
     let id = created.task.task_id.clone();
+    // tasks/update is accepted (this server asks for no input, so there is nothing
+    // to answer, and unknown keys are ignored per SEP-2663).
+    client
+        .peer()
+        .update_task(UpdateTaskParams::new(id.clone(), Default::default()))
+        .await
+        .expect("tasks/update works");
     let mut messages = Vec::new();
     let finished = loop {
         tokio::time::sleep(Duration::from_millis(150)).await;
