@@ -104,6 +104,20 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// Spawn the binary, connect an MCP client, and return it with the child's pid.
+async fn spawn_client(cmd: tokio::process::Command) -> (support::Client, u32) {
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = transport.id().expect("child pid");
+    let config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("bench", "1"),
+    );
+    (config.serve(transport).await.unwrap(), pid)
+}
+
 /// Upload one big file through the bridge and with `curl -F` to the same mock.
 async fn upload() {
     let size_mib: u64 = std::env::var("BENCH_UPLOAD_MIB")
@@ -126,16 +140,7 @@ async fn upload() {
             Some(KEY),
             &["--workspace", dir.path().to_str().unwrap()],
         );
-        let (transport, _) = TokioChildProcess::builder(cmd)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = transport.id().expect("child pid");
-        let config = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("bench", "1"),
-        );
-        let client = config.serve(transport).await.unwrap();
+        let (client, pid) = spawn_client(cmd).await;
         let args = json!({"input": "bench", "files": ["big.bin"]})
             .as_object()
             .unwrap()
@@ -215,16 +220,7 @@ async fn concurrency() {
     );
 
     let cmd = command(&mock.base_url, Some(KEY), &["--wait", "60"]);
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = transport.id().expect("child pid");
-    let config = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("bench", "1"),
-    );
-    let client = config.serve(transport).await.unwrap();
+    let (client, pid) = spawn_client(cmd).await;
     let idle_rss = peak_rss_kib(pid);
     let start = Instant::now();
     let results = futures_util::future::join_all((0..calls).map(|n| {

@@ -33,6 +33,17 @@ fn first_task_id(mock: &MockApi) -> String {
     mock.task_posts()[0].field("taskId").expect("taskId sent")
 }
 
+/// Wait until the first POST has reached the mock, and return its task id.
+async fn posted_task_id(mock: &MockApi) -> String {
+    for _ in 0..250 {
+        if !mock.task_posts().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first_task_id(mock)
+}
+
 #[tokio::test]
 async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
@@ -255,13 +266,7 @@ async fn cancelling_stops_the_wait_but_not_the_task() {
                      "params": {"name": "create_task", "arguments": {"input": "cancel me"}}}))
         .await;
     // Wait until the POST is in flight, then cancel the call.
-    for _ in 0..100 {
-        if !mock.task_posts().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let task_id = first_task_id(&mock);
+    let task_id = posted_task_id(&mock).await;
     session
         .send(
             json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
@@ -444,13 +449,7 @@ async fn stop_with_a_call_in_flight(stop: &str) {
         .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                      "params": {"name": "create_task", "arguments": {"input": "forever"}}}))
         .await;
-    for _ in 0..100 {
-        if !mock.task_posts().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let task_id = first_task_id(&mock);
+    let task_id = posted_task_id(&mock).await;
     match stop {
         "stdin" => session.close_stdin(),
         signal => {
