@@ -1,9 +1,35 @@
-//! Output of the binary's own commands (`--help`, `--version`, `schema`). The only
-//! place outside the protocol writer that may print to stdout.
+//! The command-line front-end (`task`, `follow-up`, `get`, `doctor`, `schema`) and
+//! the only place outside the protocol writers that prints to stdout.
+
+use std::{
+    io::{IsTerminal, Read},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
-use crate::mcp::HandingerServer;
+use crate::{
+    command::{CliAction, CliCall},
+    config::Config,
+    handinger::{ApiError, Client},
+    mcp::HandingerServer,
+    render::render_call,
+    tasks::{
+        CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest,
+        TaskRunner,
+    },
+};
+
+/// Exit codes of the one-shot commands.
+pub mod exit {
+    pub const DONE: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const STILL_RUNNING: u8 = 3;
+}
 
 /// Print `text` to stdout for a person or a script.
 #[allow(clippy::print_stdout)]
@@ -26,4 +52,199 @@ pub fn tool_schemas() -> Value {
         );
     }
     Value::Object(out)
+}
+
+/// Progress on stderr, one rewritten line, when stderr is a terminal.
+struct TerminalProgress {
+    enabled: bool,
+}
+
+impl Progress for TerminalProgress {
+    async fn report(&mut self, _: Duration, message: String) {
+        if self.enabled {
+            eprint!("\r\x1b[2K{message}");
+        }
+    }
+}
+
+/// Run `task`, `follow-up` or `get` and print the result.
+pub async fn run_call(call: CliCall) -> ExitCode {
+    let runner = match TaskRunner::new(&call.config) {
+        Ok(runner) => Arc::new(runner),
+        Err(error) => {
+            eprintln!("handinger-mcp: cannot build the HTTP client: {error}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let wait = call.wait.unwrap_or(NO_DEADLINE);
+    let mut progress = TerminalProgress {
+        enabled: std::io::stderr().is_terminal(),
+    };
+    let outcome = match call.action {
+        CliAction::Task { input, files } => {
+            let request = task_request(TaskKind::New, None, input, files);
+            runner.run(request, wait, &cancel, &mut progress).await
+        }
+        CliAction::FollowUp {
+            task_id,
+            input,
+            files,
+        } => {
+            let request = task_request(TaskKind::FollowUp, Some(task_id), input, files);
+            runner.run(request, wait, &cancel, &mut progress).await
+        }
+        CliAction::Get { task_id } => runner.get(&task_id, wait, &cancel, &mut progress).await,
+    };
+    if progress.enabled {
+        eprint!("\r\x1b[2K");
+    }
+    report(outcome, call.json, call.config.max_output_chars)
+}
+
+fn task_request(
+    kind: TaskKind,
+    task_id: Option<String>,
+    input: String,
+    files: Vec<String>,
+) -> TaskRequest {
+    TaskRequest {
+        kind,
+        task_id,
+        input: read_input(input),
+        budget: None,
+        worker_id: None,
+        files,
+        workspace: None,
+    }
+}
+
+/// `-` means: read the input from stdin.
+fn read_input(input: String) -> String {
+    if input != "-" {
+        return input;
+    }
+    let mut text = String::new();
+    if let Err(error) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("handinger-mcp: cannot read the input from stdin: {error}");
+    }
+    text
+}
+
+/// Print an outcome and choose the exit code.
+fn report(
+    outcome: Result<CallOutcome, TaskError>,
+    json: bool,
+    max_output_chars: usize,
+) -> ExitCode {
+    match outcome {
+        Ok(outcome) => {
+            let rendered = render_call(&outcome, max_output_chars);
+            if json {
+                print(&serde_json::to_string_pretty(&rendered.structured).expect("serializes"));
+            } else {
+                print(&rendered.text);
+            }
+            ExitCode::from(match outcome {
+                CallOutcome::Finished(_) => exit::DONE,
+                CallOutcome::Running(_) => exit::STILL_RUNNING,
+            })
+        }
+        Err(error) => {
+            let message = error.to_string();
+            if json {
+                let body = json!({"error": message, "taskId": error.task_id});
+                print(&serde_json::to_string_pretty(&body).expect("serializes"));
+            }
+            eprintln!("handinger-mcp: {message}");
+            ExitCode::from(match error.failure {
+                TaskFailure::Cancelled => exit::STILL_RUNNING,
+                _ => exit::FAILED,
+            })
+        }
+    }
+}
+
+/// Check the key, reach the API, verify auth, and print what a host should run.
+pub async fn doctor(config: Config) -> ExitCode {
+    let mut ok = true;
+    let mut line = |good: bool, text: String| {
+        ok &= good;
+        print(&format!("{} {text}", if good { "ok  " } else { "FAIL" }));
+    };
+    let source = if config.key.env_value.is_some() {
+        "HANDINGER_API_KEY".to_owned()
+    } else if let Some(file) = &config.key.file {
+        format!("the key file {}", file.display())
+    } else {
+        "nowhere".to_owned()
+    };
+    match config.key.resolve() {
+        Ok(key) => {
+            let shape = key.expose().starts_with("hdg_");
+            line(
+                true,
+                format!(
+                    "API key found in {source}{}",
+                    if shape {
+                        ""
+                    } else {
+                        " (it does not start with hdg_: check it)"
+                    }
+                ),
+            );
+            match Client::new(&config) {
+                Ok(client) => {
+                    // Asking for a task that cannot exist tells auth apart from reach:
+                    // 404 means the key was accepted.
+                    let probe = format!("tsk_doctor_{}", &crate::tasks::new_task_id()[4..]);
+                    match client.get_task(&key, &probe).await {
+                        Ok(_) | Err(ApiError::Status { status: 404, .. }) => {
+                            line(
+                                true,
+                                format!("reached {} and the key was accepted", config.base_url),
+                            );
+                        }
+                        Err(ApiError::Status {
+                            status: status @ (401 | 403),
+                            message,
+                            ..
+                        }) => line(
+                            false,
+                            format!(
+                                "reached {} but the key was refused (HTTP {status}: {message})",
+                                config.base_url
+                            ),
+                        ),
+                        Err(error) => line(false, format!("{error}")),
+                    }
+                }
+                Err(error) => line(false, format!("cannot build the HTTP client: {error}")),
+            }
+        }
+        Err(problem) => line(false, problem.to_string()),
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "handinger-mcp".to_owned());
+    let snippet = json!({"mcpServers": {"handinger": {
+        "command": exe,
+        "args": [],
+        "env": {"HANDINGER_API_KEY": "hdg_live_..."}
+    }}});
+    print(&format!(
+        "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n{}",
+        serde_json::to_string_pretty(&snippet).expect("serializes")
+    ));
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILED)
+    }
 }

@@ -287,16 +287,6 @@ pub struct Config {
     pub files_field: String,
 }
 
-/// What the command line asks for.
-#[derive(Debug)]
-pub enum Command {
-    Serve(Box<Config>),
-    Help,
-    Version,
-    /// Print the tools' JSON Schemas.
-    Schema,
-}
-
 /// A command line or environment the binary cannot use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
@@ -305,7 +295,7 @@ impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}\nRun `handinger-mcp --help` for the settings.",
+            "{}\nRun `handinger-mcp --help` for the commands and settings.",
             self.0
         )
     }
@@ -313,61 +303,52 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-impl Command {
-    /// Parse the process's arguments and environment.
-    pub fn from_env() -> Result<Self, UsageError> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        Self::parse(&args, |name| std::env::var(name).ok())
+/// Setting flags as given on the command line, collected by the argument parser.
+#[derive(Debug, Default)]
+pub struct GivenFlags(HashMap<&'static str, Vec<String>>);
+
+impl GivenFlags {
+    /// Record `value` for the setting whose flag is `flag`.
+    pub fn add(&mut self, flag: &str, value: String) -> Result<(), UsageError> {
+        let setting = SETTINGS
+            .iter()
+            .find(|s| s.flag == flag)
+            .ok_or_else(|| UsageError(format!("unknown flag {flag}")))?;
+        let values = self.0.entry(setting.flag).or_default();
+        if !setting.repeatable && !values.is_empty() {
+            return Err(UsageError(format!("{flag} was given twice")));
+        }
+        values.push(value);
+        Ok(())
     }
 
-    /// Parse `args` (without the program name), reading variables through `env`.
-    pub fn parse(
-        args: &[String],
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, UsageError> {
-        let mut given: HashMap<&'static str, Vec<String>> = HashMap::new();
-        let mut subcommand: Option<&str> = None;
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "-h" | "--help" => return Ok(Command::Help),
-                "-V" | "--version" => return Ok(Command::Version),
-                _ => {}
-            }
-            if !arg.starts_with("--") {
-                if subcommand.is_some() {
-                    return Err(UsageError(format!("unexpected argument {arg:?}")));
-                }
-                subcommand = Some(arg.as_str());
-                continue;
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            let setting = SETTINGS
-                .iter()
-                .find(|s| s.flag == name)
-                .ok_or_else(|| UsageError(format!("unknown flag {name}")))?;
-            let value = match inline {
-                Some(value) => value,
-                None => iter.next().cloned().ok_or_else(|| {
-                    UsageError(format!("{name} needs a value ({})", setting.value_name))
-                })?,
-            };
-            let values = given.entry(setting.flag).or_default();
-            if !setting.repeatable && !values.is_empty() {
-                return Err(UsageError(format!("{name} was given twice")));
-            }
-            values.push(value);
-        }
-        let lookup = Lookup { given, env: &env };
-        match subcommand {
-            None | Some("serve") => Ok(Command::Serve(Box::new(lookup.config()?))),
-            Some("schema") => Ok(Command::Schema),
-            Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
-        }
+    /// Whether a flag was given (not the environment or a default).
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.contains_key(flag)
     }
+
+    /// The configuration: these flags, then the environment through `env`, then
+    /// the defaults.
+    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
+        Lookup {
+            given: self.0,
+            env: &env,
+        }
+        .config()
+    }
+}
+
+/// Whether `flag` is a setting that takes a value.
+pub fn is_setting(flag: &str) -> bool {
+    SETTINGS.iter().any(|s| s.flag == flag)
+}
+
+/// The value name of a setting flag, for usage messages.
+pub fn value_name(flag: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|s| s.flag == flag)
+        .map_or("VALUE", |s| s.value_name)
 }
 
 /// Reads settings in precedence order: flag, environment, default.
@@ -519,18 +500,9 @@ pub fn parse_size(raw: &str) -> Option<u64> {
     Some((number * scale as f64) as u64)
 }
 
-/// The text of `--help`.
-pub fn help_text() -> String {
-    let mut out = format!(
-        "handinger-mcp {}\n\
-         Hands a subtask to a Handinger worker and returns its answer as tool output.\n\n\
-         USAGE:\n  handinger-mcp [FLAGS]          serve MCP over stdio (newline-delimited JSON-RPC)\n  \
-         handinger-mcp schema [FLAGS]   print the tools' JSON Schemas\n  \
-         handinger-mcp --help | --version\n\n\
-         API KEY:\n  HANDINGER_API_KEY (env only, never a flag: flags show in process lists)\n\n\
-         SETTINGS (flag, environment variable, default):\n",
-        env!("CARGO_PKG_VERSION")
-    );
+/// The SETTINGS part of `--help`.
+pub fn settings_help() -> String {
+    let mut out = String::from("SETTINGS (flag, environment variable, default):\n");
     for s in SETTINGS {
         let default = s
             .default
@@ -548,20 +520,25 @@ pub fn help_text() -> String {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Command, UsageError> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    /// Settings from `--flag value` / `--flag=value` pairs and an environment.
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Command::parse(&args, |k| env.get(k).cloned())
+        let mut given = GivenFlags::default();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            match arg.split_once('=') {
+                Some((flag, value)) => given.add(flag, value.to_string())?,
+                None => given.add(arg, iter.next().expect("value").to_string())?,
+            }
+        }
+        given.into_config(|k| env.get(k).cloned())
     }
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
-        match parse(args, env).expect("parses") {
-            Command::Serve(config) => *config,
-            other => panic!("expected serve, got {other:?}"),
-        }
+        parse(args, env).expect("parses")
     }
 
     #[test]
@@ -596,10 +573,10 @@ mod tests {
         assert!(err.0.contains("--budget / HANDINGER_BUDGET"), "{err}");
         let err = parse(&["--request-timeout", "-3"], &[]).unwrap_err();
         assert!(err.0.contains("non-negative"), "{err}");
-        let err = parse(&["--nope"], &[]).unwrap_err();
+        let err = parse(&["--nope", "1"], &[]).unwrap_err();
         assert!(err.0.contains("unknown flag --nope"), "{err}");
-        let err = parse(&["--retries"], &[]).unwrap_err();
-        assert!(err.0.contains("needs a value"), "{err}");
+        let err = parse(&["--retries", "1", "--retries", "2"], &[]).unwrap_err();
+        assert!(err.0.contains("given twice"), "{err}");
     }
 
     #[test]
@@ -651,7 +628,7 @@ mod tests {
 
     #[test]
     fn help_lists_every_setting() {
-        let help = help_text();
+        let help = settings_help();
         for s in SETTINGS {
             assert!(help.contains(s.flag) && help.contains(s.env), "{}", s.flag);
         }

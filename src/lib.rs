@@ -2,9 +2,11 @@
 //! scripts. The core ([`tasks`]) knows no protocol; [`mcp`] is the front-end.
 
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod handinger;
 pub mod jobs;
+pub mod lsp;
 pub mod mcp;
 pub mod render;
 pub mod stdio;

@@ -4,12 +4,15 @@ use std::{process::ExitCode, sync::Arc};
 
 use handinger_mcp::{
     cli,
-    config::{self, Command, Config},
+    command::{self, Command},
+    config::Config,
+    lsp,
     mcp::HandingerServer,
     stdio::EofSignal,
     tasks::TaskRunner,
 };
 use rmcp::ServiceExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -18,22 +21,36 @@ fn main() -> ExitCode {
         Ok(command) => command,
         Err(error) => {
             eprintln!("handinger-mcp: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(cli::exit::USAGE);
         }
     };
     match command {
-        Command::Help => cli::print(&config::help_text()),
+        Command::Help => cli::print(&command::help_text()),
         Command::Version => cli::print(concat!("handinger-mcp ", env!("CARGO_PKG_VERSION"))),
         Command::Schema => cli::print(
             &serde_json::to_string_pretty(&cli::tool_schemas()).expect("schemas serialize"),
         ),
-        Command::Serve(config) => return serve(*config),
+        Command::Serve { config, lsp } => {
+            init_logging(&config.log_filter);
+            return block_on(serve(*config, lsp));
+        }
+        Command::Call(call) => {
+            // Quieter by default: the command itself reports what went wrong.
+            init_logging(&call.config.log_filter.replace("info", "error"));
+            return block_on(cli::run_call(call));
+        }
+        Command::Doctor(config) => {
+            init_logging("warn");
+            return block_on(cli::doctor(*config));
+        }
     }
     ExitCode::SUCCESS
 }
 
-fn serve(config: Config) -> ExitCode {
-    init_logging(&config.log_filter);
+/// Run `future` on a small runtime, then leave without waiting for the thread
+/// blocked reading stdin or for calls still running (their task ids were reported,
+/// and the work goes on on the server).
+fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,18 +58,16 @@ fn serve(config: Config) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
+            eprintln!("handinger-mcp: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve_mcp(config));
-    // Do not wait for the thread blocked reading stdin, nor for calls still running:
-    // their task ids were reported, and the work goes on on the server.
+    let code = runtime.block_on(future);
     runtime.shutdown_background();
     code
 }
 
-async fn serve_mcp(config: Config) -> ExitCode {
+async fn serve(config: Config, force_lsp: bool) -> ExitCode {
     let runner = match TaskRunner::new(&config) {
         Ok(runner) => Arc::new(runner),
         Err(error) => {
@@ -60,27 +75,35 @@ async fn serve_mcp(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let server = HandingerServer::new(runner.clone(), config.max_output_chars);
     let stdin_closed = CancellationToken::new();
-    let stdin = EofSignal::new(tokio::io::stdin(), stdin_closed.clone());
-    let service = match server.serve((stdin, tokio::io::stdout())).await {
-        Ok(service) => service,
+    let (first, stdin) = match read_first_bytes(tokio::io::stdin()).await {
+        Ok(read) => read,
         Err(error) => {
-            tracing::error!(%error, "MCP session failed to start");
+            tracing::error!(%error, "cannot read stdin");
             return ExitCode::FAILURE;
         }
     };
+    let lsp_mode = force_lsp || looks_like_lsp(&first);
+    let input = EofSignal::new(
+        std::io::Cursor::new(first).chain(stdin),
+        stdin_closed.clone(),
+    );
+    let served = async {
+        if lsp_mode {
+            tracing::info!("serving LSP-style JSON-RPC on stdio");
+            lsp::serve(
+                runner.clone(),
+                config.max_output_chars,
+                input,
+                tokio::io::stdout(),
+            )
+            .await
+        } else {
+            serve_mcp(runner.clone(), &config, input).await
+        }
+    };
     let code = tokio::select! {
-        ended = service.waiting() => match ended {
-            Ok(reason) => {
-                tracing::info!(?reason, "MCP session ended");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                tracing::error!(%error, "MCP session crashed");
-                ExitCode::FAILURE
-            }
-        },
+        code = served => code,
         _ = stdin_closed.cancelled() => {
             tracing::info!("stdin closed");
             ExitCode::SUCCESS
@@ -92,6 +115,49 @@ async fn serve_mcp(config: Config) -> ExitCode {
     };
     report_unfinished(&runner);
     code
+}
+
+/// The first bytes the host sends (enough to tell MCP from LSP framing), and the
+/// rest of stdin.
+async fn read_first_bytes<R: AsyncRead + Unpin>(mut stdin: R) -> std::io::Result<(Vec<u8>, R)> {
+    let mut first = vec![0u8; 64];
+    let read = stdin.read(&mut first).await?;
+    first.truncate(read);
+    Ok((first, stdin))
+}
+
+/// LSP messages start with a `Content-Length` (or `Content-Type`) header; MCP's with
+/// a JSON object.
+fn looks_like_lsp(first: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(first);
+    text.trim_start()
+        .to_ascii_lowercase()
+        .starts_with("content-")
+}
+
+async fn serve_mcp(
+    runner: Arc<TaskRunner>,
+    config: &Config,
+    input: impl AsyncRead + Send + Unpin + 'static,
+) -> ExitCode {
+    let server = HandingerServer::new(runner, config.max_output_chars);
+    let service = match server.serve((input, tokio::io::stdout())).await {
+        Ok(service) => service,
+        Err(error) => {
+            tracing::error!(%error, "MCP session failed to start");
+            return ExitCode::FAILURE;
+        }
+    };
+    match service.waiting().await {
+        Ok(reason) => {
+            tracing::info!(?reason, "MCP session ended");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "MCP session crashed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Name the tasks still running, so nobody has to guess what to look up later.

@@ -434,14 +434,15 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
 #[tokio::test]
 async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
     use handinger_mcp::{
-        config::{ApiKey, Command},
+        command::Command,
+        config::ApiKey,
         handinger::{ApiError, Client, CreateTaskBody},
         workspace::{RootSource, Workspace},
     };
     let ws = tempfile::tempdir().unwrap();
     let path = write(ws.path(), "log.txt", &pattern(500_000, 3));
     let mock = MockApi::start().await;
-    let Command::Serve(config) =
+    let Command::Serve { config, .. } =
         Command::parse(&["--base-url".into(), mock.base_url.clone()], |name| {
             (name == "HANDINGER_API_KEY").then(|| KEY.to_owned())
         })

@@ -1,0 +1,402 @@
+//! The LSP-style front-end, for editors without MCP: Content-Length framed JSON-RPC
+//! on stdio, the LSP lifecycle, and `workspace/executeCommand` running the same
+//! tools with the same argument objects and the same structured result.
+
+pub mod codec;
+
+use std::{
+    collections::HashMap,
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::mpsc,
+};
+use tokio_util::{
+    codec::{FramedRead, FramedWrite},
+    sync::CancellationToken,
+};
+
+use self::codec::{Frame, FrameError, LspCodec};
+use crate::{
+    render::render_call,
+    tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
+    tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
+    workspace::{RootSource, Workspace, file_uri_to_path},
+};
+
+/// Largest frame accepted; a bigger one is skipped and answered with an error.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// The commands `workspace/executeCommand` runs.
+pub const COMMANDS: [&str; 3] = [
+    "handinger.createTask",
+    "handinger.followUpTask",
+    "handinger.getTask",
+];
+
+mod code {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const SERVER_NOT_INITIALIZED: i64 = -32002;
+    pub const REQUEST_FAILED: i64 = -32803;
+    pub const REQUEST_CANCELLED: i64 = -32800;
+}
+
+/// A JSON-RPC error answer.
+#[derive(Debug, Clone, PartialEq)]
+struct ResponseError {
+    code: i64,
+    message: String,
+}
+
+impl ResponseError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Shared by the read loop and the command tasks it spawns.
+struct Session {
+    runner: Arc<TaskRunner>,
+    max_output_chars: usize,
+    out: mpsc::UnboundedSender<Value>,
+    /// The editor's workspace folders, from initialize and later changes.
+    workspace: Mutex<Option<Workspace>>,
+    /// Cancellation tokens of the commands in flight, by request id.
+    in_flight: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl Session {
+    fn send(&self, message: Value) {
+        // The writer ends only when the process does.
+        let _ = self.out.send(message);
+    }
+
+    fn respond(&self, id: Value, result: Result<Value, ResponseError>) {
+        self.send(match result {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(e) => json!({"jsonrpc": "2.0", "id": id,
+                             "error": {"code": e.code, "message": e.message}}),
+        });
+    }
+}
+
+/// Serve the LSP-style protocol on `input`/`output` until `exit` or end of input.
+pub async fn serve<R, W>(
+    runner: Arc<TaskRunner>,
+    max_output_chars: usize,
+    input: R,
+    output: W,
+) -> ExitCode
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out, mut outgoing) = mpsc::unbounded_channel::<Value>();
+    let writer = tokio::spawn(async move {
+        let mut sink = FramedWrite::new(output, LspCodec::new(MAX_FRAME_BYTES));
+        while let Some(message) = outgoing.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let session = Arc::new(Session {
+        runner,
+        max_output_chars,
+        out,
+        workspace: Mutex::new(None),
+        in_flight: Mutex::new(HashMap::new()),
+    });
+    let mut frames = FramedRead::new(input, LspCodec::new(MAX_FRAME_BYTES));
+    let mut state = Lifecycle::Uninitialized;
+    let code = loop {
+        let message = match frames.next().await {
+            None => break ExitCode::SUCCESS,
+            Some(Ok(Frame::Message(message))) => message,
+            Some(Ok(Frame::Dropped(error))) => {
+                let code = match error {
+                    FrameError::BadJson(_) => code::PARSE_ERROR,
+                    _ => code::INVALID_REQUEST,
+                };
+                session.respond(
+                    Value::Null,
+                    Err(ResponseError::new(code, error.to_string())),
+                );
+                continue;
+            }
+            Some(Err(error)) => {
+                // The framing is lost (a bad header): nothing after it can be trusted.
+                tracing::error!(%error, "LSP input unreadable; stopping");
+                break ExitCode::FAILURE;
+            }
+        };
+        if let Some(code) = handle(&session, &mut state, message) {
+            break code;
+        }
+    };
+    drop(session);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    code
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Uninitialized,
+    Running,
+    ShutDown,
+}
+
+/// Handle one message; `Some(code)` when the process should exit.
+fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Option<ExitCode> {
+    let method = message
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let id = message.get("id").cloned();
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    let (Some(method), Some(id)) = (method.clone(), id.clone()) else {
+        // A notification, or a response to a request of ours (none need reading).
+        if let Some(method) = method {
+            return notification(session, *state, &method, params);
+        }
+        return None;
+    };
+    let answer = match (method.as_str(), *state) {
+        ("initialize", Lifecycle::Uninitialized) => {
+            *state = Lifecycle::Running;
+            Ok(initialize(session, &params))
+        }
+        ("initialize", _) => Err(ResponseError::new(
+            code::INVALID_REQUEST,
+            "initialize was already received",
+        )),
+        (_, Lifecycle::Uninitialized) => Err(ResponseError::new(
+            code::SERVER_NOT_INITIALIZED,
+            "the server is not initialized: send initialize first",
+        )),
+        (_, Lifecycle::ShutDown) => Err(ResponseError::new(
+            code::INVALID_REQUEST,
+            "the server is shut down: only exit is accepted",
+        )),
+        ("shutdown", Lifecycle::Running) => {
+            *state = Lifecycle::ShutDown;
+            Ok(Value::Null)
+        }
+        ("workspace/executeCommand", Lifecycle::Running) => {
+            spawn_command(session.clone(), id, params);
+            return None;
+        }
+        (other, _) => Err(ResponseError::new(
+            code::METHOD_NOT_FOUND,
+            format!("unknown method {other}"),
+        )),
+    };
+    session.respond(id, answer);
+    None
+}
+
+fn notification(
+    session: &Session,
+    state: Lifecycle,
+    method: &str,
+    params: Value,
+) -> Option<ExitCode> {
+    match method {
+        "exit" => Some(if state == Lifecycle::ShutDown {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
+        "$/cancelRequest" => {
+            let key = params.get("id").map(Value::to_string).unwrap_or_default();
+            if let Some(token) = session.in_flight.lock().expect("lock").get(&key) {
+                token.cancel();
+            }
+            None
+        }
+        "workspace/didChangeWorkspaceFolders" => {
+            let event = &params["event"];
+            let mut workspace = session.workspace.lock().expect("lock");
+            let mut roots: Vec<_> = workspace
+                .as_ref()
+                .map(|w| w.roots.clone())
+                .unwrap_or_default();
+            let uris = |key: &str| -> Vec<std::path::PathBuf> {
+                event[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["uri"].as_str().and_then(file_uri_to_path))
+                    .filter_map(|p| p.canonicalize().ok())
+                    .collect()
+            };
+            let removed = uris("removed");
+            roots.retain(|r| !removed.contains(r));
+            roots.extend(uris("added"));
+            *workspace = Workspace::new(&roots, RootSource::Client);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Answer `initialize`: remember the workspace folders, announce the commands.
+fn initialize(session: &Session, params: &Value) -> Value {
+    let mut folders: Vec<_> = params["workspaceFolders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["uri"].as_str().and_then(file_uri_to_path))
+        .collect();
+    if folders.is_empty() {
+        folders.extend(params["rootUri"].as_str().and_then(file_uri_to_path));
+    }
+    if folders.is_empty() {
+        folders.extend(params["rootPath"].as_str().map(std::path::PathBuf::from));
+    }
+    *session.workspace.lock().expect("lock") = Workspace::new(&folders, RootSource::Client);
+    json!({
+        "capabilities": {
+            "executeCommandProvider": {"commands": COMMANDS, "workDoneProgress": true},
+            "workspace": {"workspaceFolders": {"supported": true, "changeNotifications": true}}
+        },
+        "serverInfo": {"name": "handinger-mcp", "version": env!("CARGO_PKG_VERSION")}
+    })
+}
+
+/// `$/progress` work-done notifications for one command.
+struct WorkDone {
+    session: Arc<Session>,
+    token: Option<Value>,
+}
+
+impl WorkDone {
+    fn send(&self, value: Value) {
+        if let Some(token) = &self.token {
+            self.session
+                .send(json!({"jsonrpc": "2.0", "method": "$/progress",
+                             "params": {"token": token, "value": value}}));
+        }
+    }
+}
+
+impl Progress for WorkDone {
+    async fn report(&mut self, _: Duration, message: String) {
+        self.send(json!({"kind": "report", "message": message, "cancellable": true}));
+    }
+}
+
+/// Run a command in its own task, so the read loop keeps serving (and can cancel it).
+fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
+    let key = id.to_string();
+    let cancel = CancellationToken::new();
+    session
+        .in_flight
+        .lock()
+        .expect("lock")
+        .insert(key.clone(), cancel.clone());
+    tokio::spawn(async move {
+        let mut progress = WorkDone {
+            session: session.clone(),
+            token: params.get("workDoneToken").cloned(),
+        };
+        progress.send(
+            json!({"kind": "begin", "title": "Handinger", "cancellable": true,
+                             "message": "Sending the task"}),
+        );
+        let result = execute(&session, &params, &cancel, &mut progress).await;
+        progress.send(json!({"kind": "end"}));
+        session.in_flight.lock().expect("lock").remove(&key);
+        session.respond(id, result);
+    });
+}
+
+async fn execute(
+    session: &Session,
+    params: &Value,
+    cancel: &CancellationToken,
+    progress: &mut WorkDone,
+) -> Result<Value, ResponseError> {
+    let command = params["command"].as_str().unwrap_or_default();
+    let argument = params["arguments"]
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let runner = &session.runner;
+    let workspace = session.workspace.lock().expect("lock").clone();
+    let outcome = match command {
+        "handinger.createTask" => {
+            let (mut request, wait) = arguments::<CreateTaskArgs>(argument)?.into_request();
+            request.workspace = workspace;
+            runner
+                .run(request, runner.wait.wait_for(wait), cancel, progress)
+                .await
+        }
+        "handinger.followUpTask" => {
+            let (mut request, wait) = arguments::<FollowUpTaskArgs>(argument)?.into_request();
+            request.workspace = workspace;
+            runner
+                .run(request, runner.wait.wait_for(wait), cancel, progress)
+                .await
+        }
+        "handinger.getTask" => {
+            let args = arguments::<GetTaskArgs>(argument)?;
+            let wait = runner.wait.wait_for(args.wait_seconds);
+            runner.get(&args.task_id, wait, cancel, progress).await
+        }
+        other => {
+            return Err(ResponseError::new(
+                code::INVALID_PARAMS,
+                format!(
+                    "unknown command {other:?}; the commands are {}",
+                    COMMANDS.join(", ")
+                ),
+            ));
+        }
+    };
+    answer(outcome, session.max_output_chars)
+}
+
+fn arguments<T: DeserializeOwned>(argument: Value) -> Result<T, ResponseError> {
+    serde_json::from_value(argument).map_err(|e| {
+        ResponseError::new(
+            code::INVALID_PARAMS,
+            format!("invalid command arguments: {e}"),
+        )
+    })
+}
+
+/// The structured result (as MCP's structuredContent), or a readable error.
+fn answer(
+    outcome: Result<CallOutcome, TaskError>,
+    max_output_chars: usize,
+) -> Result<Value, ResponseError> {
+    match outcome {
+        Ok(outcome) => Ok(
+            serde_json::to_value(render_call(&outcome, max_output_chars).structured)
+                .expect("TaskResult serializes"),
+        ),
+        Err(error) => {
+            let code = match error.failure {
+                TaskFailure::Cancelled => code::REQUEST_CANCELLED,
+                TaskFailure::InvalidArgument { .. } => code::INVALID_PARAMS,
+                _ => code::REQUEST_FAILED,
+            };
+            Err(ResponseError::new(code, error.to_string()))
+        }
+    }
+}
