@@ -7,6 +7,7 @@ mod errors;
 mod files;
 mod interop;
 mod long;
+mod lsp;
 mod protocol;
 mod schemas;
 mod tools;

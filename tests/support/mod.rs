@@ -2,6 +2,7 @@
 //! with a real MCP client, and reading results.
 
 pub mod mock;
+pub mod lsp;
 pub mod raw;
 
 use std::{process::Stdio, time::Duration};
