@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod docs;
 mod errors;
 mod files;
