@@ -20,9 +20,18 @@ impl Run {
     }
 }
 
-async fn run(base_url: &str, key: Option<&str>, args: &[&str], cwd: Option<&std::path::Path>, stdin: &str) -> Run {
+async fn run(
+    base_url: &str,
+    key: Option<&str>,
+    args: &[&str],
+    cwd: Option<&std::path::Path>,
+    stdin: &str,
+) -> Run {
     let mut cmd = command(base_url, key, args);
-    cmd.env_remove("HANDINGER_LOG").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env_remove("HANDINGER_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
@@ -46,44 +55,110 @@ async fn task_prints_the_answer_and_attaches_files_from_the_working_directory() 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.csv"), b"a,b\n1,2\n").unwrap();
     let mock = MockApi::start().await;
-    let out = run(&mock.base_url, Some(KEY), &["task", "Analyse it", "--file", "data.csv", "--budget", "low", "--worker", "wrk_9"], Some(dir.path()), "").await;
+    let out = run(
+        &mock.base_url,
+        Some(KEY),
+        &[
+            "task",
+            "Analyse it",
+            "--file",
+            "data.csv",
+            "--budget",
+            "low",
+            "--worker",
+            "wrk_9",
+        ],
+        Some(dir.path()),
+        "",
+    )
+    .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("Answer to: Analyse it"), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("Answer to: Analyse it"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("Sources:\n1. Mock source"));
     let post = &mock.task_posts()[0];
     assert_eq!(post.field("budget").as_deref(), Some("low"));
     assert_eq!(post.field("workerId").as_deref(), Some("wrk_9"));
-    assert_eq!(post.parts.iter().find(|p| p.filename.is_some()).unwrap().filename.as_deref(), Some("data.csv"));
-    assert!(out.stderr.is_empty(), "no progress or logs when stderr is not a terminal: {}", out.stderr);
+    assert_eq!(
+        post.parts
+            .iter()
+            .find(|p| p.filename.is_some())
+            .unwrap()
+            .filename
+            .as_deref(),
+        Some("data.csv")
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no progress or logs when stderr is not a terminal: {}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
 async fn json_output_input_from_stdin_and_follow_up() {
     let mock = MockApi::start().await;
-    let out = run(&mock.base_url, Some(KEY), &["task", "-", "--json"], None, "from a pipe\n").await;
+    let out = run(
+        &mock.base_url,
+        Some(KEY),
+        &["task", "-", "--json"],
+        None,
+        "from a pipe\n",
+    )
+    .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let result = out.json();
     assert_eq!(result["outputText"], "Answer to: from a pipe\n");
     let task_id = result["taskId"].as_str().unwrap().to_owned();
 
-    let out = run(&mock.base_url, Some(KEY), &["follow-up", &task_id, "and then?", "--json"], None, "").await;
+    let out = run(
+        &mock.base_url,
+        Some(KEY),
+        &["follow-up", &task_id, "and then?", "--json"],
+        None,
+        "",
+    )
+    .await;
     assert_eq!(out.code, 0);
     assert_eq!(out.json()["outputText"], "Answer to: and then?");
-    assert_eq!(mock.task_posts()[1].json.as_ref().unwrap()["taskId"], json!(task_id));
+    assert_eq!(
+        mock.task_posts()[1].json.as_ref().unwrap()["taskId"],
+        json!(task_id)
+    );
 }
 
 #[tokio::test]
 async fn still_running_exits_3_and_get_fetches_it_later() {
     let mock = MockApi::start_with(slow_handler(Duration::from_secs(2))).await;
-    let out = run(&mock.base_url, Some(KEY), &["task", "slow", "--wait", "0.3", "--json"], None, "").await;
+    let out = run(
+        &mock.base_url,
+        Some(KEY),
+        &["task", "slow", "--wait", "0.3", "--json"],
+        None,
+        "",
+    )
+    .await;
     assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
     assert_eq!(out.json()["status"], "running");
-    assert!(out.json()["nextStep"].as_str().unwrap().contains("get_task"));
+    assert!(
+        out.json()["nextStep"]
+            .as_str()
+            .unwrap()
+            .contains("get_task")
+    );
 
     // A new process knows the task only through the API.
     mock.set_handler(Arc::new(|r: &Recorded| match r.path.as_str() {
-        p if p.starts_with("/api/tasks/tsk_") => Reply::json(200, json!({"task": {"id": "x", "status": "completed", "workerId": "wrk_mock"}})),
-        p if p.starts_with("/api/workers/wrk_mock") => Reply::json(200, crate::support::mock::worker_json(&Recorded::default())),
+        p if p.starts_with("/api/tasks/tsk_") => Reply::json(
+            200,
+            json!({"task": {"id": "x", "status": "completed", "workerId": "wrk_mock"}}),
+        ),
+        p if p.starts_with("/api/workers/wrk_mock") => {
+            Reply::json(200, crate::support::mock::worker_json(&Recorded::default()))
+        }
         _ => Reply::error(404, "task not found"),
     }));
     let task_id = mock.task_posts()[0].field("taskId").unwrap();
@@ -94,13 +169,25 @@ async fn still_running_exits_3_and_get_fetches_it_later() {
 
 #[tokio::test]
 async fn failures_exit_1_with_the_message_and_usage_errors_exit_2() {
-    let mock = MockApi::start_with(Arc::new(|_: &Recorded| Reply::error(404, "task not found"))).await;
+    let mock =
+        MockApi::start_with(Arc::new(|_: &Recorded| Reply::error(404, "task not found"))).await;
     let out = run(&mock.base_url, Some(KEY), &["get", "tsk_missing"], None, "").await;
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("No task with taskId tsk_missing"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No task with taskId tsk_missing"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty());
 
-    let out = run(&mock.base_url, Some(KEY), &["get", "tsk_missing", "--json"], None, "").await;
+    let out = run(
+        &mock.base_url,
+        Some(KEY),
+        &["get", "tsk_missing", "--json"],
+        None,
+        "",
+    )
+    .await;
     assert_eq!(out.code, 1);
     assert_eq!(out.json()["taskId"], "tsk_missing");
     assert!(out.json()["error"].as_str().unwrap().contains("HTTP 404"));
@@ -127,19 +214,45 @@ async fn doctor_checks_key_reach_and_auth() {
     .await;
     let good = run(&mock.base_url, Some(KEY), &["doctor"], None, "").await;
     assert_eq!(good.code, 0, "{}", good.stdout);
-    assert!(good.stdout.contains("the key was accepted"), "{}", good.stdout);
+    assert!(
+        good.stdout.contains("the key was accepted"),
+        "{}",
+        good.stdout
+    );
     assert!(good.stdout.contains("\"mcpServers\""));
     assert!(!good.stdout.contains(KEY), "the key is never printed");
 
-    let refused = run(&mock.base_url, Some("hdg_live_wrong"), &["doctor"], None, "").await;
+    let refused = run(
+        &mock.base_url,
+        Some("hdg_live_wrong"),
+        &["doctor"],
+        None,
+        "",
+    )
+    .await;
     assert_eq!(refused.code, 1);
-    assert!(refused.stdout.contains("FAIL") && refused.stdout.contains("key was refused"), "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("FAIL") && refused.stdout.contains("key was refused"),
+        "{}",
+        refused.stdout
+    );
 
     let missing = run(&mock.base_url, None, &["doctor"], None, "").await;
     assert_eq!(missing.code, 1);
     assert!(missing.stdout.contains("No Handinger API key"));
 
-    let unreachable = run("http://127.0.0.1:9", Some(KEY), &["doctor", "--retries", "0"], None, "").await;
+    let unreachable = run(
+        "http://127.0.0.1:9",
+        Some(KEY),
+        &["doctor", "--retries", "0"],
+        None,
+        "",
+    )
+    .await;
     assert_eq!(unreachable.code, 1);
-    assert!(unreachable.stdout.contains("could not reach"), "{}", unreachable.stdout);
+    assert!(
+        unreachable.stdout.contains("could not reach"),
+        "{}",
+        unreachable.stdout
+    );
 }

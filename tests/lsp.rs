@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    KEY, MockApi, Reply, command, lsp::LspSession, mock::slow_handler, mock::hex,
+    KEY, MockApi, Reply, command, lsp::LspSession, mock::hex, mock::slow_handler,
 };
 
 fn uri(path: &std::path::Path) -> String {
@@ -20,7 +20,10 @@ async fn initialized(mock: &MockApi, args: &[&str], root: Option<&std::path::Pat
         None => json!({"processId": null, "rootUri": null, "capabilities": {}}),
     };
     let answer = session.request(1, "initialize", params).await;
-    assert_eq!(answer["result"]["serverInfo"]["name"], "handinger-mcp", "{answer}");
+    assert_eq!(
+        answer["result"]["serverInfo"]["name"], "handinger-mcp",
+        "{answer}"
+    );
     session.notify("initialized", json!({})).await;
     session
 }
@@ -38,34 +41,86 @@ async fn lifecycle_and_execute_command_with_files_relative_to_the_root() {
     let mut session = initialized(&mock, &[], Some(root.path())).await;
     let init = &session.seen[0];
     let commands = init["result"]["capabilities"]["executeCommandProvider"]["commands"].clone();
-    assert_eq!(commands, json!(["handinger.createTask", "handinger.followUpTask", "handinger.getTask"]));
+    assert_eq!(
+        commands,
+        json!([
+            "handinger.createTask",
+            "handinger.followUpTask",
+            "handinger.getTask"
+        ])
+    );
 
     let created = session
-        .request(2, "workspace/executeCommand", execute("handinger.createTask", json!({"input": "from the editor", "files": ["notes.txt"]})))
+        .request(
+            2,
+            "workspace/executeCommand",
+            execute(
+                "handinger.createTask",
+                json!({"input": "from the editor", "files": ["notes.txt"]}),
+            ),
+        )
         .await;
     let result = &created["result"];
-    assert_eq!(result["outputText"], "Answer to: from the editor", "{created}");
+    assert_eq!(
+        result["outputText"], "Answer to: from the editor",
+        "{created}"
+    );
     assert_eq!(result["status"], "completed");
     let task_id = result["taskId"].as_str().unwrap().to_owned();
-    let part = mock.task_posts()[0].parts.iter().find(|p| p.filename.is_some()).cloned().unwrap();
+    let part = mock.task_posts()[0]
+        .parts
+        .iter()
+        .find(|p| p.filename.is_some())
+        .cloned()
+        .unwrap();
     assert_eq!(part.filename.as_deref(), Some("notes.txt"));
-    assert_eq!(part.sha256, hex(&<sha2::Sha256 as sha2::Digest>::digest(b"lsp file")));
+    assert_eq!(
+        part.sha256,
+        hex(&<sha2::Sha256 as sha2::Digest>::digest(b"lsp file"))
+    );
 
     let followed = session
-        .request(3, "workspace/executeCommand", execute("handinger.followUpTask", json!({"taskId": task_id, "input": "more"})))
+        .request(
+            3,
+            "workspace/executeCommand",
+            execute(
+                "handinger.followUpTask",
+                json!({"taskId": task_id, "input": "more"}),
+            ),
+        )
         .await;
     assert_eq!(followed["result"]["outputText"], "Answer to: more");
     let got = session
-        .request(4, "workspace/executeCommand", execute("handinger.getTask", json!({"taskId": task_id})))
+        .request(
+            4,
+            "workspace/executeCommand",
+            execute("handinger.getTask", json!({"taskId": task_id})),
+        )
         .await;
     assert_eq!(got["result"]["outputText"], "Answer to: more");
 
-    assert_eq!(session.request(5, "shutdown", Value::Null).await["result"], Value::Null);
-    let after = session.request(6, "workspace/executeCommand", execute("handinger.getTask", json!({"taskId": task_id}))).await;
+    assert_eq!(
+        session.request(5, "shutdown", Value::Null).await["result"],
+        Value::Null
+    );
+    let after = session
+        .request(
+            6,
+            "workspace/executeCommand",
+            execute("handinger.getTask", json!({"taskId": task_id})),
+        )
+        .await;
     assert_eq!(after["error"]["code"], -32600);
     session.notify("exit", Value::Null).await;
-    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait()).await.unwrap().unwrap();
-    assert_eq!(status.code(), Some(0), "exit after shutdown is a clean exit");
+    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit after shutdown is a clean exit"
+    );
 }
 
 #[tokio::test]
@@ -75,15 +130,43 @@ async fn errors_are_response_errors_with_readable_messages() {
     }))
     .await;
     let mut session = LspSession::spawn(command(&mock.base_url, Some(KEY), &["--lsp"]));
-    let early = session.request(1, "workspace/executeCommand", execute("handinger.getTask", json!({"taskId": "x"}))).await;
+    let early = session
+        .request(
+            1,
+            "workspace/executeCommand",
+            execute("handinger.getTask", json!({"taskId": "x"})),
+        )
+        .await;
     assert_eq!(early["error"]["code"], -32002, "{early}");
-    session.request(2, "initialize", json!({"capabilities": {}})).await;
+    session
+        .request(2, "initialize", json!({"capabilities": {}}))
+        .await;
 
     let cases = [
-        ("textDocument/hover", json!({}), -32601, "unknown method textDocument/hover"),
-        ("workspace/executeCommand", execute("handinger.nope", json!({})), -32602, "unknown command \"handinger.nope\""),
-        ("workspace/executeCommand", execute("handinger.createTask", json!({"input": 5})), -32602, "invalid command arguments"),
-        ("workspace/executeCommand", execute("handinger.createTask", json!({"input": "x"})), -32803, "HTTP 401: invalid api key"),
+        (
+            "textDocument/hover",
+            json!({}),
+            -32601,
+            "unknown method textDocument/hover",
+        ),
+        (
+            "workspace/executeCommand",
+            execute("handinger.nope", json!({})),
+            -32602,
+            "unknown command \"handinger.nope\"",
+        ),
+        (
+            "workspace/executeCommand",
+            execute("handinger.createTask", json!({"input": 5})),
+            -32602,
+            "invalid command arguments",
+        ),
+        (
+            "workspace/executeCommand",
+            execute("handinger.createTask", json!({"input": "x"})),
+            -32803,
+            "HTTP 401: invalid api key",
+        ),
     ];
     for (n, (method, params, code, text)) in cases.into_iter().enumerate() {
         let answer = session.request(10 + n as i64, method, params).await;
@@ -95,10 +178,18 @@ async fn errors_are_response_errors_with_readable_messages() {
 
     // A frame over the size limit is skipped and answered; the stream stays usable.
     let big = format!("{{\"padding\":\"{}\"}}", "x".repeat(17 * 1024 * 1024));
-    session.send_raw(format!("Content-Length: {}\r\n\r\n{big}", big.len()).as_bytes()).await;
+    session
+        .send_raw(format!("Content-Length: {}\r\n\r\n{big}", big.len()).as_bytes())
+        .await;
     let dropped = session.read().await;
     assert_eq!(dropped["id"], Value::Null);
-    assert!(dropped["error"]["message"].as_str().unwrap().contains("limit"), "{dropped}");
+    assert!(
+        dropped["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit"),
+        "{dropped}"
+    );
     session.send_raw(b"Content-Length: 5\r\n\r\n{oops").await;
     assert_eq!(session.read().await["error"]["code"], -32700);
     let still = session.request(20, "shutdown", Value::Null).await;
@@ -106,9 +197,14 @@ async fn errors_are_response_errors_with_readable_messages() {
 
     // exit without shutdown is an error exit, per LSP.
     let mut session = LspSession::spawn(command(&mock.base_url, Some(KEY), &["--lsp"]));
-    session.request(1, "initialize", json!({"capabilities": {}})).await;
+    session
+        .request(1, "initialize", json!({"capabilities": {}}))
+        .await;
     session.notify("exit", Value::Null).await;
-    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.code(), Some(1));
 }
 
@@ -128,7 +224,10 @@ async fn work_done_progress_brackets_a_running_command() {
         .collect();
     assert_eq!(kinds.first(), Some(&"begin"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"end"), "{kinds:?}");
-    assert!(kinds.iter().filter(|k| **k == "report").count() >= 2, "{kinds:?}");
+    assert!(
+        kinds.iter().filter(|k| **k == "report").count() >= 2,
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -136,8 +235,10 @@ async fn cancel_request_answers_request_cancelled_and_the_task_goes_on() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
     let mut session = initialized(&mock, &[], None).await;
     session
-        .send(json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
-                     "params": execute("handinger.createTask", json!({"input": "stop me"}))}))
+        .send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+                     "params": execute("handinger.createTask", json!({"input": "stop me"}))}),
+        )
         .await;
     for _ in 0..250 {
         if !mock.task_posts().is_empty() {
@@ -149,9 +250,21 @@ async fn cancel_request_answers_request_cancelled_and_the_task_goes_on() {
     session.notify("$/cancelRequest", json!({"id": 2})).await;
     let (cancelled, _) = session.response(2).await;
     assert_eq!(cancelled["error"]["code"], -32800, "{cancelled}");
-    assert!(cancelled["error"]["message"].as_str().unwrap().contains(&task_id));
+    assert!(
+        cancelled["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&task_id)
+    );
     let got = session
-        .request(3, "workspace/executeCommand", execute("handinger.getTask", json!({"taskId": task_id, "waitSeconds": 10})))
+        .request(
+            3,
+            "workspace/executeCommand",
+            execute(
+                "handinger.getTask",
+                json!({"taskId": task_id, "waitSeconds": 10}),
+            ),
+        )
         .await;
     assert_eq!(got["result"]["outputText"], "Answer to: stop me");
     assert_eq!(mock.task_posts().len(), 1);
@@ -166,20 +279,41 @@ async fn workspace_folders_win_over_root_uri_and_follow_changes() {
     let mock = MockApi::start().await;
     let mut session = LspSession::spawn(command(&mock.base_url, Some(KEY), &[]));
     session
-        .request(1, "initialize", json!({"rootUri": "file:///nonexistent",
-            "workspaceFolders": [{"uri": uri(first.path()), "name": "first"}], "capabilities": {}}))
+        .request(
+            1,
+            "initialize",
+            json!({"rootUri": "file:///nonexistent",
+            "workspaceFolders": [{"uri": uri(first.path()), "name": "first"}], "capabilities": {}}),
+        )
         .await;
-    let call = |file: &str| execute("handinger.createTask", json!({"input": "x", "files": [file]}));
-    let ok = session.request(2, "workspace/executeCommand", call("one.txt")).await;
+    let call = |file: &str| {
+        execute(
+            "handinger.createTask",
+            json!({"input": "x", "files": [file]}),
+        )
+    };
+    let ok = session
+        .request(2, "workspace/executeCommand", call("one.txt"))
+        .await;
     assert_eq!(ok["result"]["status"], "completed", "{ok}");
     session
-        .notify("workspace/didChangeWorkspaceFolders", json!({"event": {
+        .notify(
+            "workspace/didChangeWorkspaceFolders",
+            json!({"event": {
             "added": [{"uri": uri(second.path()), "name": "second"}],
-            "removed": [{"uri": uri(first.path()), "name": "first"}]}}))
+            "removed": [{"uri": uri(first.path()), "name": "first"}]}}),
+        )
         .await;
-    let moved = session.request(3, "workspace/executeCommand", call("two.txt")).await;
+    let moved = session
+        .request(3, "workspace/executeCommand", call("two.txt"))
+        .await;
     assert_eq!(moved["result"]["status"], "completed", "{moved}");
-    let gone = session.request(4, "workspace/executeCommand", call("one.txt")).await;
+    let gone = session
+        .request(4, "workspace/executeCommand", call("one.txt"))
+        .await;
     let message = gone["error"]["message"].as_str().unwrap();
-    assert!(message.contains("no such file") && message.contains("the client's workspace roots"), "{message}");
+    assert!(
+        message.contains("no such file") && message.contains("the client's workspace roots"),
+        "{message}"
+    );
 }

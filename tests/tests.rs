@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod docs;
+mod editor_configs;
 mod errors;
 mod files;
 mod interop;

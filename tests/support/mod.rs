@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests: the mock API, spawning the real binary
 //! with a real MCP client, and reading results.
 
-pub mod mock;
 pub mod lsp;
+pub mod mock;
 pub mod raw;
 
 use std::{process::Stdio, time::Duration};

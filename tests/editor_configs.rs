@@ -1,0 +1,333 @@
+//! Every snippet in editor-configs/ parses in its own format, and runs the binary
+//! with arguments and environment variables it really accepts.
+
+use std::path::{Path, PathBuf};
+
+use handinger_mcp::{command::Command, config::SETTINGS, lsp::COMMANDS};
+use serde_json::Value;
+
+/// What a snippet makes the host run.
+#[derive(Debug, Default)]
+struct Launch {
+    command: String,
+    args: Vec<String>,
+    env: Vec<String>,
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("editor-configs")
+}
+
+fn parse_structured(path: &Path, text: &str) -> Value {
+    let name = path.file_name().unwrap().to_string_lossy();
+    if name.ends_with(".toml") {
+        toml::from_str(text).unwrap_or_else(|e| panic!("{name}: bad TOML: {e}"))
+    } else if name.ends_with(".yaml") {
+        serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{name}: bad YAML: {e}"))
+    } else {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: bad JSON: {e}"))
+    }
+}
+
+/// The objects that launch a command, anywhere in a parsed config.
+fn launches(value: &Value, out: &mut Vec<Launch>) {
+    match value {
+        Value::Object(map) => {
+            let command = map.get("command").or_else(|| map.get("cmd"));
+            let mut launch = Launch::default();
+            match command {
+                Some(Value::String(c)) => launch.command = c.clone(),
+                Some(Value::Array(parts)) => {
+                    let mut parts = parts.iter().filter_map(Value::as_str).map(str::to_owned);
+                    launch.command = parts.next().unwrap_or_default();
+                    launch.args.extend(parts);
+                }
+                _ => {}
+            }
+            if !launch.command.is_empty() && !map.contains_key("command_name") {
+                let strings = |v: Option<&Value>| -> Vec<String> {
+                    v.and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|a| {
+                            a.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| a.to_string())
+                        })
+                        .collect()
+                };
+                launch.args.extend(strings(map.get("args")));
+                for key in ["env", "envs", "environment"] {
+                    if let Some(Value::Object(env)) = map.get(key) {
+                        launch.env.extend(env.keys().cloned());
+                    }
+                }
+                launch.env.extend(strings(map.get("env_keys")));
+                out.push(launch);
+            }
+            map.values().for_each(|v| launches(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| launches(v, out)),
+        _ => {}
+    }
+}
+
+/// The quoted strings of the Lua table assigned to `cmd`.
+fn lua_launch(text: &str) -> Launch {
+    let start = text.find("cmd = {").expect("a cmd table");
+    let table = &text[start + 7..start + text[start..].find('}').unwrap()];
+    let mut words = table
+        .split(['\'', '"'])
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned);
+    Launch {
+        command: words.next().unwrap(),
+        args: words.collect(),
+        env: env_names(text),
+    }
+}
+
+/// A small reader for Emacs Lisp: checks strings, comments and brackets balance, and
+/// returns the string elements of the list that starts with "handinger-mcp".
+fn elisp_launch(text: &str) -> Launch {
+    let mut depth: Vec<(char, Vec<String>)> = vec![(' ', Vec::new())];
+    let mut found = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ';' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let mut s = String::new();
+                loop {
+                    match chars.next().expect("unterminated string") {
+                        '\\' => s.push(chars.next().expect("escape")),
+                        '"' => break,
+                        other => s.push(other),
+                    }
+                }
+                depth.last_mut().unwrap().1.push(s);
+            }
+            '?' => {
+                chars.next();
+            }
+            '(' | '[' => depth.push((c, Vec::new())),
+            ')' | ']' => {
+                let (open, strings) = depth.pop().expect("unbalanced close");
+                assert_eq!(
+                    (open, c) == ('(', ')') || (open, c) == ('[', ']'),
+                    true,
+                    "mismatched {open}{c}"
+                );
+                if strings.first().map(String::as_str) == Some("handinger-mcp") {
+                    found = Some(strings);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(depth.len(), 1, "unclosed brackets");
+    let strings = found.expect("a list starting with \"handinger-mcp\"");
+    Launch {
+        command: strings[0].clone(),
+        args: strings[1..].to_vec(),
+        env: env_names(text),
+    }
+}
+
+/// The command after `--` in a `claude mcp add` line, and its --env names.
+fn shell_launch(path: &Path, text: &str) -> Launch {
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(checked.success(), "{} is not valid bash", path.display());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("claude mcp add"))
+        .expect("the add line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let dashdash = words
+        .iter()
+        .position(|w| *w == "--")
+        .expect("-- before the command");
+    let env = words
+        .windows(2)
+        .filter(|w| w[0] == "--env")
+        .map(|w| w[1].split('=').next().unwrap().to_owned())
+        .collect();
+    Launch {
+        command: words[dashdash + 1].to_owned(),
+        args: words[dashdash + 2..]
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
+        env,
+    }
+}
+
+fn env_names(text: &str) -> Vec<String> {
+    text.match_indices("HANDINGER_")
+        .map(|(at, _)| {
+            text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+fn luac_check(path: &Path) {
+    let luac = ["luac5.4", "luac"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("-v").output().is_ok())
+        .expect("luac is needed to check the Lua snippet: apt-get install lua5.4 (.ci/run does)");
+    let status = std::process::Command::new(luac)
+        .args(["-p"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{} is not valid Lua", path.display());
+}
+
+fn check(path: &Path, launch: &Launch, lsp: bool) {
+    let name = path.file_name().unwrap().to_string_lossy();
+    assert!(
+        launch.command == "handinger-mcp" || launch.command.ends_with("/handinger-mcp"),
+        "{name}: runs {:?}",
+        launch.command
+    );
+    let parsed = Command::parse(&launch.args, |_| None)
+        .unwrap_or_else(|e| panic!("{name}: the binary refuses {:?}: {e}", launch.args));
+    match parsed {
+        Command::Serve { lsp: is_lsp, .. } => assert_eq!(is_lsp, lsp, "{name}: --lsp"),
+        other => panic!("{name}: does not serve: {other:?}"),
+    }
+    let known: Vec<&str> = SETTINGS
+        .iter()
+        .map(|s| s.env)
+        .chain(["HANDINGER_API_KEY"])
+        .collect();
+    assert!(!launch.env.is_empty(), "{name}: passes no key");
+    for env in &launch.env {
+        assert!(
+            known.contains(&env.as_str()),
+            "{name}: unknown variable {env}"
+        );
+    }
+}
+
+#[test]
+fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lsp = ["lsp", "eglot", "helix", "sublime"]
+            .iter()
+            .any(|k| name.to_lowercase().contains(k));
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("lua") => {
+                luac_check(&path);
+                check(&path, &lua_launch(&text), lsp);
+            }
+            Some("el") => check(&path, &elisp_launch(&text), lsp),
+            Some("sh") => check(&path, &shell_launch(&path, &text), lsp),
+            Some("sublime-keymap") => {
+                let keymap: Value = serde_json::from_str(&text).unwrap();
+                for binding in keymap.as_array().unwrap() {
+                    let command = binding["args"]["command_name"].as_str().unwrap();
+                    assert!(
+                        COMMANDS.contains(&command),
+                        "{name}: unknown command {command}"
+                    );
+                    assert_eq!(binding["args"]["session_name"], "handinger");
+                }
+            }
+            Some("json" | "toml" | "yaml" | "sublime-settings") => {
+                let value = parse_structured(&path, &text);
+                let mut found = Vec::new();
+                launches(&value, &mut found);
+                assert_eq!(found.len(), 1, "{name}: one launch, found {found:?}");
+                check(&path, &found[0], lsp);
+                host_specific(&name, &value, &found[0]);
+            }
+            _ => panic!("{name}: no check for this kind of file; add one"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 19, "only {checked} snippets");
+}
+
+/// What some hosts need beyond the launch.
+fn host_specific(name: &str, value: &Value, launch: &Launch) {
+    let wait = launch
+        .args
+        .iter()
+        .position(|a| a == "--wait")
+        .map(|i| launch.args[i + 1].parse::<f64>().unwrap());
+    match name {
+        "codex.config.toml" => {
+            let timeout = value["mcp_servers"]["handinger"]["tool_timeout_sec"]
+                .as_f64()
+                .unwrap();
+            assert!(timeout >= 600.0, "long tasks need a long tool timeout");
+            assert!(
+                wait.unwrap() < timeout,
+                "the bridge answers before Codex gives up"
+            );
+        }
+        "vscode.mcp.json" => {
+            assert_eq!(
+                value["inputs"][0]["password"], true,
+                "the key is asked for, hidden"
+            );
+            assert_eq!(
+                value["servers"]["handinger"]["env"]["HANDINGER_API_KEY"],
+                "${input:handinger-api-key}"
+            );
+        }
+        "cline.mcp_settings.json" => {
+            assert!(
+                wait.unwrap()
+                    < value["mcpServers"]["handinger"]["timeout"]
+                        .as_f64()
+                        .unwrap()
+            );
+        }
+        "gemini.settings.json" => {
+            let timeout_ms = value["mcpServers"]["handinger"]["timeout"]
+                .as_f64()
+                .unwrap();
+            assert!(wait.unwrap() * 1000.0 < timeout_ms);
+        }
+        "goose.config.yaml" => {
+            let timeout = value["extensions"]["handinger"]["timeout"]
+                .as_f64()
+                .unwrap();
+            assert!(wait.unwrap() < timeout);
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_readme_links_every_snippet() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            readme.contains(&format!("(editor-configs/{name})")),
+            "README does not link {name}"
+        );
+    }
+}
