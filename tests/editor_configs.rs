@@ -120,9 +120,8 @@ fn elisp_launch(text: &str) -> Launch {
             '(' | '[' => depth.push((c, Vec::new())),
             ')' | ']' => {
                 let (open, strings) = depth.pop().expect("unbalanced close");
-                assert_eq!(
+                assert!(
                     (open, c) == ('(', ')') || (open, c) == ('[', ']'),
-                    true,
                     "mismatched {open}{c}"
                 );
                 if strings.first().map(String::as_str) == Some("handinger-mcp") {

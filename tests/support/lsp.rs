@@ -96,8 +96,4 @@ impl LspSession {
             .await;
         self.response(id).await.0
     }
-
-    pub fn close_stdin(&mut self) {
-        self.stdin.take();
-    }
 }
