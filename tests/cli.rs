@@ -256,3 +256,24 @@ async fn doctor_checks_key_reach_and_auth() {
         unreachable.stdout
     );
 }
+
+#[tokio::test]
+async fn progress_goes_to_stderr_when_it_is_a_terminal() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(900))).await;
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    let inner = format!(
+        "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} {} task 'watch me' --progress-interval 0.2",
+        mock.base_url,
+        crate::support::bin()
+    );
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env_remove("HANDINGER_LOG")
+        .output()
+        .await
+        .expect("script (util-linux) runs");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{seen}");
+    assert!(seen.contains("is running ("), "progress shown on the terminal: {seen}");
+    assert!(seen.contains("Answer to: watch me"));
+}
