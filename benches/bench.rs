@@ -40,6 +40,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let sections: &[(&str, Section)] = &[
+        ("startup", || Box::pin(startup())),
+        ("overhead", || Box::pin(overhead())),
         ("upload", || Box::pin(upload())),
         ("concurrency", || Box::pin(concurrency())),
     ];
@@ -95,9 +97,126 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn median(values: Vec<f64>) -> f64 {
+    percentile(values, 50.0)
+}
+
+/// The `p`th percentile (nearest rank) of `values`.
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+fn ms(seconds: f64) -> String {
+    format!("{:.2} ms", seconds * 1000.0)
+}
+
+/// Spawn to the `initialize` answer, against spawning /bin/true to exit.
+async fn startup() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let runs = if quick() { 5 } else { 60 };
+    let init = serde_json::to_string(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "bench", "version": "1"}}}))
+    .unwrap()
+        + "\n";
+    let mut bridge = Vec::new();
+    let mut idle_rss = Vec::new();
+    for _ in 0..runs {
+        let mut cmd = command("http://127.0.0.1:9", Some(KEY), &[]);
+        cmd.env("HANDINGER_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let start = Instant::now();
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(init.as_bytes()).await.unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let answer = lines.next_line().await.unwrap().expect("an answer");
+        bridge.push(start.elapsed().as_secs_f64());
+        assert!(answer.contains("handinger-mcp"), "{answer}");
+        idle_rss.push(peak_rss_kib(child.id().unwrap()) as f64 / 1024.0);
+        drop(stdin);
+        child.wait().await.unwrap();
+    }
+    let mut floor = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        tokio::process::Command::new("/bin/true")
+            .status()
+            .await
+            .unwrap();
+        floor.push(start.elapsed().as_secs_f64());
+    }
+    println!("\n## startup: spawn to the initialize answer, {runs} runs");
+    println!("| measure | median | p90 | target |");
+    println!("|---|---|---|---|");
+    println!(
+        "| handinger-mcp | {} | {} | <= 10 ms |",
+        ms(median(bridge.clone())),
+        ms(percentile(bridge, 90.0))
+    );
+    println!(
+        "| /bin/true (spawn floor) | {} | {} | |",
+        ms(median(floor.clone())),
+        ms(percentile(floor, 90.0))
+    );
+    println!(
+        "| RSS after initialize | {:.1} MiB | {:.1} MiB | <= 10 MiB |",
+        median(idle_rss.clone()),
+        percentile(idle_rss, 90.0)
+    );
+}
+
+/// What the bridge adds to one create_task: the same POST direct vs through it.
+async fn overhead() {
+    let calls = if quick() { 20 } else { 500 };
+    let mock = MockApi::start().await;
+    let http = reqwest::Client::new();
+    let body = json!({"input": "overhead", "taskId": "tsk_direct"});
+    let mut direct = Vec::new();
+    for _ in 0..calls {
+        let start = Instant::now();
+        let response = http
+            .post(format!("{}/api/tasks", mock.base_url))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let bytes = response.bytes().await.unwrap();
+        direct.push(start.elapsed().as_secs_f64());
+        assert!(!bytes.is_empty());
+    }
+    let (client, _) = spawn_client(command(&mock.base_url, Some(KEY), &[])).await;
+    let args = json!({"input": "overhead"}).as_object().unwrap().clone();
+    let mut bridged = Vec::new();
+    for _ in 0..calls {
+        let start = Instant::now();
+        let result = client
+            .call_tool(CallToolRequestParams::new("create_task").with_arguments(args.clone()))
+            .await
+            .unwrap();
+        bridged.push(start.elapsed().as_secs_f64());
+        assert_eq!(result.is_error, Some(false));
+    }
+    client.cancel().await.unwrap();
+    println!("\n## overhead: {calls} sequential create_task calls, mock answers at once");
+    println!("| measure | direct HTTP | through the bridge | difference | ratio | target |");
+    println!("|---|---|---|---|---|---|");
+    for (name, p, target) in [("p50", 50.0, "difference <= 1 ms"), ("p99", 99.0, "")] {
+        let d = percentile(direct.clone(), p);
+        let b = percentile(bridged.clone(), p);
+        println!(
+            "| {name} | {} | {} | {} | {:.2}x | {target} |",
+            ms(d),
+            ms(b),
+            ms(b - d),
+            b / d
+        );
+    }
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -274,6 +274,9 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
         .expect("script (util-linux) runs");
     let seen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{seen}");
-    assert!(seen.contains("is running ("), "progress shown on the terminal: {seen}");
+    assert!(
+        seen.contains("is running ("),
+        "progress shown on the terminal: {seen}"
+    );
     assert!(seen.contains("Answer to: watch me"));
 }

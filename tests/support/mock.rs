@@ -205,6 +205,7 @@ impl MockApi {
         let accept_state = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(serve_connection(stream, accept_state.clone()));
             }
         });
@@ -265,10 +266,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                     head.push_str(&format!("{name}: {value}\r\n"));
                 }
                 head.push_str("\r\n");
-                let stream = reader.get_mut();
-                if stream.write_all(head.as_bytes()).await.is_err()
-                    || stream.write_all(body.as_bytes()).await.is_err()
-                {
+                head.push_str(&body);
+                if reader.get_mut().write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
             }
