@@ -21,7 +21,7 @@ impl LspSession {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("spawn handinger-mcp");
         let stdin = child.stdin.take();

@@ -81,6 +81,10 @@ pub enum Reply {
     },
     /// Bytes written as they are, then the connection is closed.
     Raw { bytes: Vec<u8>, delay: Duration },
+    /// Bytes written, then the connection held open without another byte.
+    Stall { bytes: Vec<u8> },
+    /// Bytes written, then the connection reset (RST, not a clean close).
+    Reset { bytes: Vec<u8> },
     /// Never answer.
     Hang,
 }
@@ -118,7 +122,7 @@ impl Reply {
     pub fn after(mut self, wait: Duration) -> Self {
         match &mut self {
             Reply::Http { delay, .. } | Reply::Raw { delay, .. } => *delay = wait,
-            Reply::Hang => {}
+            Reply::Hang | Reply::Stall { .. } | Reply::Reset { .. } => {}
         }
         self
     }
@@ -277,14 +281,28 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 let _ = reader.get_mut().shutdown().await;
                 return;
             }
+            Reply::Stall { bytes } => {
+                let _ = reader.get_mut().write_all(&bytes).await;
+                hold_open(&mut reader).await;
+                return;
+            }
+            Reply::Reset { bytes } => {
+                let _ = reader.get_mut().write_all(&bytes).await;
+                let _ = reader.get_mut().set_zero_linger();
+                return;
+            }
             Reply::Hang => {
-                // Hold the connection open until the client gives up.
-                let mut sink = [0u8; 1];
-                let _ = reader.read(&mut sink).await;
+                hold_open(&mut reader).await;
                 return;
             }
         }
     }
+}
+
+/// Hold the connection open until the client gives up on it.
+async fn hold_open(reader: &mut BufReader<TcpStream>) {
+    let mut sink = [0u8; 1];
+    let _ = reader.read(&mut sink).await;
 }
 
 async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {

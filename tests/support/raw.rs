@@ -15,6 +15,8 @@ pub struct RawSession {
     stdout: Lines<BufReader<ChildStdout>>,
     /// Every line read from stdout so far.
     pub lines: Vec<String>,
+    /// stderr, drained as it comes so the server never blocks on a full pipe.
+    stderr: tokio::task::JoinHandle<String>,
 }
 
 impl RawSession {
@@ -27,12 +29,28 @@ impl RawSession {
             .expect("spawn handinger-mcp");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text).await;
+            text
+        });
         Self {
             child,
             stdin,
             stdout,
             lines: Vec::new(),
+            stderr,
         }
+    }
+
+    /// Write one raw line (no JSON check).
+    pub async fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
     }
 
     pub async fn send(&mut self, message: Value) {
@@ -56,6 +74,30 @@ impl RawSession {
             seen.push(serde_json::from_str(&line).expect("stdout line is JSON"));
         }
         seen
+    }
+
+    /// Read until `count` responses (messages with an id and no method) arrived.
+    pub async fn lines_until_responses(&mut self, count: usize, limit: Duration) -> Vec<Value> {
+        let mut responses = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        while responses.len() < count {
+            let line = tokio::time::timeout_at(deadline, self.stdout.next_line())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "only {} of {count} responses within the limit",
+                        responses.len()
+                    )
+                })
+                .unwrap()
+                .expect("stdout open");
+            self.lines.push(line.clone());
+            let value: Value = serde_json::from_str(&line).expect("stdout line is JSON");
+            if value.get("id").is_some() && value.get("method").is_none() {
+                responses.push(value);
+            }
+        }
+        responses
     }
 
     /// Send a request and return every line up to and including its response.
@@ -88,7 +130,7 @@ impl RawSession {
         };
         tokio::time::timeout(Duration::from_secs(30), read)
             .await
-            .expect("response within 30 s")
+            .unwrap_or_else(|_| panic!("no response to id {id} within 30 s"))
     }
 
     pub async fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
@@ -118,12 +160,7 @@ impl RawSession {
     }
 
     /// Everything written to stderr, once the process has exited.
-    pub async fn stderr(&mut self) -> String {
-        use tokio::io::AsyncReadExt;
-        let mut text = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            err.read_to_string(&mut text).await.unwrap();
-        }
-        text
+    pub async fn stderr(self) -> String {
+        self.stderr.await.unwrap_or_default()
     }
 }
