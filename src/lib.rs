@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod lsp;
 pub mod mcp;
 pub mod render;
+pub mod schema;
 pub mod stdio;
 pub mod tasks;
 pub mod tool_args;

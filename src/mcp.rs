@@ -5,10 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
-    handler::server::{
-        common::schema_for_output, router::tool::ToolRouter, tool::ToolCallContext,
-        wrapper::Parameters,
-    },
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
         CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, JsonObject,
@@ -24,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     jobs::KEEP_FOR,
     render::{Link, Rendered, TaskResult, render_call},
+    schema,
     tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRequest, TaskRunner},
     tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     workspace::{RootSource, Workspace, file_uri_to_path},
@@ -45,7 +43,7 @@ work goes on; call get_task with the taskId to get the answer.";
 
 /// The output schema every tool declares.
 fn task_result_schema() -> Arc<JsonObject> {
-    schema_for_output::<TaskResult>()
+    schema::output_schema::<TaskResult>()
 }
 
 /// The MCP server: three tools over one [`TaskRunner`].
@@ -111,6 +109,7 @@ impl HandingerServer {
     /// to get it. Every call starts new (billed) work.
     #[tool(
         name = "create_task",
+        input_schema = schema::input_schema::<CreateTaskArgs>(),
         title = "Create a Handinger task",
         annotations(
             title = "Create a Handinger task",
@@ -140,6 +139,7 @@ impl HandingerServer {
     /// running, this waits for it first (a task never runs two turns at once).
     #[tool(
         name = "follow_up_task",
+        input_schema = schema::input_schema::<FollowUpTaskArgs>(),
         title = "Follow up on a Handinger task",
         annotations(
             title = "Follow up on a Handinger task",
@@ -169,6 +169,7 @@ impl HandingerServer {
     /// Starts no work.
     #[tool(
         name = "get_task",
+        input_schema = schema::input_schema::<GetTaskArgs>(),
         title = "Get a Handinger task's answer",
         annotations(
             title = "Get a Handinger task's answer",

@@ -29,3 +29,42 @@ async fn python_sdk_initializes_lists_and_calls() {
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["taskId"]);
 }
+
+/// The MCP Inspector's CLI mode (npm @modelcontextprotocol/inspector, which runs its
+/// inspector-cli), installed by .ci/run into .ci/inspector.
+#[tokio::test]
+async fn mcp_inspector_cli_lists_tools_and_calls_one() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let inspector = std::env::var("MCP_INSPECTOR")
+        .unwrap_or_else(|_| format!("{root}/.ci/inspector/node_modules/.bin/mcp-inspector"));
+    assert!(
+        std::path::Path::new(&inspector).exists(),
+        "the MCP Inspector is missing: npm install --prefix .ci/inspector @modelcontextprotocol/inspector (.ci/run does)"
+    );
+    let mock = MockApi::start().await;
+    let run = |extra: &[&str]| {
+        let mut cmd = tokio::process::Command::new(&inspector);
+        cmd.args(["--cli", "-e"])
+            .arg(format!("HANDINGER_BASE_URL={}", mock.base_url))
+            .args(["-e", "HANDINGER_API_KEY=hdg_live_inspector", bin()])
+            .args(extra);
+        cmd
+    };
+    let listed = run(&["--method", "tools/list"]).output().await.unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(!stderr.contains("unknown format"), "schemas must validate cleanly: {stderr}");
+    let tools: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
+
+    let called = run(&["--method", "tools/call", "--tool-name", "create_task", "--tool-arg", "input=from the inspector"])
+        .output()
+        .await
+        .unwrap();
+    assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    let result: Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["structuredContent"]["outputText"], "Answer to: from the inspector");
+    assert_eq!(mock.task_posts().len(), 1);
+}
