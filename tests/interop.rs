@@ -51,20 +51,46 @@ async fn mcp_inspector_cli_lists_tools_and_calls_one() {
         cmd
     };
     let listed = run(&["--method", "tools/list"]).output().await.unwrap();
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let stderr = String::from_utf8_lossy(&listed.stderr);
-    assert!(!stderr.contains("unknown format"), "schemas must validate cleanly: {stderr}");
+    assert!(
+        !stderr.contains("unknown format"),
+        "schemas must validate cleanly: {stderr}"
+    );
     let tools: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
 
-    let called = run(&["--method", "tools/call", "--tool-name", "create_task", "--tool-arg", "input=from the inspector"])
-        .output()
-        .await
-        .unwrap();
-    assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    let called = run(&[
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "create_task",
+        "--tool-arg",
+        "input=from the inspector",
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        called.status.success(),
+        "{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
     let result: Value = serde_json::from_slice(&called.stdout).unwrap();
     assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(result["structuredContent"]["outputText"], "Answer to: from the inspector");
+    assert_eq!(
+        result["structuredContent"]["outputText"],
+        "Answer to: from the inspector"
+    );
     assert_eq!(mock.task_posts().len(), 1);
 }
