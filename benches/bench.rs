@@ -87,14 +87,7 @@ fn machine() -> String {
 
 /// Peak resident set of a live process (VmHWM), in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    support::proc_status_kib(pid, "VmHWM")
 }
 
 fn median(values: Vec<f64>) -> f64 {

@@ -156,12 +156,7 @@ async fn refused_and_unresolvable_hosts_are_reported_as_never_sent() {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
+    crate::support::proc_status_kib(pid, "VmRSS")
 }
 
 #[tokio::test]

@@ -12,12 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::support::{KEY, MockApi, command, raw::RawSession};
 
 fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
+    crate::support::proc_status_kib(pid, "VmHWM")
 }
 
 /// The server still answers a ping with a fresh id.
@@ -180,14 +175,7 @@ proptest! {
     fn any_message_sequence_leaves_the_server_answering(lines in prop::collection::vec(message(), 1..12)) {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
-            let config = match handinger_mcp::command::Command::parse(
-                &["--base-url".into(), "http://127.0.0.1:9".into(), "--retries".into(), "0".into(), "--wait".into(), "0.2".into()],
-                |_| None,
-            ).unwrap() {
-                handinger_mcp::command::Command::Serve { config, .. } => config,
-                _ => unreachable!(),
-            };
-            let runner = std::sync::Arc::new(handinger_mcp::tasks::TaskRunner::new(&config).unwrap());
+            let runner = crate::support::offline_runner();
             let server = handinger_mcp::mcp::HandingerServer::new(runner, 1000);
             let (client_side, server_side) = tokio::io::duplex(1 << 20);
             let (server_read, server_write) = tokio::io::split(server_side);
@@ -231,14 +219,7 @@ proptest! {
         use tokio::io::AsyncReadExt;
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
-            let config = match handinger_mcp::command::Command::parse(
-                &["--base-url".into(), "http://127.0.0.1:9".into(), "--retries".into(), "0".into(), "--wait".into(), "0.2".into()],
-                |_| None,
-            ).unwrap() {
-                handinger_mcp::command::Command::Serve { config, .. } => config,
-                _ => unreachable!(),
-            };
-            let runner = std::sync::Arc::new(handinger_mcp::tasks::TaskRunner::new(&config).unwrap());
+            let runner = crate::support::offline_runner();
             let (client_side, server_side) = tokio::io::duplex(1 << 20);
             let (server_read, server_write) = tokio::io::split(server_side);
             tokio::spawn(handinger_mcp::lsp::serve(runner, 1000, server_read, server_write));

@@ -87,6 +87,40 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
     .expect("tools/call succeeds at the protocol level")
 }
 
+/// A `/proc/<pid>/status` figure in KiB: `VmRSS` (now) or `VmHWM` (peak).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A runner for in-process tests, pointed at a closed port.
+pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
+    let args: Vec<String> = [
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--retries",
+        "0",
+        "--wait",
+        "0.2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let handinger_mcp::command::Command::Serve { config, .. } =
+        handinger_mcp::command::Command::parse(&args, |_| None).expect("valid flags")
+    else {
+        unreachable!("no subcommand means serve")
+    };
+    std::sync::Arc::new(handinger_mcp::tasks::TaskRunner::new(&config).expect("HTTP client"))
+}
+
 /// The first text block of a result.
 pub fn text(result: &CallToolResult) -> &str {
     result
