@@ -67,6 +67,7 @@ pub struct Jobs {
 }
 
 /// The right to set one call's result.
+#[derive(Debug)]
 #[must_use = "a job that is never finished stays 'running' forever"]
 pub struct Completion {
     task_id: String,
@@ -74,13 +75,20 @@ pub struct Completion {
 }
 
 impl Jobs {
-    /// Record a new call of `task_id`, replacing any earlier finished one.
+    /// Record a new call of `task_id`, replacing any earlier finished one. While a
+    /// call of the same task still runs, nothing is recorded and that call is
+    /// returned instead: one task never has two calls in flight.
     pub fn begin(
         &self,
         task_id: &str,
         kind: TaskKind,
         worker_id: Option<String>,
-    ) -> (JobHandle, Completion) {
+    ) -> Result<(JobHandle, Completion), JobHandle> {
+        let mut entries = self.entries.lock().expect("jobs lock");
+        prune(&mut entries, Instant::now());
+        if let Some(running) = entries.get(task_id).filter(|job| job.finished_at.is_none()) {
+            return Err(running.handle.clone());
+        }
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let (sender, done) = watch::channel(None);
         let handle = JobHandle {
@@ -90,8 +98,6 @@ impl Jobs {
             started: Instant::now(),
             done,
         };
-        let mut entries = self.entries.lock().expect("jobs lock");
-        prune(&mut entries, Instant::now());
         entries.insert(
             task_id.to_owned(),
             Job {
@@ -101,13 +107,13 @@ impl Jobs {
                 finished_at: None,
             },
         );
-        (
+        Ok((
             handle,
             Completion {
                 task_id: task_id.to_owned(),
                 generation,
             },
-        )
+        ))
     }
 
     /// Set the result of the call `completion` belongs to.
@@ -175,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_result_is_seen_by_waiters_and_later_readers() {
         let jobs = Jobs::default();
-        let (mut handle, completion) = jobs.begin("tsk_a", TaskKind::New, None);
+        let (mut handle, completion) = jobs.begin("tsk_a", TaskKind::New, None).unwrap();
         assert_eq!(jobs.running(), vec!["tsk_a"]);
         assert!(handle.result().is_none());
         let waiter = tokio::spawn(async move { handle.finished().await });
@@ -186,23 +192,28 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_completion_does_not_overwrite_a_newer_call() {
+    fn a_task_never_has_two_calls_in_flight() {
         let jobs = Jobs::default();
-        let (_, first) = jobs.begin("tsk_a", TaskKind::New, None);
-        let (_, _second) = jobs.begin("tsk_a", TaskKind::FollowUp, None);
+        let (_, first) = jobs.begin("tsk_a", TaskKind::New, None).unwrap();
+        let running = jobs.begin("tsk_a", TaskKind::FollowUp, None).unwrap_err();
+        assert_eq!(
+            running.kind,
+            TaskKind::New,
+            "the call in flight is handed back"
+        );
         jobs.finish(first, outcome("tsk_a"));
-        let latest = jobs.get("tsk_a").unwrap();
-        assert_eq!(latest.kind, TaskKind::FollowUp);
-        assert!(latest.result().is_none());
+        let (second, _done) = jobs.begin("tsk_a", TaskKind::FollowUp, None).unwrap();
+        assert_eq!(second.kind, TaskKind::FollowUp);
+        assert_eq!(jobs.get("tsk_a").unwrap().kind, TaskKind::FollowUp);
     }
 
     #[test]
     fn kept_results_are_bounded_in_count_and_age_but_running_calls_stay() {
         let jobs = Jobs::default();
-        let (_, running) = jobs.begin("tsk_running", TaskKind::New, None);
+        let (_, running) = jobs.begin("tsk_running", TaskKind::New, None).unwrap();
         for n in 0..MAX_KEPT + 10 {
             let id = format!("tsk_{n}");
-            let (_, done) = jobs.begin(&id, TaskKind::New, None);
+            let (_, done) = jobs.begin(&id, TaskKind::New, None).unwrap();
             jobs.finish(done, outcome(&id));
         }
         jobs.get("tsk_x");

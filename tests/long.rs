@@ -345,6 +345,37 @@ async fn a_follow_up_never_runs_beside_the_turn_still_running() {
         gap >= Duration::from_millis(1500),
         "sent only after the first turn ended ({gap:?})"
     );
+
+    // Two follow-ups at once while a turn runs: each waits, and they go one by one.
+    let third = call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": task_id, "input": "turn three"}),
+    )
+    .await;
+    assert_eq!(structured(&third)["status"], "running");
+    let (a, b) = tokio::join!(
+        call(
+            &client,
+            "follow_up_task",
+            json!({"taskId": task_id, "input": "turn four", "waitSeconds": 15})
+        ),
+        call(
+            &client,
+            "follow_up_task",
+            json!({"taskId": task_id, "input": "turn five", "waitSeconds": 15})
+        ),
+    );
+    assert!(text(&a).contains("Answer to: turn four") && text(&b).contains("Answer to: turn five"));
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 5);
+    for pair in posts[2..].windows(2) {
+        let gap = pair[1].at.unwrap().duration_since(pair[0].at.unwrap());
+        assert!(
+            gap >= Duration::from_millis(1500),
+            "turns overlapped ({gap:?})"
+        );
+    }
     client.cancel().await.unwrap();
 }
 

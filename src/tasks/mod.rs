@@ -22,7 +22,7 @@ pub use id::{TASK_ID_RANDOM_CHARS, new_task_id};
 use crate::{
     config::{Config, KeySource},
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskInfo, Usage, Worker},
-    jobs::{CallResult, JobHandle, Jobs},
+    jobs::{CallResult, Completion, JobHandle, Jobs},
     workspace::{AttachLimits, Attachment, Workspace},
 };
 
@@ -180,27 +180,29 @@ impl TaskRunner {
     ) -> Result<CallOutcome, TaskError> {
         let deadline = Instant::now() + wait;
         let prepared = self.prepare(request)?;
-        if prepared.kind == TaskKind::FollowUp
-            && let Some(mut previous) = self
-                .jobs
-                .get(&prepared.task_id)
-                .filter(|job| job.result().is_none())
-        {
+        loop {
+            let mut previous = match self.jobs.begin(
+                &prepared.task_id,
+                prepared.kind,
+                prepared.body.worker_id.clone(),
+            ) {
+                Ok((handle, completion)) => {
+                    self.launch(prepared, completion);
+                    return self.settle(handle, deadline, cancel, progress).await;
+                }
+                Err(running) => running,
+            };
+            // Only a follow-up can meet a running call of its task (new tasks get
+            // fresh ids): wait for that turn, then try again.
             let message = format!(
                 "Waiting for the previous turn of task {} before sending the follow-up",
                 prepared.task_id
             );
-            match wait_on(
-                &mut previous,
-                deadline,
-                cancel,
-                progress,
-                &message,
-                self.wait.progress_interval,
-            )
-            .await
+            match self
+                .wait_on(&mut previous, deadline, cancel, progress, &message)
+                .await
             {
-                Waited::Done(_) => {}
+                Waited::Done(_) => continue,
                 Waited::Deadline => {
                     let mut running = still_running(&previous);
                     running.follow_up_not_sent = true;
@@ -209,8 +211,6 @@ impl TaskRunner {
                 Waited::Cancelled => return Err(cancelled(&prepared.task_id, prepared.kind)),
             }
         }
-        let handle = self.launch(prepared);
-        self.settle(handle, deadline, cancel, progress).await
     }
 
     /// The state of a task: a result this process kept, the call still running
@@ -298,7 +298,7 @@ impl TaskRunner {
     }
 
     /// Send the POST in the background; its result goes to the job table.
-    fn launch(&self, prepared: Prepared) -> JobHandle {
+    fn launch(&self, prepared: Prepared, completion: Completion) {
         let Prepared {
             task_id,
             kind,
@@ -306,7 +306,6 @@ impl TaskRunner {
             body,
             files,
         } = prepared;
-        let (handle, completion) = self.jobs.begin(&task_id, kind, body.worker_id.clone());
         let client = self.client.clone();
         let jobs = self.jobs.clone();
         tracing::info!(
@@ -336,7 +335,6 @@ impl TaskRunner {
             };
             jobs.finish(completion, result);
         });
-        handle
     }
 
     /// Wait for a running call up to `deadline`.
@@ -348,15 +346,9 @@ impl TaskRunner {
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
         let message = format!("Handinger task {} is running", handle.task_id);
-        match wait_on(
-            &mut handle,
-            deadline,
-            cancel,
-            progress,
-            &message,
-            self.wait.progress_interval,
-        )
-        .await
+        match self
+            .wait_on(&mut handle, deadline, cancel, progress, &message)
+            .await
         {
             Waited::Done(result) => match &*result {
                 Ok(outcome) => Ok(CallOutcome::Finished(Box::new(outcome.clone()))),
@@ -456,30 +448,33 @@ impl TaskRunner {
     }
 }
 
-/// Wait for `handle` until it finishes, the deadline passes or the caller cancels,
-/// reporting progress every `interval` meanwhile (never after the wait ends).
-async fn wait_on(
-    handle: &mut JobHandle,
-    deadline: Instant,
-    cancel: &CancellationToken,
-    progress: &mut impl Progress,
-    message: &str,
-    interval: Duration,
-) -> Waited {
-    let started = handle.started;
-    let deadline = tokio::time::Instant::from_std(deadline);
-    let interval = interval.max(Duration::from_millis(100));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            result = handle.finished() => return Waited::Done(result),
-            _ = cancel.cancelled() => return Waited::Cancelled,
-            _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
-            _ = ticks.tick() => {
-                let elapsed = started.elapsed();
-                progress.report(elapsed, format!("{message} ({} s)", elapsed.as_secs())).await;
+impl TaskRunner {
+    /// Wait for `handle` until it finishes, the deadline passes or the caller
+    /// cancels, reporting progress meanwhile (never after the wait ends).
+    async fn wait_on(
+        &self,
+        handle: &mut JobHandle,
+        deadline: Instant,
+        cancel: &CancellationToken,
+        progress: &mut impl Progress,
+        message: &str,
+    ) -> Waited {
+        let interval = self.wait.progress_interval;
+        let started = handle.started;
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let interval = interval.max(Duration::from_millis(100));
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                result = handle.finished() => return Waited::Done(result),
+                _ = cancel.cancelled() => return Waited::Cancelled,
+                _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
+                _ = ticks.tick() => {
+                    let elapsed = started.elapsed();
+                    progress.report(elapsed, format!("{message} ({} s)", elapsed.as_secs())).await;
+                }
             }
         }
     }
