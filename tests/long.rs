@@ -46,7 +46,19 @@ async fn posted_task_id(mock: &MockApi) -> String {
 
 #[tokio::test]
 async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result() {
-    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
+    // The POST answers after 1.5 s; meanwhile the task's status names its worker.
+    let slow = slow_handler(Duration::from_millis(1500));
+    let mock = MockApi::start_with(Arc::new(move |r: &Recorded| {
+        if r.method == "GET" && r.path.starts_with("/api/tasks/tsk_") {
+            return Reply::json(
+                200,
+                json!({"task": {"id": "x", "status": "running", "workerId": "wrk_live",
+                "url": "https://v3.handinger.com/worker/wrk_live"}}),
+            );
+        }
+        slow(r)
+    }))
+    .await;
     let client = connect(&mock, &["--wait", "0.3"]).await;
     let started = std::time::Instant::now();
     let result = call(&client, "create_task", json!({"input": "slow work"})).await;
@@ -64,6 +76,12 @@ async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result(
     let task_id = s["taskId"].as_str().unwrap().to_owned();
     assert_eq!(task_id, first_task_id(&mock));
     assert!(s["nextStep"].as_str().unwrap().contains("get_task"));
+    assert_eq!(
+        s["workerId"], "wrk_live",
+        "the worker, once the API names it"
+    );
+    assert_eq!(s["url"], "https://v3.handinger.com/worker/wrk_live");
+    assert!(text(&result).contains("dashboard: https://v3.handinger.com/worker/wrk_live"));
     assert!(text(&result).contains(&format!("Call get_task with taskId \"{task_id}\"")));
 
     // While it runs, a zero wait answers at once with "running".
@@ -86,12 +104,21 @@ async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result(
     assert_eq!(structured(&done)["status"], "completed");
 
     // Kept: read again without asking the API.
+    let asked = mock.requests().len();
     let again = call(&client, "get_task", json!({"taskId": task_id})).await;
     assert!(text(&again).contains("Answer to: slow work"));
     assert_eq!(
         mock.requests().len(),
-        1,
-        "one POST, and nothing else: {:?}",
+        asked,
+        "a kept result needs no request"
+    );
+    assert_eq!(mock.task_posts().len(), 1, "one POST");
+    let expected_path = format!("/api/tasks/{task_id}");
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.method == "POST" || r.path == expected_path),
+        "besides the POST, only status look-ups: {:?}",
         mock.requests()
     );
     client.cancel().await.unwrap();

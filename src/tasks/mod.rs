@@ -26,6 +26,9 @@ use crate::{
     workspace::{AttachLimits, Attachment, Workspace},
 };
 
+/// How long a "still running" answer waits for the API to name the worker and URL.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A wait with no practical end (the MCP tasks extension, command-line `--wait 0`).
 pub const NO_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -204,7 +207,7 @@ impl TaskRunner {
             {
                 Waited::Done(_) => continue,
                 Waited::Deadline => {
-                    let mut running = still_running(&previous);
+                    let mut running = self.still_running(&previous).await;
                     running.follow_up_not_sent = true;
                     return Ok(CallOutcome::Running(running));
                 }
@@ -359,7 +362,7 @@ impl TaskRunner {
                     task_id = handle.task_id,
                     "wait ended; the task keeps running in the background"
                 );
-                Ok(CallOutcome::Running(still_running(&handle)))
+                Ok(CallOutcome::Running(self.still_running(&handle).await))
             }
             Waited::Cancelled => Err(cancelled(&handle.task_id, handle.kind)),
         }
@@ -449,6 +452,28 @@ impl TaskRunner {
 }
 
 impl TaskRunner {
+    /// A call still running, with the worker and dashboard URL when the API can
+    /// name them quickly (the task exists on the server once its POST started).
+    async fn still_running(&self, handle: &JobHandle) -> StillRunning {
+        let mut running = StillRunning {
+            task_id: handle.task_id.clone(),
+            kind: handle.kind,
+            worker_id: handle.worker_id.clone(),
+            url: None,
+            elapsed: Some(handle.started.elapsed()),
+            follow_up_not_sent: false,
+        };
+        let Ok(key) = self.key.resolve() else {
+            return running;
+        };
+        let lookup = self.client.get_task(&key, &handle.task_id);
+        if let Ok(Ok(task)) = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup).await {
+            running.worker_id = running.worker_id.or(task.worker_id);
+            running.url = task.url;
+        }
+        running
+    }
+
     /// Wait for `handle` until it finishes, the deadline passes or the caller
     /// cancels, reporting progress meanwhile (never after the wait ends).
     async fn wait_on(
@@ -477,17 +502,6 @@ impl TaskRunner {
                 }
             }
         }
-    }
-}
-
-fn still_running(handle: &JobHandle) -> StillRunning {
-    StillRunning {
-        task_id: handle.task_id.clone(),
-        kind: handle.kind,
-        worker_id: handle.worker_id.clone(),
-        url: None,
-        elapsed: Some(handle.started.elapsed()),
-        follow_up_not_sent: false,
     }
 }
 
