@@ -8,9 +8,9 @@ use rmcp::{
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-        CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, JsonObject,
-        ProgressNotificationParam, RequestMetaObject, Resource, ServerCapabilities, ServerConfig,
-        Tool, UpdateTaskParams,
+        CreateTaskResult, CustomRequest, CustomResult, GetTaskParams, GetTaskResult,
+        Implementation, JsonObject, ProgressNotificationParam, RequestMetaObject, Resource,
+        ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
     task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions},
@@ -26,6 +26,29 @@ use crate::{
     tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     workspace::{RootSource, Workspace, file_uri_to_path},
 };
+
+/// Request methods of the MCP specification; a request of one of them that reaches
+/// `on_custom_request` had params rmcp could not parse.
+const MCP_REQUEST_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/cancel",
+    "tasks/update",
+    "tasks/list",
+    "server/discover",
+];
 
 /// How long a client gets to answer `roots/list`.
 const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -376,6 +399,36 @@ impl ServerHandler for HandingerServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.mcp_tasks.cancel_task(&request.task_id)
+    }
+
+    /// rmcp hands a request of a known method whose params do not parse to this
+    /// handler, as if the method were unknown. Say what is really wrong: -32602,
+    /// with serde's reason for tools/call.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = request.method.as_str();
+        if !MCP_REQUEST_METHODS.contains(&method) {
+            return Err(ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!("unknown method {method}"),
+                None,
+            ));
+        }
+        let reason = match method {
+            "tools/call" => request
+                .params_as::<CallToolRequestParams>()
+                .err()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        Err(ErrorData::invalid_params(
+            format!("the params of {method} do not match the MCP schema{reason}"),
+            None,
+        ))
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {

@@ -78,10 +78,26 @@ async fn odd_messages_are_answered_or_ignored_and_the_server_keeps_serving() {
     }
     assert_eq!(lines.last().unwrap()["result"], json!({}));
     assert!(mock.task_posts().is_empty());
+    // A known method with params that do not parse: -32602, saying why. (Answers
+    // may come in any order.)
+    let bad_params = match lines.iter().find(|l| l["id"] == 4) {
+        Some(line) => line.clone(),
+        None => session.response(4).await,
+    };
+    assert_eq!(bad_params["error"]["code"], -32602, "{bad_params}");
+    let message = bad_params["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("tools/call") && message.contains("expected a string"),
+        "{message}"
+    );
 
     // Unknown method: -32601.
     let unknown = session.request(7, "handinger/frobnicate", json!({})).await;
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    assert_eq!(
+        unknown["error"]["message"],
+        "unknown method handinger/frobnicate"
+    );
 
     // A notification that carries an id, and an unknown notification.
     session
