@@ -1,8 +1,8 @@
 //! Calls in flight and their results, kept so that a later call (get_task, a
 //! follow-up) finds a task that outlived the tool call that started it.
 //!
-//! Finished results are kept for [`KEEP_FOR`] and at most [`MAX_KEPT`] of them;
-//! calls still running are never dropped.
+//! Finished results are kept for [`KEEP_FOR`], at most [`MAX_KEPT`] of them and
+//! [`MAX_KEPT_BYTES`] of answers; calls still running are never dropped.
 
 use std::{
     collections::HashMap,
@@ -21,6 +21,8 @@ use crate::tasks::{TaskError, TaskKind, TaskOutcome};
 pub const KEEP_FOR: Duration = Duration::from_secs(60 * 60);
 /// How many finished results are kept at most.
 pub const MAX_KEPT: usize = 256;
+/// How many bytes of answers are kept at most (a single answer may be 32 MiB).
+pub const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
 
 /// What one call to the API ended with.
 pub type CallResult = Result<TaskOutcome, TaskError>;
@@ -57,6 +59,8 @@ struct Job {
     handle: JobHandle,
     sender: watch::Sender<Option<Arc<CallResult>>>,
     finished_at: Option<Instant>,
+    /// Bytes of the kept answer, for the size bound.
+    size: usize,
 }
 
 /// The table of calls, keyed by task id (the latest call of each task).
@@ -105,6 +109,7 @@ impl Jobs {
                 handle: handle.clone(),
                 sender,
                 finished_at: None,
+                size: 0,
             },
         );
         Ok((
@@ -123,6 +128,7 @@ impl Jobs {
             && job.generation == completion.generation
         {
             job.finished_at = Some(Instant::now());
+            job.size = answer_size(&result);
             job.sender.send_replace(Some(Arc::new(result)));
         }
     }
@@ -147,21 +153,46 @@ impl Jobs {
     }
 }
 
-/// Drop finished results past their age, then the oldest past the count limit.
+/// Roughly how many bytes a result holds: its answer and structured output.
+fn answer_size(result: &CallResult) -> usize {
+    match result {
+        Ok(outcome) => {
+            let worker = &outcome.worker;
+            worker.output_text.len()
+                + worker.output.len() * 64
+                + worker
+                    .structured_output
+                    .as_ref()
+                    .map_or(0, |v| v.to_string().len())
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Drop finished results past their age, then the oldest past the count and
+/// size limits.
 fn prune(entries: &mut HashMap<String, Job>, now: Instant) {
     entries.retain(|_, job| {
         job.finished_at
             .is_none_or(|at| now.duration_since(at) < KEEP_FOR)
     });
-    let mut finished: Vec<(Instant, u64, String)> = entries
+    let mut finished: Vec<(Instant, u64, String, usize)> = entries
         .iter()
-        .filter_map(|(id, job)| job.finished_at.map(|at| (at, job.generation, id.clone())))
+        .filter_map(|(id, job)| {
+            job.finished_at
+                .map(|at| (at, job.generation, id.clone(), job.size))
+        })
         .collect();
-    if finished.len() > MAX_KEPT {
-        finished.sort();
-        for (_, _, id) in finished.iter().take(finished.len() - MAX_KEPT) {
-            entries.remove(id);
+    finished.sort();
+    let mut count = finished.len();
+    let mut bytes: usize = finished.iter().map(|(.., size)| size).sum();
+    for (_, _, id, size) in finished {
+        if count <= MAX_KEPT && bytes <= MAX_KEPT_BYTES {
+            break;
         }
+        entries.remove(&id);
+        count -= 1;
+        bytes -= size;
     }
 }
 
@@ -205,6 +236,33 @@ mod tests {
         let (second, _done) = jobs.begin("tsk_a", TaskKind::FollowUp, None).unwrap();
         assert_eq!(second.kind, TaskKind::FollowUp);
         assert_eq!(jobs.get("tsk_a").unwrap().kind, TaskKind::FollowUp);
+    }
+
+    #[test]
+    fn kept_results_are_bounded_in_bytes() {
+        let jobs = Jobs::default();
+        let big = |n: usize| {
+            let worker = Worker {
+                output_text: "x".repeat(MAX_KEPT_BYTES / 3 + n),
+                ..Worker::default()
+            };
+            Ok(TaskOutcome {
+                task_id: format!("tsk_big{n}"),
+                kind: TaskKind::New,
+                worker,
+            })
+        };
+        for n in 0..4 {
+            let (_, done) = jobs
+                .begin(&format!("tsk_big{n}"), TaskKind::New, None)
+                .unwrap();
+            jobs.finish(done, big(n));
+        }
+        assert!(
+            jobs.get("tsk_big0").is_none(),
+            "the oldest answers go first"
+        );
+        assert!(jobs.get("tsk_big3").is_some() && jobs.get("tsk_big2").is_some());
     }
 
     #[test]
