@@ -268,21 +268,6 @@ async fn unsafe_or_unsuitable_paths_are_refused_before_anything_is_sent() {
         "no request was sent for a refused file"
     );
 
-    // A file that cannot be read (only testable when not running as root).
-    let locked = write(ws.path(), "locked.txt", b"x");
-    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    if std::fs::File::open(&locked).is_err() {
-        let result = call(
-            &client,
-            "create_task",
-            json!({"input": "x", "files": ["locked.txt"]}),
-        )
-        .await;
-        assert_tool_error(
-            &result,
-            &["locked.txt", "cannot be read", "ermission denied"],
-        );
-    }
     client.cancel().await.unwrap();
 }
 
@@ -481,4 +466,46 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
             .all(|r| r.parts.iter().all(|p| p.len != 500_000)),
         "no complete upload reached the server"
     );
+}
+
+#[tokio::test]
+async fn an_unreadable_file_is_refused_naming_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = write(ws.path(), "locked.txt", b"secret");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mock = MockApi::start().await;
+    let args = ["--workspace", ws.path().to_str().unwrap()];
+    // Root reads any file, so run the server as `nobody` when the tests run as root.
+    let as_root = std::fs::File::open(&locked).is_ok();
+    let cmd = if as_root {
+        let mut cmd = tokio::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            crate::support::bin(),
+        ])
+        .args(args)
+        .env("HANDINGER_BASE_URL", &mock.base_url)
+        .env("HANDINGER_API_KEY", KEY)
+        .kill_on_drop(true);
+        cmd
+    } else {
+        command(&mock.base_url, Some(KEY), &args)
+    };
+    let client = connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_11_25).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "files": ["locked.txt"]}),
+    )
+    .await;
+    assert_tool_error(
+        &result,
+        &["locked.txt", "cannot be read", "ermission denied"],
+    );
+    assert!(mock.requests().is_empty());
+    client.cancel().await.unwrap();
 }
