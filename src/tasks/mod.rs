@@ -29,7 +29,8 @@ use crate::{
 /// How long a "still running" answer waits for the API to name the worker and URL.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A wait with no practical end (the MCP tasks extension, command-line `--wait 0`).
+/// A wait with no practical end (the MCP tasks extension; the command line without
+/// `--wait`).
 pub const NO_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
@@ -90,13 +91,6 @@ pub struct StillRunning {
 /// Receives progress while a call waits; each front-end reports it its own way.
 pub trait Progress: Send {
     fn report(&mut self, elapsed: Duration, message: String) -> impl Future<Output = ()> + Send;
-}
-
-/// For callers that show no progress.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    async fn report(&mut self, _: Duration, _: String) {}
 }
 
 /// How long calls wait, and how often they report while waiting.
@@ -449,9 +443,7 @@ impl TaskRunner {
             ..Worker::default()
         })
     }
-}
 
-impl TaskRunner {
     /// A call still running, with the worker and dashboard URL when the API can
     /// name them quickly (the task exists on the server once its POST started).
     async fn still_running(&self, handle: &JobHandle) -> StillRunning {
