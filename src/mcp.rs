@@ -9,8 +9,8 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
         CreateTaskResult, CustomRequest, CustomResult, GetTaskParams, GetTaskResult,
-        Implementation, JsonObject, ProgressNotificationParam, RequestMetaObject, Resource,
-        ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
+        Implementation, JsonObject, ProgressNotificationParam, ProtocolVersion, RequestMetaObject,
+        Resource, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
     task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions},
@@ -216,7 +216,7 @@ impl HandingerServer {
             .runner
             .get(&args.task_id, wait, &cancel, &mut progress)
             .await;
-        self.result(outcome)
+        self.result(&progress.peer, outcome)
     }
 }
 
@@ -231,12 +231,22 @@ impl HandingerServer {
         request.workspace = self.client_workspace(&progress.peer, &request.files).await;
         let wait = self.runner.wait.wait_for(wait_seconds);
         let outcome = self.runner.run(request, wait, cancel, &mut progress).await;
-        self.result(outcome)
+        self.result(&progress.peer, outcome)
     }
 
-    fn result(&self, outcome: Result<CallOutcome, TaskError>) -> CallToolResult {
+    fn result(
+        &self,
+        peer: &Peer<RoleServer>,
+        outcome: Result<CallOutcome, TaskError>,
+    ) -> CallToolResult {
+        // resource_link blocks arrived with 2025-06-18; an older client may reject a
+        // result holding a content type it does not know. The text lists the same
+        // sources and files, so nothing is lost.
+        let links = peer
+            .peer_info()
+            .is_none_or(|info| info.protocol_version >= ProtocolVersion::V_2025_06_18);
         match outcome {
-            Ok(outcome) => tool_result(render_call(&outcome, self.max_output_chars)),
+            Ok(outcome) => tool_result(render_call(&outcome, self.max_output_chars), links),
             Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
         }
     }
@@ -325,7 +335,7 @@ impl HandingerServer {
                         failure: TaskFailure::Cancelled,
                         ..
                     }) => Err(TaskExit::Cancelled),
-                    Ok(outcome) => Ok(tool_result(render_call(&outcome, max_output_chars))),
+                    Ok(outcome) => Ok(tool_result(render_call(&outcome, max_output_chars), true)),
                     Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(
                         error.to_string(),
                     )])),
@@ -437,9 +447,13 @@ impl ServerHandler for HandingerServer {
     }
 }
 
-fn tool_result(rendered: Rendered) -> CallToolResult {
+/// The MCP form of a rendered outcome: the text, then (when the client knows the
+/// type) a `resource_link` per source and file, and the structured result.
+fn tool_result(rendered: Rendered, with_links: bool) -> CallToolResult {
     let mut content = vec![ContentBlock::text(rendered.text)];
-    content.extend(rendered.links.into_iter().map(resource_link));
+    if with_links {
+        content.extend(rendered.links.into_iter().map(resource_link));
+    }
     let mut result = CallToolResult::success(content);
     result.structured_content =
         Some(serde_json::to_value(rendered.structured).expect("TaskResult serializes"));

@@ -40,6 +40,22 @@ async fn initialize_negotiates_every_handshake_version() {
             )
             .await;
         assert_eq!(called["result"]["isError"], false, "{version}: {called}");
+        // resource_link blocks only for clients that know them (2025-06-18 on); the
+        // text lists the same sources and files for the others.
+        let types: Vec<&str> = called["result"]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if version >= "2025-06-18" {
+            &["text", "resource_link", "resource_link"]
+        } else {
+            &["text"]
+        };
+        assert_eq!(types, expected, "{version}");
+        let text = called["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("https://example.com/source") && text.contains("report.md"));
         session.close_stdin();
         session.child.wait().await.unwrap();
     }
