@@ -4,6 +4,7 @@
 //! the roots after symlinks are followed, name a regular readable file, and fit the
 //! size limits. The checked file stays open, so what is sent is what was checked.
 
+use crate::render::human_size;
 use std::{
     fmt,
     fs::File,
@@ -111,8 +112,8 @@ impl fmt::Display for AttachError {
             AttachError::TotalTooLarge { total, limit } => write!(
                 f,
                 "The files total at least {}, over the per-call limit of {} (--max-total-size).",
-                human(*total),
-                human(*limit)
+                human_size(*total),
+                human_size(*limit)
             ),
             AttachError::Path {
                 given,
@@ -149,8 +150,8 @@ impl fmt::Display for AttachError {
                     PathProblem::TooLarge { len, limit } => write!(
                         f,
                         "it is {}, over the per-file limit of {} (--max-file-size)",
-                        human(*len),
-                        human(*limit)
+                        human_size(*len),
+                        human_size(*limit)
                     ),
                     PathProblem::DuplicateName { other } => write!(
                         f,
@@ -169,10 +170,6 @@ impl fmt::Display for AttachError {
 }
 
 impl std::error::Error for AttachError {}
-
-fn human(bytes: u64) -> String {
-    crate::render::human_size(bytes)
-}
 
 impl Workspace {
     /// A workspace of `roots`, made canonical; missing roots are dropped with a

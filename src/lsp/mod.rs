@@ -6,6 +6,7 @@ pub mod codec;
 
 use std::{
     collections::HashMap,
+    path::PathBuf,
     process::ExitCode,
     sync::{Arc, Mutex},
     time::Duration,
@@ -234,12 +235,9 @@ fn notification(
                 .as_ref()
                 .map(|w| w.roots.clone())
                 .unwrap_or_default();
-            let uris = |key: &str| -> Vec<std::path::PathBuf> {
-                event[key]
-                    .as_array()
+            let uris = |key: &str| -> Vec<PathBuf> {
+                folder_paths(&event[key])
                     .into_iter()
-                    .flatten()
-                    .filter_map(|f| f["uri"].as_str().and_then(file_uri_to_path))
                     .filter_map(|p| p.canonicalize().ok())
                     .collect()
             };
@@ -253,19 +251,24 @@ fn notification(
     }
 }
 
-/// Answer `initialize`: remember the workspace folders, announce the commands.
-fn initialize(session: &Session, params: &Value) -> Value {
-    let mut folders: Vec<_> = params["workspaceFolders"]
+/// The local paths of a `WorkspaceFolder[]` (`[{uri, name}]`); other entries are skipped.
+fn folder_paths(folders: &Value) -> Vec<PathBuf> {
+    folders
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|f| f["uri"].as_str().and_then(file_uri_to_path))
-        .collect();
+        .collect()
+}
+
+/// Answer `initialize`: remember the workspace folders, announce the commands.
+fn initialize(session: &Session, params: &Value) -> Value {
+    let mut folders = folder_paths(&params["workspaceFolders"]);
     if folders.is_empty() {
         folders.extend(params["rootUri"].as_str().and_then(file_uri_to_path));
     }
     if folders.is_empty() {
-        folders.extend(params["rootPath"].as_str().map(std::path::PathBuf::from));
+        folders.extend(params["rootPath"].as_str().map(PathBuf::from));
     }
     *session.workspace.lock().expect("lock") = Workspace::new(&folders, RootSource::Client);
     json!({
