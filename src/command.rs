@@ -220,7 +220,7 @@ mod tests {
             Command::Serve { lsp: true, .. }
         ));
         assert!(matches!(
-            parse(&["serve", "--base-url=http://x"]).unwrap(),
+            parse(&["serve", "--base-url=http://127.0.0.1:1"]).unwrap(),
             Command::Serve { .. }
         ));
     }

@@ -6,6 +6,8 @@
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
+use reqwest::Url;
+
 use crate::{handinger::Budget, tasks::WaitPolicy, workspace::AttachLimits};
 
 /// One user-facing setting.
@@ -52,7 +54,16 @@ pub const SETTINGS: &[Setting] = &[
         "HANDINGER_BASE_URL",
         "URL",
         Some("https://handinger.com"),
-        "Handinger API base URL.",
+        "Handinger API base URL. Must be https://, or http:// on a loopback host, unless \
+         --allow-insecure-http is true.",
+    ),
+    setting(
+        "--allow-insecure-http",
+        "HANDINGER_ALLOW_INSECURE_HTTP",
+        "BOOL",
+        Some("false"),
+        "Allow an http:// base URL on a non-loopback host (the key then crosses the network in \
+         clear text).",
     ),
     setting(
         "--worker-id",
@@ -159,6 +170,22 @@ pub const SETTINGS: &[Setting] = &[
         "Most files one call may attach.",
     ),
     setting(
+        "--allow-hard-links",
+        "HANDINGER_ALLOW_HARD_LINKS",
+        "BOOL",
+        Some("false"),
+        "Attach files that have more than one hard link (another link may be outside the \
+         workspace, so they are refused by default).",
+    ),
+    setting(
+        "--max-in-flight",
+        "HANDINGER_MAX_IN_FLIGHT",
+        "N",
+        Some("256"),
+        "Most requests one client may have in flight; over it, requests are answered with a \
+         'server busy' error.",
+    ),
+    setting(
         "--files-field",
         "HANDINGER_FILES_FIELD",
         "NAME",
@@ -179,6 +206,10 @@ pub const SETTINGS: &[Setting] = &[
 pub struct ApiKey(String);
 
 impl ApiKey {
+    pub fn new(key: String) -> Self {
+        Self(key)
+    }
+
     /// The raw key, for the `Authorization` header only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -271,7 +302,8 @@ fn looks_unexpanded(value: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub key: KeySource,
-    pub base_url: String,
+    /// The API's base URL, checked: http(s), and http only on loopback unless allowed.
+    pub base_url: Url,
     pub default_worker_id: Option<String>,
     pub default_budget: Option<Budget>,
     pub connect_timeout: Duration,
@@ -280,6 +312,8 @@ pub struct Config {
     pub retries: u32,
     pub max_retry_wait: Duration,
     pub max_output_chars: usize,
+    /// Requests one client may have in flight before it is told the server is busy.
+    pub max_in_flight: usize,
     pub log_filter: String,
     /// Configured workspace folders (not yet checked; see `workspace::Workspace`).
     pub workspace: Vec<PathBuf>,
@@ -420,29 +454,60 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
         })
     }
 
+    /// A number of seconds between 0 and [`MAX_SETTING_SECONDS`].
     fn seconds(&self, flag: &str) -> Result<Duration, UsageError> {
         let secs: f64 = self.parsed(flag)?.unwrap_or_default();
-        if !secs.is_finite() || secs < 0.0 {
+        parse_seconds(secs).ok_or_else(|| {
             let setting = Self::setting(flag);
+            UsageError(format!(
+                "{} / {} must be a number of seconds from 0 to {} (30 days)",
+                setting.flag,
+                setting.env,
+                MAX_SETTING_SECONDS.as_secs()
+            ))
+        })
+    }
+
+    fn boolean(&self, flag: &str) -> Result<bool, UsageError> {
+        let raw = self.value(flag).unwrap_or_default();
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" | "" => Ok(false),
+            _ => {
+                let setting = Self::setting(flag);
+                Err(UsageError(format!(
+                    "{} / {} has the value {raw:?}; use true or false",
+                    setting.flag, setting.env
+                )))
+            }
+        }
+    }
+
+    fn base_url(&self) -> Result<Url, UsageError> {
+        let raw = self.value("--base-url").unwrap_or_default();
+        let url = Url::parse(raw.trim())
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--base-url / HANDINGER_BASE_URL must be an http:// or https:// URL, got \
+                     {:?}",
+                    redacted_for_message(&raw)
+                ))
+            })?;
+        if url.scheme() == "http" && !is_loopback(&url) && !self.boolean("--allow-insecure-http")? {
             return Err(UsageError(format!(
-                "{} / {} must be a non-negative number of seconds",
-                setting.flag, setting.env
+                "--base-url / HANDINGER_BASE_URL is http:// on {}, which is not this machine: \
+                 the API key would cross the network unencrypted. Use https://, or set \
+                 --allow-insecure-http true if that is really meant.",
+                url.host_str().unwrap_or_default()
             )));
         }
-        Ok(Duration::from_secs_f64(secs))
+        Ok(url)
     }
 
     fn config(&self) -> Result<Config, UsageError> {
-        let base_url = self
-            .value("--base-url")
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(UsageError(format!(
-                "--base-url / HANDINGER_BASE_URL must start with http:// or https://, got {base_url:?}"
-            )));
-        }
+        let base_url = self.base_url()?;
         Ok(Config {
             key: KeySource {
                 env_value: (self.env)("HANDINGER_API_KEY")
@@ -464,6 +529,10 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
             retries: self.parsed("--retries")?.unwrap_or_default(),
             max_retry_wait: self.seconds("--max-retry-wait")?,
             max_output_chars: self.parsed("--max-output-chars")?.unwrap_or_default(),
+            max_in_flight: self
+                .parsed::<usize>("--max-in-flight")?
+                .unwrap_or_default()
+                .max(1),
             log_filter: self.value("--log-level").unwrap_or_default(),
             workspace: self
                 .values("--workspace")
@@ -474,14 +543,55 @@ impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
                 max_file_bytes: self.size("--max-file-size")?,
                 max_total_bytes: self.size("--max-total-size")?,
                 max_files: self.parsed("--max-files")?.unwrap_or_default(),
+                allow_hard_links: self.boolean("--allow-hard-links")?,
             },
             files_field: self.value("--files-field").unwrap_or_default(),
         })
     }
 }
 
+/// The longest duration any setting takes: longer waits and timeouts are refused
+/// (a typo such as `1e20` would otherwise overflow the clock).
+pub const MAX_SETTING_SECONDS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// A number of seconds as a duration, if it is between 0 and [`MAX_SETTING_SECONDS`].
+pub fn parse_seconds(secs: f64) -> Option<Duration> {
+    if !(0.0..=MAX_SETTING_SECONDS.as_secs_f64()).contains(&secs) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Whether a URL's host is this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A setting's raw URL for an error message, without any userinfo.
+fn redacted_for_message(raw: &str) -> String {
+    match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+                None => raw.to_owned(),
+            }
+        }
+        None => raw.to_owned(),
+    }
+}
+
 /// A byte size: a number with an optional unit (B, KB/KiB, MB/MiB, GB/GiB; the
-/// decimal spellings count as binary, as people mean them for file sizes).
+/// decimal spellings count as binary, as people mean them for file sizes). Sizes
+/// that do not fit in 64 bits are refused, not wrapped.
 pub fn parse_size(raw: &str) -> Option<u64> {
     let raw = raw.trim();
     let split = raw
@@ -497,7 +607,9 @@ pub fn parse_size(raw: &str) -> Option<u64> {
         "t" | "tb" | "tib" => 1 << 40,
         _ => return None,
     };
-    Some((number * scale as f64) as u64)
+    let bytes = number * scale as f64;
+    // 2^64 as f64; anything at or above it does not fit.
+    (bytes.is_finite() && bytes < 18_446_744_073_709_551_616.0).then_some(bytes as u64)
 }
 
 /// The SETTINGS part of `--help`.
@@ -544,7 +656,7 @@ mod tests {
     #[test]
     fn defaults_apply_without_flags_or_env() {
         let c = config(&[], &[]);
-        assert_eq!(c.base_url, "https://handinger.com");
+        assert_eq!(c.base_url.as_str(), "https://handinger.com/");
         assert_eq!(c.request_timeout, Duration::from_secs(1800));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert_eq!(c.retries, 2);
@@ -562,7 +674,7 @@ mod tests {
                 ("HANDINGER_BUDGET", "low"),
             ],
         );
-        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:9/");
         assert_eq!(c.default_budget, Some(Budget::High));
         assert_eq!(c.default_worker_id.as_deref(), Some("wrk_env"));
     }
@@ -572,7 +684,13 @@ mod tests {
         let err = parse(&["--budget", "huge"], &[]).unwrap_err();
         assert!(err.0.contains("--budget / HANDINGER_BUDGET"), "{err}");
         let err = parse(&["--request-timeout", "-3"], &[]).unwrap_err();
-        assert!(err.0.contains("non-negative"), "{err}");
+        assert!(err.0.contains("from 0 to"), "{err}");
+        let err = parse(&["--wait", "1e20"], &[]).unwrap_err();
+        assert!(err.0.contains("--wait / HANDINGER_WAIT"), "{err}");
+        let err = parse(&["--max-file-size", "99999999999TiB"], &[]).unwrap_err();
+        assert!(err.0.contains("not a size"), "{err}");
+        let err = parse(&["--allow-hard-links", "maybe"], &[]).unwrap_err();
+        assert!(err.0.contains("true or false"), "{err}");
         let err = parse(&["--nope", "1"], &[]).unwrap_err();
         assert!(err.0.contains("unknown flag --nope"), "{err}");
         let err = parse(&["--retries", "1", "--retries", "2"], &[]).unwrap_err();
@@ -624,6 +742,32 @@ mod tests {
         assert_eq!(c.workspace, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
         assert_eq!(c.files_field, "files");
         assert_eq!(c.attach_limits.max_files, 20);
+    }
+
+    #[test]
+    fn the_base_url_must_be_https_or_local_and_its_userinfo_is_never_echoed() {
+        for local in [
+            "http://127.0.0.1:9",
+            "http://localhost:8080",
+            "http://[::1]:1",
+        ] {
+            assert!(parse(&["--base-url", local], &[]).is_ok(), "{local}");
+        }
+        let err = parse(&["--base-url", "http://api.example.com"], &[]).unwrap_err();
+        assert!(err.0.contains("unencrypted"), "{err}");
+        let allowed = [
+            "--base-url",
+            "http://api.example.com",
+            "--allow-insecure-http",
+            "true",
+        ];
+        assert!(parse(&allowed, &[]).is_ok());
+        let err = parse(&["--base-url", "ftp://user:s3cret@host/x"], &[]).unwrap_err();
+        assert!(
+            !err.0.contains("s3cret") && err.0.contains("[redacted]@host"),
+            "{err}"
+        );
+        assert!(parse(&["--base-url", "not a url"], &[]).is_err());
     }
 
     #[test]

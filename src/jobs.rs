@@ -8,7 +8,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -35,7 +35,18 @@ pub struct JobHandle {
     /// The worker, when the caller named one.
     pub worker_id: Option<String>,
     pub started: Instant,
+    /// Set once the whole request body has gone out; until then the server has no
+    /// complete task (an upload cut short starts nothing).
+    pub body_sent: Arc<AtomicBool>,
     done: watch::Receiver<Option<Arc<CallResult>>>,
+}
+
+/// A call still in flight, for the shutdown report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub task_id: String,
+    /// Whether the request went out whole, so the task may be running.
+    pub body_sent: bool,
 }
 
 impl JobHandle {
@@ -100,6 +111,7 @@ impl Jobs {
             kind,
             worker_id,
             started: Instant::now(),
+            body_sent: Arc::default(),
             done,
         };
         entries.insert(
@@ -140,16 +152,19 @@ impl Jobs {
         entries.get(task_id).map(|job| job.handle.clone())
     }
 
-    /// Task ids whose calls are still running.
-    pub fn running(&self) -> Vec<String> {
+    /// The calls still running, by task id.
+    pub fn running(&self) -> Vec<InFlight> {
         let entries = self.entries.lock().expect("jobs lock");
-        let mut ids: Vec<String> = entries
+        let mut calls: Vec<InFlight> = entries
             .iter()
             .filter(|(_, job)| job.finished_at.is_none())
-            .map(|(id, _)| id.clone())
+            .map(|(id, job)| InFlight {
+                task_id: id.clone(),
+                body_sent: job.handle.body_sent.load(Ordering::Acquire),
+            })
             .collect();
-        ids.sort();
-        ids
+        calls.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+        calls
     }
 }
 
@@ -213,7 +228,13 @@ mod tests {
     async fn a_finished_result_is_seen_by_waiters_and_later_readers() {
         let jobs = Jobs::default();
         let (mut handle, completion) = jobs.begin("tsk_a", TaskKind::New, None).unwrap();
-        assert_eq!(jobs.running(), vec!["tsk_a"]);
+        assert_eq!(
+            jobs.running(),
+            vec![InFlight {
+                task_id: "tsk_a".into(),
+                body_sent: false
+            }]
+        );
         assert!(handle.result().is_none());
         let waiter = tokio::spawn(async move { handle.finished().await });
         jobs.finish(completion, outcome("tsk_a"));

@@ -7,7 +7,7 @@ use handinger_mcp::{
     command::{self, Command},
     config::Config,
     lsp,
-    mcp::HandingerServer,
+    mcp::{HandingerServer, transport::LineTransport},
     stdio::EofSignal,
     tasks::TaskRunner,
 };
@@ -84,28 +84,31 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
         }
     };
     let lsp_mode = force_lsp || looks_like_lsp(&first);
-    let input = EofSignal::new(
-        std::io::Cursor::new(first).chain(stdin),
-        stdin_closed.clone(),
-    );
+    let input = std::io::Cursor::new(first).chain(stdin);
     let served = async {
         if lsp_mode {
             tracing::info!("serving LSP-style JSON-RPC on stdio");
             lsp::serve(
                 runner.clone(),
                 config.max_output_chars,
-                input,
+                EofSignal::new(input, stdin_closed.clone()),
                 tokio::io::stdout(),
             )
             .await
         } else {
-            serve_mcp(runner.clone(), &config, input).await
+            let transport = LineTransport::new(
+                input,
+                tokio::io::stdout(),
+                config.max_in_flight,
+                stdin_closed.clone(),
+            );
+            serve_mcp(runner.clone(), &config, transport).await
         }
     };
     let code = tokio::select! {
         code = served => code,
         _ = stdin_closed.cancelled() => {
-            tracing::info!("stdin closed");
+            tracing::info!("the client closed the connection");
             ExitCode::SUCCESS
         }
         signal = shutdown_signal() => {
@@ -135,13 +138,13 @@ fn looks_like_lsp(first: &[u8]) -> bool {
         .starts_with("content-")
 }
 
-async fn serve_mcp(
+async fn serve_mcp<R: AsyncRead + Send + Unpin + 'static>(
     runner: Arc<TaskRunner>,
     config: &Config,
-    input: impl AsyncRead + Send + Unpin + 'static,
+    transport: LineTransport<R>,
 ) -> ExitCode {
     let server = HandingerServer::new(runner, config.max_output_chars);
-    let service = match server.serve((input, tokio::io::stdout())).await {
+    let service = match server.serve(transport).await {
         Ok(service) => service,
         Err(error) => {
             tracing::error!(%error, "MCP session failed to start");
@@ -160,13 +163,23 @@ async fn serve_mcp(
     }
 }
 
-/// Name the tasks still running, so nobody has to guess what to look up later.
+/// Name the calls still in flight and what is known of each, so nobody has to
+/// guess what to look up later.
 fn report_unfinished(runner: &TaskRunner) {
-    for task_id in runner.running_task_ids() {
-        tracing::warn!(
-            task_id,
-            "exiting while this task still runs on Handinger; get_task finds its result later"
-        );
+    for call in runner.running_calls() {
+        let task_id = call.task_id;
+        if call.body_sent {
+            tracing::warn!(
+                task_id,
+                "exiting while this task may still run on Handinger; get_task finds its result later"
+            );
+        } else {
+            tracing::warn!(
+                task_id,
+                "exiting before this task's request was sent whole: the upload is cut, so the \
+                 task was not started"
+            );
+        }
     }
 }
 

@@ -140,6 +140,7 @@ async fn refused_and_unresolvable_hosts_are_reported_as_never_sent() {
     cmd.env("HANDINGER_BASE_URL", "http://handinger-api.invalid")
         .env("HANDINGER_API_KEY", KEY)
         .env("HANDINGER_RETRIES", "1")
+        .env("HANDINGER_ALLOW_INSECURE_HTTP", "true")
         .kill_on_drop(true);
     let client = connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_11_25).await;
     let unresolved = call(&client, "create_task", json!({"input": "x"})).await;

@@ -213,7 +213,7 @@ async fn unsafe_or_unsuitable_paths_are_refused_before_anything_is_sent() {
         ),
         (
             vec!["link.txt".into()],
-            vec!["link.txt", "symlink to", "outside the workspace"],
+            vec!["link.txt", "symbolic link", "links are not followed"],
         ),
         (vec!["folder".into()], vec!["\"folder\"", "is a directory"]),
         (vec!["pipe".into()], vec!["\"pipe\"", "FIFO"]),
@@ -436,7 +436,7 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
         panic!("serve config")
     };
     let key: ApiKey = config.key.resolve().unwrap();
-    let workspace = Workspace::new(&[ws.path().to_owned()], RootSource::Configured).unwrap();
+    let workspace = Workspace::new(&[ws.path().to_owned()], RootSource::Configured);
     let files = workspace
         .attach(&["log.txt".into()], config.attach_limits)
         .unwrap();
@@ -449,7 +449,15 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
         task_id: "tsk_changed".into(),
         worker_id: None,
     };
-    let error = client.create_task(&key, &body, &files).await.unwrap_err();
+    let body_sent = std::sync::Arc::default();
+    let error = client
+        .create_task(&key, &body, &files, &body_sent)
+        .await
+        .unwrap_err();
+    assert!(
+        !body_sent.load(std::sync::atomic::Ordering::Acquire),
+        "a cut upload is not counted as sent"
+    );
     match &error {
         ApiError::UploadAborted { reason } => {
             assert!(

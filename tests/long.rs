@@ -528,7 +528,7 @@ async fn stop_with_a_call_in_flight(stop: &str) {
     assert_eq!(status.code(), Some(0), "{stop}");
     let stderr = session.stderr().await;
     assert!(
-        stderr.contains(&task_id) && stderr.contains("still runs"),
+        stderr.contains(&task_id) && stderr.contains("may still run on Handinger"),
         "{stop}: {stderr}"
     );
 }

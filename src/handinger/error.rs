@@ -17,6 +17,16 @@ pub enum ApiError {
         status: u16,
         message: String,
         retry_after: Option<Duration>,
+        /// Whether the body was the API's documented `{"error": ...}` JSON (and not,
+        /// say, a proxy's or a plain web server's page).
+        from_api: bool,
+    },
+    /// The API answered with a redirect that was not followed. For a POST the task
+    /// may exist; the key was not sent to the new address.
+    Redirected {
+        status: u16,
+        location: String,
+        reason: String,
     },
     /// No complete answer within the request timeout. The task may still be running.
     TimedOut { after: Duration },
@@ -83,6 +93,15 @@ impl fmt::Display for ApiError {
             ApiError::UploadAborted { reason } => {
                 write!(f, "an attached file could not be sent whole: {reason}")
             }
+            ApiError::Redirected {
+                status,
+                location,
+                reason,
+            } => write!(
+                f,
+                "the Handinger API answered with a redirect (HTTP {status}) to {location}, which \
+                 was not followed: {reason}"
+            ),
             ApiError::TooLarge { limit } => write!(
                 f,
                 "the Handinger API's answer is larger than the {} MiB the bridge accepts",

@@ -3,15 +3,31 @@
 //! `POST /api/tasks` is not idempotent, so the retry rule is narrow: a request is
 //! sent again only when it provably never ran (the connection was never made, or
 //! the server refused it with 429 before running it).
+//!
+//! The key goes only to the API's origin: the client follows no redirect by
+//! itself. A POST answered with a redirect is an error (the task may exist); a GET
+//! follows at most [`MAX_GET_REDIRECTS`], each within the base URL's origin. Text
+//! that comes back (error bodies, answers) has the key and the base URL's userinfo
+//! redacted before anything else sees it.
 
 mod error;
 mod types;
 mod upload;
 
-use std::time::Duration;
+mod redact;
 
-use reqwest::{StatusCode, header};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use reqwest::{StatusCode, Url, header};
 use serde::de::DeserializeOwned;
+
+pub use redact::Redactor;
 
 pub use error::{ApiError, describe_chain};
 pub use types::{
@@ -28,6 +44,12 @@ use crate::{
 /// Largest response body the bridge reads; a bigger one is an error, not an OOM.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
+/// Redirects a GET may follow, each within the API's origin.
+pub const MAX_GET_REDIRECTS: usize = 3;
+
+/// The longest `Retry-After` the client reads; longer values are clamped to it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// First connect-retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
@@ -36,7 +58,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base_url: String,
+    base_url: Url,
     request_timeout: Duration,
     retries: u32,
     max_retry_wait: Duration,
@@ -46,20 +68,24 @@ pub struct Client {
 /// What a request carries.
 enum Payload<'a> {
     Get,
-    /// `POST /api/tasks`: JSON, or multipart when there are files.
+    /// `POST /api/tasks`: JSON, or multipart when there are files. `body_sent` is
+    /// set once the whole body has gone out.
     Task {
         body: &'a CreateTaskBody,
         files: &'a [Attachment],
+        body_sent: &'a Arc<AtomicBool>,
     },
 }
 
-/// Why one attempt failed, and whether another may be made.
+/// Why one attempt did not give an answer, and what may be done next.
 enum Attempt {
     /// Safe to send again after the given delay.
     Retry {
         delay: Duration,
         error: ApiError,
     },
+    /// A GET redirected within the API's origin: ask there.
+    Follow(Url),
     Fail(ApiError),
 }
 
@@ -69,6 +95,7 @@ impl Client {
             .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             http,
@@ -87,15 +114,34 @@ impl Client {
         key: &ApiKey,
         body: &CreateTaskBody,
         files: &[Attachment],
+        body_sent: &Arc<AtomicBool>,
     ) -> Result<Worker, ApiError> {
-        let url = format!("{}/api/tasks", self.base_url);
-        self.execute(key, &url, Payload::Task { body, files }).await
+        let url = self.endpoint("/api/tasks".to_owned());
+        let payload = Payload::Task {
+            body,
+            files,
+            body_sent,
+        };
+        self.execute(key, url, payload).await
+    }
+
+    /// The base URL with `path` (already percent-encoded) appended.
+    fn endpoint(&self, path: String) -> Url {
+        let mut url = self.base_url.clone();
+        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    /// The base URL as it may be shown: without userinfo.
+    pub fn display_base_url(&self) -> String {
+        redact::display_url(&self.base_url)
     }
 
     /// `GET /api/tasks/{taskId}`: the task's status and worker.
     pub async fn get_task(&self, key: &ApiKey, task_id: &str) -> Result<TaskInfo, ApiError> {
-        let url = format!("{}/api/tasks/{}", self.base_url, path_segment(task_id));
-        let envelope: TaskEnvelope = self.get(key, &url).await?;
+        let url = self.endpoint(format!("/api/tasks/{}", path_segment(task_id)));
+        let envelope: TaskEnvelope = self.get(key, url).await?;
         Ok(envelope.task)
     }
 
@@ -106,27 +152,19 @@ impl Client {
         worker_id: &str,
         task_id: &str,
     ) -> Result<Worker, ApiError> {
-        let url = format!(
-            "{}/api/workers/{}?taskId={}",
-            self.base_url,
-            path_segment(worker_id),
-            path_segment(task_id)
-        );
-        self.get(key, &url).await
+        let mut url = self.endpoint(format!("/api/workers/{}", path_segment(worker_id)));
+        url.query_pairs_mut().append_pair("taskId", task_id);
+        self.get(key, url).await
     }
 
     /// `GET /api/tasks/{taskId}/turns`: every turn of a task.
     pub async fn get_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
-        let url = format!(
-            "{}/api/tasks/{}/turns",
-            self.base_url,
-            path_segment(task_id)
-        );
-        let list: TurnList = self.get(key, &url).await?;
+        let url = self.endpoint(format!("/api/tasks/{}/turns", path_segment(task_id)));
+        let list: TurnList = self.get(key, url).await?;
         Ok(list.items)
     }
 
-    async fn get<T: DeserializeOwned>(&self, key: &ApiKey, url: &str) -> Result<T, ApiError> {
+    async fn get<T: DeserializeOwned>(&self, key: &ApiKey, url: Url) -> Result<T, ApiError> {
         self.execute(key, url, Payload::Get).await
     }
 
@@ -135,16 +173,27 @@ impl Client {
     async fn build(
         &self,
         key: &ApiKey,
-        url: &str,
+        url: &Url,
         payload: &Payload<'_>,
     ) -> Result<reqwest::RequestBuilder, ApiError> {
+        let url = url.clone();
         match payload {
             Payload::Get => Ok(self.http.get(url).bearer_auth(key.expose())),
-            Payload::Task { body, files: [] } => {
+            Payload::Task {
+                body,
+                files: [],
+                body_sent,
+            } => {
+                // A small JSON body goes out with the request head: count it as sent.
+                body_sent.store(true, Ordering::Release);
                 Ok(self.http.post(url).bearer_auth(key.expose()).json(body))
             }
-            Payload::Task { body, files } => {
-                let form = upload::task_form(body, files, &self.files_field)
+            Payload::Task {
+                body,
+                files,
+                body_sent,
+            } => {
+                let form = upload::task_form(body, files, &self.files_field, body_sent)
                     .await
                     .map_err(|e| ApiError::UploadAborted {
                         reason: e.to_string(),
@@ -163,16 +212,34 @@ impl Client {
     async fn execute<T: DeserializeOwned>(
         &self,
         key: &ApiKey,
-        url: &str,
+        mut url: Url,
         payload: Payload<'_>,
     ) -> Result<T, ApiError> {
+        let redactor = Redactor::new(key, &self.base_url);
         let mut attempt = 0;
+        let mut redirects = 0;
         loop {
             attempt += 1;
-            let request = self.build(key, url, &payload).await?;
-            match self.attempt(request, url, attempt).await {
+            let request = self.build(key, &url, &payload).await?;
+            let is_post = matches!(payload, Payload::Task { .. });
+            match self
+                .attempt(request, &url, attempt, is_post, &redactor)
+                .await
+            {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Fail(error)) => return Err(error),
+                Err(Attempt::Follow(next)) => {
+                    redirects += 1;
+                    if redirects > MAX_GET_REDIRECTS {
+                        return Err(ApiError::Redirected {
+                            status: 0,
+                            location: redactor.text(&redact::display_url(&next)),
+                            reason: format!("more than {MAX_GET_REDIRECTS} redirects"),
+                        });
+                    }
+                    tracing::debug!(to = %redact::display_url(&next), "following a same-origin redirect");
+                    url = next;
+                }
                 Err(Attempt::Retry { delay, error }) => {
                     if attempt > self.retries {
                         return Err(error);
@@ -187,26 +254,35 @@ impl Client {
     async fn attempt<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
-        url: &str,
+        url: &Url,
         attempt: u32,
+        is_post: bool,
+        redactor: &Redactor,
     ) -> Result<T, Attempt> {
         let response = request.send().await.map_err(|e| {
             if e.is_connect() {
                 Attempt::Retry {
                     delay: backoff(attempt),
                     error: ApiError::Unreachable {
-                        url: url.to_owned(),
+                        url: redact::display_url(url),
                         attempts: attempt,
-                        reason: describe_chain(&e),
+                        reason: redactor.text(&describe_chain(&e)),
                     },
                 }
             } else {
-                Attempt::Fail(self.transport_error(&e))
+                Attempt::Fail(self.transport_error(&e, redactor))
             }
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = self.read_body(response).await.map_err(Attempt::Fail)?;
+        if status.is_redirection() {
+            return Err(self.redirect(url, &response, is_post, redactor));
+        }
+        let body = self
+            .read_body(response, redactor)
+            .await
+            .map_err(Attempt::Fail)?;
+        let body = redactor.bytes(body);
         if status.is_success() {
             return serde_json::from_slice::<T>(&body).map_err(|e| {
                 Attempt::Fail(ApiError::BadBody {
@@ -216,10 +292,12 @@ impl Client {
                 })
             });
         }
+        let (message, from_api) = error_message(status, &body);
         let error = ApiError::Status {
             status: status.as_u16(),
-            message: error_message(status, &body),
+            message,
             retry_after,
+            from_api,
         };
         if status == StatusCode::TOO_MANY_REQUESTS {
             let delay = retry_after.unwrap_or_else(|| backoff(attempt));
@@ -230,8 +308,45 @@ impl Client {
         Err(Attempt::Fail(error))
     }
 
+    /// What a 3xx means: a GET may follow it within the API's origin; a POST never
+    /// does (the body would be sent twice, or the key to another host).
+    fn redirect(
+        &self,
+        url: &Url,
+        response: &reqwest::Response,
+        is_post: bool,
+        redactor: &Redactor,
+    ) -> Attempt {
+        let target = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| url.join(location).ok());
+        let location = target
+            .as_ref()
+            .map(|t| redactor.text(&redact::display_url(t)))
+            .unwrap_or_else(|| "(no usable Location)".to_owned());
+        let fail = |reason: &str| {
+            Attempt::Fail(ApiError::Redirected {
+                status: response.status().as_u16(),
+                location: location.clone(),
+                reason: reason.to_owned(),
+            })
+        };
+        match target {
+            _ if is_post => fail("a task request is never sent twice or to another address"),
+            Some(target) if same_origin(&target, &self.base_url) => Attempt::Follow(target),
+            Some(_) => fail("it leads away from the API's origin, so the key is not sent there"),
+            None => fail("the redirect names no valid address"),
+        }
+    }
+
     /// Read the whole body, refusing more than [`MAX_RESPONSE_BYTES`].
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        redactor: &Redactor,
+    ) -> Result<Vec<u8>, ApiError> {
         if response
             .content_length()
             .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
@@ -244,7 +359,7 @@ impl Client {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(&e))?
+            .map_err(|e| self.transport_error(&e, redactor))?
         {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(ApiError::TooLarge {
@@ -257,7 +372,7 @@ impl Client {
     }
 
     /// Classify a failure after the request may have reached the server.
-    fn transport_error(&self, error: &reqwest::Error) -> ApiError {
+    fn transport_error(&self, error: &reqwest::Error, redactor: &Redactor) -> ApiError {
         if let Some(changed) = find_cause::<FileChanged>(error) {
             ApiError::UploadAborted {
                 reason: changed.to_string(),
@@ -268,7 +383,7 @@ impl Client {
             }
         } else {
             ApiError::Interrupted {
-                reason: describe_chain(error),
+                reason: redactor.text(&describe_chain(error)),
             }
         }
     }
@@ -308,30 +423,45 @@ fn backoff(attempt: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// `retry-after-ms` (milliseconds) or `Retry-After` (seconds); HTTP dates are ignored.
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// `retry-after-ms` (milliseconds) or `Retry-After` (seconds); HTTP dates are
+/// ignored. Any number is accepted: beyond [`MAX_RETRY_AFTER`] it is clamped.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     let number = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
+            .filter(|v| *v >= 0.0)
     };
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
+    let seconds = number("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| number("retry-after"))?;
+    Some(
+        Duration::try_from_secs_f64(seconds)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
-/// The API's `{"error": ...}` text, else the start of the body, else the reason phrase.
-fn error_message(status: StatusCode, body: &[u8]) -> String {
+/// The API's `{"error": ...}` text (and `true`), else the start of the body, else
+/// the reason phrase (and `false`).
+fn error_message(status: StatusCode, body: &[u8]) -> (String, bool) {
     if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
-        return parsed.error;
+        return (parsed.error, true);
     }
     let text = snippet(body);
     if text.trim().is_empty() {
-        status.canonical_reason().unwrap_or("no message").to_owned()
+        let reason = status.canonical_reason().unwrap_or("no message").to_owned();
+        (reason, false)
     } else {
-        text
+        (text, false)
     }
 }
 
@@ -376,13 +506,16 @@ mod tests {
     fn error_message_prefers_the_api_text() {
         assert_eq!(
             error_message(StatusCode::BAD_REQUEST, br#"{"error":"input is required"}"#),
-            "input is required"
+            ("input is required".to_owned(), true)
         );
         assert_eq!(
             error_message(StatusCode::BAD_GATEWAY, b"<html>oops"),
-            "<html>oops"
+            ("<html>oops".to_owned(), false)
         );
-        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b""),
+            ("Bad Gateway".to_owned(), false)
+        );
     }
 
     #[test]
@@ -397,6 +530,7 @@ mod tests {
             status,
             message: String::new(),
             retry_after: None,
+            from_api: true,
         };
         assert!(!status(429).may_have_run());
         assert!(status(502).may_have_run());

@@ -1,7 +1,15 @@
 //! Multipart bodies for attached files: streamed from the open file with a known
 //! length, so memory stays flat and the request carries a Content-Length.
 
-use std::{fmt, io::SeekFrom, path::PathBuf};
+use std::{
+    fmt,
+    io::SeekFrom,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
@@ -47,11 +55,13 @@ impl fmt::Display for FileChanged {
 impl std::error::Error for FileChanged {}
 
 /// The multipart form of a task with files: scalars as text fields, then one part
-/// per file under `files_field`.
+/// per file under `files_field`. `body_sent` is set when the last file has been
+/// read whole (the form's closing boundary is all that follows).
 pub async fn task_form(
     body: &CreateTaskBody,
     files: &[Attachment],
     files_field: &str,
+    body_sent: &Arc<AtomicBool>,
 ) -> std::io::Result<Form> {
     let mut form = Form::new()
         .text("input", body.input.clone())
@@ -62,8 +72,9 @@ pub async fn task_form(
     if let Some(worker_id) = &body.worker_id {
         form = form.text("workerId", worker_id.clone());
     }
-    for attachment in files {
-        let stream = checked_stream(attachment).await?;
+    for (index, attachment) in files.iter().enumerate() {
+        let is_last = index + 1 == files.len();
+        let stream = checked_stream(attachment, is_last.then(|| body_sent.clone())).await?;
         let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), attachment.len)
             .file_name(attachment.file_name.clone())
             .mime_str(&attachment.content_type)
@@ -74,9 +85,10 @@ pub async fn task_form(
 }
 
 /// The file's bytes from the start, failing the stream if the file is not exactly
-/// the checked length.
+/// the checked length; `done`, if given, is set when the whole file has been read.
 pub async fn checked_stream(
     attachment: &Attachment,
+    done: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<impl Stream<Item = Result<Bytes, BoxError>> + Send + 'static> {
     let mut file = tokio::fs::File::from_std(attachment.file.try_clone()?);
     file.seek(SeekFrom::Start(0)).await?;
@@ -84,34 +96,45 @@ pub async fn checked_stream(
     let path = attachment.path.clone();
     let chunks = ReaderStream::with_capacity(file, CHUNK_BYTES);
     let state = (chunks, 0u64, false);
-    Ok(stream::unfold(state, move |(mut chunks, read, done)| {
-        let path = path.clone();
-        async move {
-            if done {
-                return None;
-            }
-            let changed = |read| -> BoxError {
-                Box::new(FileChanged {
-                    path,
-                    expected,
-                    read,
-                })
-            };
-            match chunks.next().await {
-                Some(Ok(chunk)) => {
-                    let read = read + chunk.len() as u64;
-                    if read > expected {
-                        Some((Err(changed(read)), (chunks, read, true)))
-                    } else {
-                        Some((Ok(chunk), (chunks, read, false)))
+    Ok(stream::unfold(
+        state,
+        move |(mut chunks, read, finished)| {
+            let path = path.clone();
+            let done = done.clone();
+            async move {
+                if finished {
+                    return None;
+                }
+                let changed = |read| -> BoxError {
+                    Box::new(FileChanged {
+                        path,
+                        expected,
+                        read,
+                    })
+                };
+                match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        let read = read + chunk.len() as u64;
+                        if read > expected {
+                            Some((Err(changed(read)), (chunks, read, true)))
+                        } else {
+                            Some((Ok(chunk), (chunks, read, false)))
+                        }
+                    }
+                    Some(Err(error)) => {
+                        Some((Err(Box::new(error) as BoxError), (chunks, read, true)))
+                    }
+                    None if read < expected => Some((Err(changed(read)), (chunks, read, true))),
+                    None => {
+                        if let Some(done) = done {
+                            done.store(true, Ordering::Release);
+                        }
+                        None
                     }
                 }
-                Some(Err(error)) => Some((Err(Box::new(error) as BoxError), (chunks, read, true))),
-                None if read < expected => Some((Err(changed(read)), (chunks, read, true))),
-                None => None,
             }
-        }
-    }))
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -123,17 +146,18 @@ mod tests {
         max_file_bytes: 1 << 30,
         max_total_bytes: 1 << 30,
         max_files: 10,
+        allow_hard_links: false,
     };
 
     fn temp_workspace(name: &str) -> (PathBuf, Workspace) {
         let dir = std::env::temp_dir().join(format!("hmcp-upload-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let ws = Workspace::new(std::slice::from_ref(&dir), RootSource::Configured).unwrap();
+        let ws = Workspace::new(std::slice::from_ref(&dir), RootSource::Configured);
         (dir, ws)
     }
 
     async fn drain(attachment: &Attachment) -> Result<Vec<u8>, String> {
-        let mut stream = Box::pin(checked_stream(attachment).await.unwrap());
+        let mut stream = Box::pin(checked_stream(attachment, None).await.unwrap());
         let mut out = Vec::new();
         while let Some(item) = stream.next().await {
             out.extend_from_slice(&item.map_err(|e| e.to_string())?);

@@ -29,7 +29,7 @@ use crate::{
     render::render_call,
     tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
     tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
-    workspace::{RootSource, Workspace, file_uri_to_path},
+    workspace::{RootSource, Workspace},
 };
 
 /// Largest frame accepted; a bigger one is skipped and answered with an error.
@@ -73,8 +73,9 @@ struct Session {
     runner: Arc<TaskRunner>,
     max_output_chars: usize,
     out: mpsc::UnboundedSender<Value>,
-    /// The editor's workspace folders, from initialize and later changes.
-    workspace: Mutex<Option<Workspace>>,
+    /// The editor's workspace folders, from initialize and later changes. With
+    /// no folder, nothing can be attached (no fallback to the server's own folder).
+    workspace: Mutex<Workspace>,
     /// Cancellation tokens of the commands in flight, by request id.
     in_flight: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -118,7 +119,7 @@ where
         runner,
         max_output_chars,
         out,
-        workspace: Mutex::new(None),
+        workspace: Mutex::new(Workspace::from_uris([], RootSource::Client)),
         in_flight: Mutex::new(HashMap::new()),
     });
     let mut frames = FramedRead::new(input, LspCodec::new(MAX_FRAME_BYTES));
@@ -230,47 +231,45 @@ fn notification(
         }
         "workspace/didChangeWorkspaceFolders" => {
             let event = &params["event"];
+            let added = Workspace::from_uris(folder_uris(&event["added"]), RootSource::Client);
+            let removed = Workspace::from_uris(folder_uris(&event["removed"]), RootSource::Client);
             let mut workspace = session.workspace.lock().expect("lock");
-            let mut roots: Vec<_> = workspace
-                .as_ref()
-                .map(|w| w.roots.clone())
-                .unwrap_or_default();
-            let uris = |key: &str| -> Vec<PathBuf> {
-                folder_paths(&event[key])
-                    .into_iter()
-                    .filter_map(|p| p.canonicalize().ok())
-                    .collect()
-            };
-            let removed = uris("removed");
-            roots.retain(|r| !removed.contains(r));
-            roots.extend(uris("added"));
-            *workspace = Workspace::new(&roots, RootSource::Client);
+            workspace.roots.retain(|root| !removed.roots.contains(root));
+            for root in added.roots {
+                if !workspace.roots.contains(&root) {
+                    workspace.roots.push(root);
+                }
+            }
+            workspace.refused = added.refused;
             None
         }
         _ => None,
     }
 }
 
-/// The local paths of a `WorkspaceFolder[]` (`[{uri, name}]`); other entries are skipped.
-fn folder_paths(folders: &Value) -> Vec<PathBuf> {
+/// The URIs of a `WorkspaceFolder[]` (`[{uri, name}]`).
+fn folder_uris(folders: &Value) -> Vec<&str> {
     folders
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|f| f["uri"].as_str().and_then(file_uri_to_path))
+        .filter_map(|f| f["uri"].as_str())
         .collect()
 }
 
 /// Answer `initialize`: remember the workspace folders, announce the commands.
 fn initialize(session: &Session, params: &Value) -> Value {
-    let mut folders = folder_paths(&params["workspaceFolders"]);
-    if folders.is_empty() {
-        folders.extend(params["rootUri"].as_str().and_then(file_uri_to_path));
-    }
-    if folders.is_empty() {
-        folders.extend(params["rootPath"].as_str().map(PathBuf::from));
-    }
-    *session.workspace.lock().expect("lock") = Workspace::new(&folders, RootSource::Client);
+    let folders = folder_uris(&params["workspaceFolders"]);
+    let workspace = if !folders.is_empty() {
+        Workspace::from_uris(folders, RootSource::Client)
+    } else if let Some(root_uri) = params["rootUri"].as_str() {
+        Workspace::from_uris([root_uri], RootSource::Client)
+    } else if let Some(root_path) = params["rootPath"].as_str() {
+        Workspace::new(&[PathBuf::from(root_path)], RootSource::Client)
+    } else {
+        Workspace::from_uris([], RootSource::Client)
+    };
+    *session.workspace.lock().expect("lock") = workspace;
     json!({
         "capabilities": {
             "executeCommandProvider": {"commands": COMMANDS, "workDoneProgress": true},
@@ -340,7 +339,7 @@ async fn execute(
         .cloned()
         .unwrap_or_else(|| json!({}));
     let runner = &session.runner;
-    let workspace = session.workspace.lock().expect("lock").clone();
+    let workspace = Some(session.workspace.lock().expect("lock").clone());
     let outcome = match command {
         "handinger.createTask" => {
             let (mut request, wait) = arguments::<CreateTaskArgs>(argument)?.into_request();

@@ -24,6 +24,11 @@ pub enum TaskFailure {
     Api(ApiError),
     /// The caller stopped waiting; the work itself goes on.
     Cancelled,
+    /// A bug inside the bridge (a caught panic) while the request was in flight:
+    /// the task may have run.
+    Internal {
+        message: String,
+    },
     /// The task ended on the server with an error or was aborted.
     Remote {
         status: String,
@@ -55,6 +60,12 @@ impl fmt::Display for TaskError {
                 "The call was cancelled. Task {task} keeps running on Handinger; call get_task \
                  with taskId \"{task}\" to get its result."
             ),
+            TaskFailure::Internal { message } => write!(
+                f,
+                "The bridge failed while the request for task {task} was in flight ({message}). \
+                 The task may have run on Handinger: do not start it again; call get_task with \
+                 taskId \"{task}\" to get its result."
+            ),
             TaskFailure::Remote { status, url } => {
                 write!(f, "Task {task} ended on Handinger with status {status}.")?;
                 if let Some(url) = url {
@@ -76,7 +87,11 @@ impl fmt::Display for TaskError {
 impl TaskError {
     /// Whether the server may have started the work this error is about.
     pub fn may_have_run(&self) -> bool {
-        matches!(&self.failure, TaskFailure::Api(error) if error.may_have_run())
+        match &self.failure {
+            TaskFailure::Api(error) => error.may_have_run(),
+            TaskFailure::Internal { .. } => true,
+            _ => false,
+        }
     }
 
     fn hint(&self, error: &ApiError, task: &str) -> String {
@@ -117,6 +132,11 @@ impl TaskError {
                 ),
                 None => "Rate limited: nothing ran. Retry later.".to_owned(),
             },
+            ApiError::Redirected { .. } => format!(
+                "The task may exist on the server: its taskId is {task}. Check the base URL \
+                 setting (HANDINGER_BASE_URL), then call get_task with this taskId before \
+                 starting it again."
+            ),
             ApiError::UploadAborted { .. } => "The task did not start. Make sure the file is \
                 not being written to, then call again."
                 .to_owned(),
@@ -158,6 +178,7 @@ mod tests {
             status,
             message: "boom".into(),
             retry_after: None,
+            from_api: true,
         }
     }
 

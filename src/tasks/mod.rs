@@ -10,10 +10,12 @@ mod id;
 
 use std::{
     future::Future,
-    sync::Arc,
+    panic::AssertUnwindSafe,
+    sync::{Arc, atomic::AtomicBool},
     time::{Duration, Instant},
 };
 
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
@@ -22,7 +24,7 @@ pub use id::{TASK_ID_RANDOM_CHARS, new_task_id};
 use crate::{
     config::{Config, KeySource},
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskInfo, Usage, Worker},
-    jobs::{CallResult, Completion, JobHandle, Jobs},
+    jobs::{CallResult, Completion, InFlight, JobHandle, Jobs},
     workspace::{AttachLimits, Attachment, Workspace},
 };
 
@@ -103,12 +105,14 @@ pub struct WaitPolicy {
 
 impl WaitPolicy {
     /// The wait for a call that asked for `requested` seconds (or nothing).
+    /// Any number is accepted: a huge one is clamped to `max_wait`, a negative or
+    /// non-number one means the default.
     pub fn wait_for(&self, requested: Option<f64>) -> Duration {
-        requested
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(self.default_wait)
-            .min(self.max_wait)
+        let wait = match requested {
+            Some(secs) if secs >= 0.0 => Duration::try_from_secs_f64(secs).unwrap_or(self.max_wait),
+            _ => self.default_wait,
+        };
+        wait.min(self.max_wait)
     }
 }
 
@@ -158,8 +162,8 @@ impl TaskRunner {
         &self.workspace
     }
 
-    /// Task ids whose POST is still running (for the shutdown report).
-    pub fn running_task_ids(&self) -> Vec<String> {
+    /// Calls whose POST is still in flight (for the shutdown report).
+    pub fn running_calls(&self) -> Vec<InFlight> {
         self.jobs.running()
     }
 
@@ -175,8 +179,8 @@ impl TaskRunner {
         cancel: &CancellationToken,
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
-        let deadline = Instant::now() + wait;
-        let prepared = self.prepare(request)?;
+        let deadline = deadline_after(wait);
+        let prepared = self.prepare(request).await?;
         loop {
             let mut previous = match self.jobs.begin(
                 &prepared.task_id,
@@ -184,7 +188,7 @@ impl TaskRunner {
                 prepared.body.worker_id.clone(),
             ) {
                 Ok((handle, completion)) => {
-                    self.launch(prepared, completion);
+                    self.launch(prepared, completion, handle.body_sent.clone());
                     return self.settle(handle, deadline, cancel, progress).await;
                 }
                 Err(running) => running,
@@ -230,7 +234,7 @@ impl TaskRunner {
         if let Some(handle) = self.jobs.get(task_id) {
             match handle.result() {
                 None => {
-                    let deadline = Instant::now() + wait;
+                    let deadline = deadline_after(wait);
                     return self.settle(handle, deadline, cancel, progress).await;
                 }
                 Some(result) => match &*result {
@@ -244,8 +248,9 @@ impl TaskRunner {
         self.lookup(task_id).await
     }
 
-    /// Check a request and open its files; nothing is sent.
-    fn prepare(&self, request: TaskRequest) -> Result<Prepared, TaskError> {
+    /// Check a request and open its files; nothing is sent. The file checks run
+    /// on a blocking thread, so a slow disk never stalls the protocol.
+    async fn prepare(&self, request: TaskRequest) -> Result<Prepared, TaskError> {
         let kind = request.kind;
         let fail = |task_id: Option<String>, failure| TaskError {
             task_id,
@@ -268,9 +273,17 @@ impl TaskRunner {
                 TaskFailure::invalid("input", "must not be empty"),
             ));
         }
-        let workspace = request.workspace.as_ref().unwrap_or(&self.workspace);
-        let files = workspace
-            .attach(&request.files, self.attach_limits)
+        let workspace = request.workspace.unwrap_or_else(|| self.workspace.clone());
+        let limits = self.attach_limits;
+        let paths = request.files;
+        let files = tokio::task::spawn_blocking(move || workspace.attach(&paths, limits))
+            .await
+            .map_err(|e| {
+                fail(
+                    Some(task_id.clone()),
+                    TaskFailure::invalid("files", &format!("the file check failed: {e}")),
+                )
+            })?
             .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(Box::new(e))))?;
         let key = self
             .key
@@ -294,8 +307,10 @@ impl TaskRunner {
         })
     }
 
-    /// Send the POST in the background; its result goes to the job table.
-    fn launch(&self, prepared: Prepared, completion: Completion) {
+    /// Send the POST in the background; its result goes to the job table. A panic
+    /// in the request is caught and recorded as this task's failure, so the job
+    /// never stays "running" forever.
+    fn launch(&self, prepared: Prepared, completion: Completion, body_sent: Arc<AtomicBool>) {
         let Prepared {
             task_id,
             kind,
@@ -312,22 +327,30 @@ impl TaskRunner {
             "sending POST /api/tasks"
         );
         tokio::spawn(async move {
-            let result = match client.create_task(&key, &body, &files).await {
-                Ok(worker) => {
+            let request = client.create_task(&key, &body, &files, &body_sent);
+            let answer = AssertUnwindSafe(request).catch_unwind().await;
+            let fail = |failure| TaskError {
+                task_id: Some(task_id.clone()),
+                kind,
+                failure,
+            };
+            let result = match answer {
+                Ok(Ok(worker)) => {
                     tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
                     Ok(TaskOutcome {
-                        task_id,
+                        task_id: task_id.clone(),
                         kind,
                         worker,
                     })
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     tracing::warn!(task_id, %error, "task call failed");
-                    Err(TaskError {
-                        task_id: Some(task_id),
-                        kind,
-                        failure: TaskFailure::Api(error),
-                    })
+                    Err(fail(TaskFailure::Api(error)))
+                }
+                Err(panic) => {
+                    let message = panic_message(panic.as_ref());
+                    tracing::error!(task_id, message, "the request panicked");
+                    Err(fail(TaskFailure::Internal { message }))
                 }
             };
             jobs.finish(completion, result);
@@ -497,6 +520,15 @@ impl TaskRunner {
     }
 }
 
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
     tracing::warn!(
         task_id,
@@ -509,8 +541,19 @@ fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
     }
 }
 
-/// `--workspace` folders, or the working directory.
+/// `--workspace` folders, or the working directory when none is configured. A
+/// configured folder that does not exist is not replaced by the working directory:
+/// attaching then fails and says why.
 fn configured_workspace(config: &Config) -> Workspace {
-    Workspace::new(&config.workspace, crate::workspace::RootSource::Configured)
-        .unwrap_or_else(Workspace::working_directory)
+    if config.workspace.is_empty() {
+        Workspace::working_directory()
+    } else {
+        Workspace::new(&config.workspace, crate::workspace::RootSource::Configured)
+    }
+}
+
+/// `now + wait`, saturating: no wait can overflow the clock.
+fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait).unwrap_or_else(|| now + NO_DEADLINE)
 }

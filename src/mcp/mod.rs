@@ -1,6 +1,8 @@
 //! The MCP front-end: tool definitions, progress, cancellation, roots and the MCP
 //! tasks extension, translated to and from the core.
 
+pub mod transport;
+
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
@@ -24,7 +26,7 @@ use crate::{
     schema,
     tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRequest, TaskRunner},
     tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
-    workspace::{RootSource, Workspace, file_uri_to_path},
+    workspace::{RootSource, Workspace},
 };
 
 /// Request methods of the MCP specification; a request of one of them that reaches
@@ -76,10 +78,18 @@ pub struct HandingerServer {
     max_output_chars: usize,
     /// The client's roots, fetched when a call first needs them and dropped on
     /// `notifications/roots/list_changed`.
-    client_roots: Arc<tokio::sync::Mutex<Option<Workspace>>>,
+    client_roots: Arc<std::sync::Mutex<RootsCache>>,
     /// Calls run as MCP tasks, for clients of the tasks extension.
     mcp_tasks: TaskManager,
     tool_router: ToolRouter<Self>,
+}
+
+/// The client's roots as last listed. `generation` counts list_changed
+/// notifications, so an answer that was asked for before a change is not kept.
+#[derive(Default)]
+struct RootsCache {
+    workspace: Option<Workspace>,
+    generation: u64,
 }
 
 /// Progress as `notifications/progress`, when the request carried a token.
@@ -253,6 +263,9 @@ impl HandingerServer {
 
     /// The client's roots as the workspace, when the call attaches files and the
     /// client declares the roots capability; `None` means the configured workspace.
+    /// A client that declares roots but offers none usable gets a workspace with no
+    /// root (fail closed). The cache lock is never held across `roots/list`, so a
+    /// client that never answers delays only the calls that wait for it.
     /// (SEP-2577 deprecates roots, but today's hosts still send them.)
     #[allow(deprecated)]
     async fn client_workspace(
@@ -266,29 +279,40 @@ impl HandingerServer {
         if files.is_empty() || !declares_roots {
             return None;
         }
-        let mut cached = self.client_roots.lock().await;
-        if cached.is_none() {
-            *cached = match tokio::time::timeout(ROOTS_TIMEOUT, peer.list_roots()).await {
-                Ok(Ok(listed)) => {
-                    let paths: Vec<_> = listed
-                        .roots
-                        .iter()
-                        .filter_map(|root| file_uri_to_path(&root.uri))
-                        .collect();
-                    tracing::info!(roots = ?paths, "client roots");
-                    Workspace::new(&paths, RootSource::Client)
+        let generation = {
+            let cache = self.client_roots.lock().expect("roots lock");
+            if let Some(workspace) = &cache.workspace {
+                return Some(workspace.clone());
+            }
+            cache.generation
+        };
+        let unusable = |reason: String| {
+            tracing::warn!(reason, "no usable client roots; files cannot be attached");
+            Some(Workspace::unusable(
+                RootSource::Client,
+                "roots/list",
+                reason,
+            ))
+        };
+        match tokio::time::timeout(ROOTS_TIMEOUT, peer.list_roots()).await {
+            Ok(Ok(listed)) => {
+                let uris = listed.roots.iter().map(|root| root.uri.as_str());
+                let workspace = Workspace::from_uris(uris, RootSource::Client);
+                tracing::info!(roots = ?workspace.roots, refused = ?workspace.refused, "client roots");
+                let mut cache = self.client_roots.lock().expect("roots lock");
+                if cache.generation == generation {
+                    cache.workspace = Some(workspace.clone());
                 }
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "roots/list failed; using the configured workspace");
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!("roots/list timed out; using the configured workspace");
-                    None
-                }
-            };
+                Some(workspace)
+            }
+            Ok(Err(error)) => {
+                unusable(format!("the client's answer to roots/list failed: {error}"))
+            }
+            Err(_) => unusable(format!(
+                "the client did not answer roots/list within {} s",
+                ROOTS_TIMEOUT.as_secs()
+            )),
         }
-        cached.clone()
     }
 
     /// For a client of the tasks extension, run create_task / follow_up_task as an MCP
@@ -443,7 +467,9 @@ impl ServerHandler for HandingerServer {
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
         tracing::info!("client roots changed");
-        self.client_roots.lock().await.take();
+        let mut cache = self.client_roots.lock().expect("roots lock");
+        cache.workspace = None;
+        cache.generation += 1;
     }
 }
 

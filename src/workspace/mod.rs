@@ -1,0 +1,667 @@
+//! The path policy: which files a call may attach, checked before anything is sent.
+//!
+//! Paths resolve against the workspace's first root. Each file is opened once,
+//! beneath its root's directory handle, following no symlink at any component
+//! ([`open::open_beneath`]); every check (regular file, size, link count) is made on
+//! the open handle, and the bytes sent are read from that handle. A workspace can
+//! have no usable root (a client that declared roots but offered none that work):
+//! then nothing can be attached, and nothing falls back to another folder.
+
+mod open;
+
+use crate::render::human_size;
+use open::{OpenFailure, open_beneath};
+use std::{
+    fmt,
+    fs::File,
+    path::{Component, Path, PathBuf},
+};
+
+/// Where the workspace roots came from; named in every error, because desktop hosts
+/// start servers in `/` or `$HOME` and users need to see which base was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootSource {
+    /// The MCP client's roots (or an editor's workspace folders).
+    Client,
+    /// `--workspace` / `HANDINGER_WORKSPACE`.
+    Configured,
+    /// The server process's working directory.
+    WorkingDirectory,
+}
+
+impl fmt::Display for RootSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RootSource::Client => "the client's workspace roots",
+            RootSource::Configured => {
+                "the configured workspace (--workspace / HANDINGER_WORKSPACE)"
+            }
+            RootSource::WorkingDirectory => "the server's working directory",
+        })
+    }
+}
+
+/// A root that was offered but cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRoot {
+    pub offered: String,
+    pub reason: String,
+}
+
+/// The folders a call may attach files from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// Canonical root folders; relative paths resolve against the first. Empty
+    /// when nothing usable was offered: then every attachment is refused.
+    pub roots: Vec<PathBuf>,
+    pub source: RootSource,
+    /// What was offered and could not be used, for the refusal message.
+    pub refused: Vec<RefusedRoot>,
+}
+
+/// Limits on what one call may attach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachLimits {
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_files: usize,
+    /// Accept files with more than one hard link (see [`PathProblem::HardLinked`]).
+    pub allow_hard_links: bool,
+}
+
+/// A checked file, open and ready to stream.
+#[derive(Debug)]
+pub struct Attachment {
+    /// The path as the caller gave it, for messages.
+    pub given: String,
+    /// Where the file is: its root joined with the checked relative path.
+    pub path: PathBuf,
+    /// The base name sent as the part's filename.
+    pub file_name: String,
+    pub content_type: String,
+    /// The size checked on the open handle; the upload must be exactly this long.
+    pub len: u64,
+    pub file: File,
+}
+
+/// Why a path was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathProblem {
+    Empty,
+    EscapesWithDotDot,
+    OutsideWorkspace,
+    /// The path is, or passes through, a symbolic link; links are never followed.
+    Symlink,
+    NotFound,
+    Unreadable(String),
+    Directory,
+    NotRegular(&'static str),
+    TooLarge {
+        len: u64,
+        limit: u64,
+    },
+    DuplicateName {
+        other: String,
+    },
+    /// The file has other hard links, any of which may be outside the workspace:
+    /// a link is the same file as its target, so the workspace would not bound it.
+    HardLinked {
+        links: u64,
+    },
+}
+
+/// A refused attachment or set of attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachError {
+    /// One path is unacceptable.
+    Path {
+        given: String,
+        resolved: Option<PathBuf>,
+        base: PathBuf,
+        source: RootSource,
+        problem: PathProblem,
+    },
+    /// The workspace has no usable root, so nothing may be attached.
+    NoUsableRoot {
+        source: RootSource,
+        refused: Vec<RefusedRoot>,
+    },
+    TooMany {
+        count: usize,
+        limit: usize,
+    },
+    TotalTooLarge {
+        total: u64,
+        limit: u64,
+    },
+}
+
+impl fmt::Display for PathProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathProblem::Empty => write!(f, "the path is empty"),
+            PathProblem::EscapesWithDotDot => write!(f, "`..` leads out of the workspace"),
+            PathProblem::OutsideWorkspace => write!(f, "it is outside the workspace"),
+            PathProblem::Symlink => write!(
+                f,
+                "it is, or passes through, a symbolic link, and links are not followed; \
+                 attach the file by its real path inside the workspace"
+            ),
+            PathProblem::NotFound => write!(f, "no such file"),
+            PathProblem::Unreadable(reason) => write!(f, "it cannot be read ({reason})"),
+            PathProblem::Directory => {
+                write!(f, "it is a directory; attach the files in it one by one")
+            }
+            PathProblem::NotRegular(kind) => write!(f, "it is a {kind}, not a regular file"),
+            PathProblem::TooLarge { len, limit } => write!(
+                f,
+                "it is {}, over the per-file limit of {} (--max-file-size)",
+                human_size(*len),
+                human_size(*limit)
+            ),
+            PathProblem::DuplicateName { other } => write!(
+                f,
+                "{other:?} has the same file name, and the worker sees files by name only; \
+                 rename or copy one of them"
+            ),
+            PathProblem::HardLinked { links } => write!(
+                f,
+                "it has {links} hard links, and another of them may be outside the workspace; \
+                 attach a copy, or start the server with --allow-hard-links true"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttachError::TooMany { count, limit } => write!(
+                f,
+                "Too many files: {count} given, at most {limit} per call (--max-files)."
+            ),
+            AttachError::TotalTooLarge { total, limit } => write!(
+                f,
+                "The files total at least {}, over the per-call limit of {} (--max-total-size).",
+                human_size(*total),
+                human_size(*limit)
+            ),
+            AttachError::NoUsableRoot { source, refused } => {
+                write!(f, "Cannot attach files: {source} offer no usable folder")?;
+                if refused.is_empty() {
+                    write!(f, " (none was offered)")?;
+                } else {
+                    let list: Vec<String> = refused
+                        .iter()
+                        .map(|r| format!("{:?}: {}", r.offered, r.reason))
+                        .collect();
+                    write!(f, " ({})", list.join("; "))?;
+                }
+                write!(
+                    f,
+                    ". Files are attached only from the workspace the client names; open a \
+                     folder (a workspace root) in the client and call again."
+                )
+            }
+            AttachError::Path {
+                given,
+                resolved,
+                base,
+                source,
+                problem,
+            } => {
+                write!(f, "Cannot attach {given:?}")?;
+                if let Some(resolved) = resolved
+                    .as_ref()
+                    .filter(|r| r.as_os_str() != given.as_str())
+                {
+                    write!(f, " (resolved to {})", resolved.display())?;
+                }
+                write!(
+                    f,
+                    ": {problem}. Relative paths resolve against {} ({source}).",
+                    base.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for AttachError {}
+
+impl Workspace {
+    /// A workspace of `roots`, made canonical; a root that is missing or not a
+    /// folder is kept in [`Workspace::refused`] with the reason.
+    pub fn new(roots: &[PathBuf], source: RootSource) -> Self {
+        let mut workspace = Self::empty(source);
+        for root in roots {
+            workspace.add_root(root, root.display().to_string());
+        }
+        workspace
+    }
+
+    /// A workspace of the roots an MCP client or an editor offered as URIs. Only
+    /// local `file:` folders are usable; every other one is refused with a reason.
+    pub fn from_uris<'a>(uris: impl IntoIterator<Item = &'a str>, source: RootSource) -> Self {
+        let mut workspace = Self::empty(source);
+        for uri in uris {
+            match file_uri_to_path(uri) {
+                Ok(path) => workspace.add_root(&path, uri.to_owned()),
+                Err(reason) => workspace.refused.push(RefusedRoot {
+                    offered: uri.to_owned(),
+                    reason,
+                }),
+            }
+        }
+        workspace
+    }
+
+    /// A workspace with no usable root, saying why.
+    pub fn unusable(source: RootSource, offered: &str, reason: String) -> Self {
+        let mut workspace = Self::empty(source);
+        workspace.refused.push(RefusedRoot {
+            offered: offered.to_owned(),
+            reason,
+        });
+        workspace
+    }
+
+    fn empty(source: RootSource) -> Self {
+        Self {
+            roots: Vec::new(),
+            source,
+            refused: Vec::new(),
+        }
+    }
+
+    fn add_root(&mut self, root: &Path, offered: String) {
+        let refuse = |reason: String| RefusedRoot {
+            offered: offered.clone(),
+            reason,
+        };
+        match root.canonicalize() {
+            Ok(path) if path.is_dir() => {
+                if !self.roots.contains(&path) {
+                    self.roots.push(path);
+                }
+            }
+            Ok(_) => self.refused.push(refuse("not a folder".to_owned())),
+            Err(error) => self
+                .refused
+                .push(refuse(format!("unusable folder: {error}"))),
+        }
+    }
+
+    /// The server's working directory (for clients that declare no roots, when no
+    /// workspace is configured).
+    pub fn working_directory() -> Self {
+        match std::env::current_dir() {
+            Ok(cwd) => Self::new(&[cwd], RootSource::WorkingDirectory),
+            Err(error) => Self::unusable(
+                RootSource::WorkingDirectory,
+                ".",
+                format!("the working directory cannot be read: {error}"),
+            ),
+        }
+    }
+
+    /// The folder relative paths resolve against, when there is one.
+    pub fn base(&self) -> Option<&Path> {
+        self.roots.first().map(PathBuf::as_path)
+    }
+
+    /// Check every path and open the files; refuse the whole set on the first
+    /// problem. This does blocking file-system work: call it off the async threads.
+    pub fn attach(
+        &self,
+        paths: &[String],
+        limits: AttachLimits,
+    ) -> Result<Vec<Attachment>, AttachError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(base) = self.base() else {
+            return Err(AttachError::NoUsableRoot {
+                source: self.source,
+                refused: self.refused.clone(),
+            });
+        };
+        if paths.len() > limits.max_files {
+            return Err(AttachError::TooMany {
+                count: paths.len(),
+                limit: limits.max_files,
+            });
+        }
+        let mut attachments: Vec<Attachment> = Vec::with_capacity(paths.len());
+        let mut total = 0u64;
+        for given in paths {
+            let attachment = self.check(base, given, limits)?;
+            if let Some(other) = attachments
+                .iter()
+                .find(|a| a.file_name == attachment.file_name)
+            {
+                return Err(self.refuse(
+                    base,
+                    given,
+                    Some(attachment.path),
+                    PathProblem::DuplicateName {
+                        other: other.given.clone(),
+                    },
+                ));
+            }
+            total = total.saturating_add(attachment.len);
+            if total > limits.max_total_bytes {
+                return Err(AttachError::TotalTooLarge {
+                    total,
+                    limit: limits.max_total_bytes,
+                });
+            }
+            attachments.push(attachment);
+        }
+        Ok(attachments)
+    }
+
+    fn refuse(
+        &self,
+        base: &Path,
+        given: &str,
+        resolved: Option<PathBuf>,
+        problem: PathProblem,
+    ) -> AttachError {
+        AttachError::Path {
+            given: given.to_owned(),
+            resolved,
+            base: base.to_owned(),
+            source: self.source,
+            problem,
+        }
+    }
+
+    /// The root a path falls in and the path relative to it, both free of `.`
+    /// and `..`.
+    fn locate(&self, base: &Path, raw: &Path) -> Result<(PathBuf, PathBuf), PathProblem> {
+        let climbs = raw.components().any(|c| c == Component::ParentDir);
+        let Some(absolute) = normalize(&base.join(raw)) else {
+            return Err(PathProblem::EscapesWithDotDot);
+        };
+        let found = self.roots.iter().find_map(|root| {
+            absolute
+                .strip_prefix(root)
+                .ok()
+                .map(|rel| (root.clone(), rel.to_owned()))
+        });
+        match found {
+            Some(found) => Ok(found),
+            None if climbs => Err(PathProblem::EscapesWithDotDot),
+            None => Err(PathProblem::OutsideWorkspace),
+        }
+    }
+
+    fn check(
+        &self,
+        base: &Path,
+        given: &str,
+        limits: AttachLimits,
+    ) -> Result<Attachment, AttachError> {
+        let trimmed = given.trim();
+        let raw = if trimmed.starts_with("file:") {
+            file_uri_to_path(trimmed).unwrap_or_else(|_| PathBuf::from(trimmed))
+        } else {
+            PathBuf::from(trimmed)
+        };
+        if raw.as_os_str().is_empty() {
+            return Err(self.refuse(base, given, None, PathProblem::Empty));
+        }
+        let (root, relative) = self
+            .locate(base, &raw)
+            .map_err(|problem| self.refuse(base, given, None, problem))?;
+        let path = root.join(&relative);
+        let refuse = |problem| self.refuse(base, given, Some(path.clone()), problem);
+        if relative.as_os_str().is_empty() {
+            return Err(refuse(PathProblem::Directory));
+        }
+        let file = open_beneath(&root, &relative).map_err(|failure| {
+            refuse(match failure {
+                OpenFailure::NotFound => PathProblem::NotFound,
+                OpenFailure::Symlink => PathProblem::Symlink,
+                OpenFailure::Escapes => PathProblem::OutsideWorkspace,
+                OpenFailure::Socket => PathProblem::NotRegular("socket"),
+                OpenFailure::Other(reason) => PathProblem::Unreadable(reason),
+            })
+        })?;
+        // Every check from here on is made on the open handle (fstat).
+        let meta = file
+            .metadata()
+            .map_err(|e| refuse(PathProblem::Unreadable(e.to_string())))?;
+        if meta.is_dir() {
+            return Err(refuse(PathProblem::Directory));
+        }
+        if !meta.is_file() {
+            return Err(refuse(PathProblem::NotRegular(file_kind(&meta))));
+        }
+        let links = link_count(&meta);
+        if links > 1 && !limits.allow_hard_links {
+            return Err(refuse(PathProblem::HardLinked { links }));
+        }
+        if meta.len() > limits.max_file_bytes {
+            return Err(refuse(PathProblem::TooLarge {
+                len: meta.len(),
+                limit: limits.max_file_bytes,
+            }));
+        }
+        let file_name = relative
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_owned());
+        Ok(Attachment {
+            given: given.to_owned(),
+            content_type: content_type_for(&file_name),
+            file_name,
+            len: meta.len(),
+            path,
+            file,
+        })
+    }
+}
+
+/// The local path of a `file://` URI (as MCP roots and LSP workspace folders give
+/// them), percent-decoded; otherwise why it names no local folder.
+pub fn file_uri_to_path(uri: &str) -> Result<PathBuf, String> {
+    let Some(rest) = uri.strip_prefix("file://") else {
+        return Err(match uri.split_once(':') {
+            Some((scheme, _)) if !scheme.contains('/') => {
+                format!("a {scheme}: URI, not a local file: folder")
+            }
+            _ => "not a file: URI".to_owned(),
+        });
+    };
+    let (host, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => return Err("a file: URI without a path".to_owned()),
+    };
+    if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
+        return Err(format!(
+            "a folder on another host ({host}), not on this machine"
+        ));
+    }
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            decoded.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    let text = String::from_utf8(decoded).map_err(|_| "a path that is not UTF-8".to_owned())?;
+    if text.contains('\0') {
+        return Err("a path with a NUL byte".to_owned());
+    }
+    // file:///C:/dir on Windows
+    #[cfg(windows)]
+    let text = text.trim_start_matches('/').to_owned();
+    Ok(PathBuf::from(text))
+}
+
+/// `path` with `.` and `..` folded away, without touching the file system; `None`
+/// when `..` climbs above the file-system root. Folding is safe because no symlink
+/// is ever followed when the result is opened.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(unix)]
+fn link_count(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn link_count(_: &std::fs::Metadata) -> u64 {
+    1
+}
+
+#[cfg(unix)]
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "socket"
+    } else if kind.is_char_device() {
+        "character device"
+    } else if kind.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(_: &std::fs::Metadata) -> &'static str {
+    "special file"
+}
+
+/// The media type for a file name, by extension; `application/octet-stream` otherwise.
+pub fn content_type_for(file_name: &str) -> String {
+    mime_guess::from_path(file_name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: AttachLimits = AttachLimits {
+        max_file_bytes: 1 << 20,
+        max_total_bytes: 1 << 20,
+        max_files: 10,
+        allow_hard_links: false,
+    };
+
+    #[test]
+    fn normalize_folds_dots_and_stops_at_root() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            Some(PathBuf::from("/a/c/d"))
+        );
+        assert_eq!(normalize(Path::new("/a/../..")), None);
+    }
+
+    #[test]
+    fn file_uris_become_paths_or_say_why_not() {
+        assert_eq!(
+            file_uri_to_path("file:///home/me/My%20Project"),
+            Ok(PathBuf::from("/home/me/My Project"))
+        );
+        assert_eq!(
+            file_uri_to_path("file://localhost/tmp"),
+            Ok(PathBuf::from("/tmp"))
+        );
+        assert_eq!(file_uri_to_path("file:///a%2"), Ok(PathBuf::from("/a%2")));
+        let why = |uri| file_uri_to_path(uri).unwrap_err();
+        assert!(why("https://example.com/x").contains("https: URI"));
+        assert!(why("file://otherhost/srv").contains("another host (otherhost)"));
+        assert!(why("file:///a%00b").contains("NUL"));
+    }
+
+    #[test]
+    fn content_types_come_from_the_extension() {
+        assert_eq!(content_type_for("data.csv"), "text/csv");
+        assert_eq!(content_type_for("report.pdf"), "application/pdf");
+        assert_eq!(content_type_for("notes.md"), "text/markdown");
+        assert_eq!(content_type_for("blob.xyz123"), "application/octet-stream");
+        assert_eq!(content_type_for("Makefile"), "application/octet-stream");
+    }
+
+    #[test]
+    fn a_workspace_without_usable_roots_attaches_nothing_and_lists_what_was_offered() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+        let missing = dir.path().join("gone");
+        let ws = Workspace::from_uris(
+            [
+                "https://example.com/repo",
+                "file://otherhost/srv",
+                format!("file://{}", missing.display()).as_str(),
+            ],
+            RootSource::Client,
+        );
+        assert!(ws.roots.is_empty());
+        // Even an absolute path to an existing file is refused: nothing falls back.
+        let given = dir.path().join("a.txt").display().to_string();
+        let error = ws.attach(&[given], LIMITS).unwrap_err().to_string();
+        for needle in ["https: URI", "another host", "gone", "no usable folder"] {
+            assert!(error.contains(needle), "{needle:?} not in {error}");
+        }
+        let none = Workspace::from_uris([], RootSource::Client);
+        let error = none.attach(&["a.txt".into()], LIMITS).unwrap_err();
+        assert!(error.to_string().contains("none was offered"), "{error}");
+        // A call without files needs no root.
+        assert!(none.attach(&[], LIMITS).unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hard_links_are_refused_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "secret").unwrap();
+        std::fs::hard_link(dir.path().join("outside.txt"), root.join("inside.txt")).unwrap();
+        let ws = Workspace::new(std::slice::from_ref(&root), RootSource::Configured);
+        let error = ws.attach(&["inside.txt".into()], LIMITS).unwrap_err();
+        assert!(error.to_string().contains("2 hard links"), "{error}");
+        let allowed = AttachLimits {
+            allow_hard_links: true,
+            ..LIMITS
+        };
+        assert_eq!(
+            ws.attach(&["inside.txt".into()], allowed).unwrap()[0].len,
+            6
+        );
+    }
+}
