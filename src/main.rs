@@ -88,9 +88,13 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
     let served = async {
         if lsp_mode {
             tracing::info!("serving LSP-style JSON-RPC on stdio");
+            let limits = lsp::SessionLimits {
+                max_output_chars: config.max_output_chars,
+                max_in_flight: config.max_in_flight,
+            };
             lsp::serve(
                 runner.clone(),
-                config.max_output_chars,
+                limits,
                 EofSignal::new(input, stdin_closed.clone()),
                 tokio::io::stdout(),
             )

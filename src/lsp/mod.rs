@@ -35,6 +35,11 @@ use crate::{
 /// Largest frame accepted; a bigger one is skipped and answered with an error.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// Messages waiting for the writer. When the editor stops reading, this fills,
+/// sending waits, and the read loop stops taking requests: backpressure instead
+/// of memory growth.
+const OUTGOING_QUEUE: usize = 32;
+
 /// The commands `workspace/executeCommand` runs.
 pub const COMMANDS: [&str; 3] = [
     "handinger.createTask",
@@ -50,6 +55,7 @@ mod code {
     pub const SERVER_NOT_INITIALIZED: i64 = -32002;
     pub const REQUEST_FAILED: i64 = -32803;
     pub const REQUEST_CANCELLED: i64 = -32800;
+    pub const SERVER_BUSY: i64 = -32000;
 }
 
 /// A JSON-RPC error answer.
@@ -72,7 +78,9 @@ impl ResponseError {
 struct Session {
     runner: Arc<TaskRunner>,
     max_output_chars: usize,
-    out: mpsc::UnboundedSender<Value>,
+    /// Commands that may run at once; more are answered "server busy".
+    max_in_flight: usize,
+    out: mpsc::Sender<Value>,
     /// The editor's workspace folders, from initialize and later changes. With
     /// no folder, nothing can be attached (no fallback to the server's own folder).
     workspace: Mutex<Workspace>,
@@ -81,24 +89,26 @@ struct Session {
 }
 
 impl Session {
-    fn send(&self, message: Value) {
+    /// Queue a message for the writer, waiting while the queue is full.
+    async fn send(&self, message: Value) {
         // The writer ends only when the process does.
-        let _ = self.out.send(message);
+        let _ = self.out.send(message).await;
     }
 
-    fn respond(&self, id: Value, result: Result<Value, ResponseError>) {
+    async fn respond(&self, id: Value, result: Result<Value, ResponseError>) {
         self.send(match result {
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
             Err(e) => json!({"jsonrpc": "2.0", "id": id,
                              "error": {"code": e.code, "message": e.message}}),
-        });
+        })
+        .await;
     }
 }
 
 /// Serve the LSP-style protocol on `input`/`output` until `exit` or end of input.
 pub async fn serve<R, W>(
     runner: Arc<TaskRunner>,
-    max_output_chars: usize,
+    limits: SessionLimits,
     input: R,
     output: W,
 ) -> ExitCode
@@ -106,7 +116,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (out, mut outgoing) = mpsc::unbounded_channel::<Value>();
+    let (out, mut outgoing) = mpsc::channel::<Value>(OUTGOING_QUEUE);
     let writer = tokio::spawn(async move {
         let mut sink = FramedWrite::new(output, LspCodec::new(MAX_FRAME_BYTES));
         while let Some(message) = outgoing.recv().await {
@@ -117,7 +127,8 @@ where
     });
     let session = Arc::new(Session {
         runner,
-        max_output_chars,
+        max_output_chars: limits.max_output_chars,
+        max_in_flight: limits.max_in_flight,
         out,
         workspace: Mutex::new(Workspace::from_uris([], RootSource::Client)),
         in_flight: Mutex::new(HashMap::new()),
@@ -133,10 +144,12 @@ where
                     FrameError::BadJson(_) => code::PARSE_ERROR,
                     _ => code::INVALID_REQUEST,
                 };
-                session.respond(
-                    Value::Null,
-                    Err(ResponseError::new(code, error.to_string())),
-                );
+                session
+                    .respond(
+                        Value::Null,
+                        Err(ResponseError::new(code, error.to_string())),
+                    )
+                    .await;
                 continue;
             }
             Some(Err(error)) => {
@@ -145,7 +158,7 @@ where
                 break ExitCode::FAILURE;
             }
         };
-        if let Some(code) = handle(&session, &mut state, message) {
+        if let Some(code) = handle(&session, &mut state, message).await {
             break code;
         }
     };
@@ -161,8 +174,17 @@ enum Lifecycle {
     ShutDown,
 }
 
+/// What bounds one LSP session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Characters of an answer inlined in a result.
+    pub max_output_chars: usize,
+    /// Commands that may run at once.
+    pub max_in_flight: usize,
+}
+
 /// Handle one message; `Some(code)` when the process should exit.
-fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Option<ExitCode> {
+async fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Option<ExitCode> {
     let method = message
         .get("method")
         .and_then(Value::as_str)
@@ -198,15 +220,26 @@ fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Opti
             Ok(Value::Null)
         }
         ("workspace/executeCommand", Lifecycle::Running) => {
-            spawn_command(session.clone(), id, params);
-            return None;
+            let busy = session.in_flight.lock().expect("lock").len() >= session.max_in_flight;
+            if !busy {
+                spawn_command(session.clone(), id, params);
+                return None;
+            }
+            Err(ResponseError::new(
+                code::SERVER_BUSY,
+                format!(
+                    "Server busy: {} commands are running (--max-in-flight); retry when one \
+                     has finished",
+                    session.max_in_flight
+                ),
+            ))
         }
         (other, _) => Err(ResponseError::new(
             code::METHOD_NOT_FOUND,
             format!("unknown method {other}"),
         )),
     };
-    session.respond(id, answer);
+    session.respond(id, answer).await;
     None
 }
 
@@ -286,18 +319,20 @@ struct WorkDone {
 }
 
 impl WorkDone {
-    fn send(&self, value: Value) {
+    async fn send(&self, value: Value) {
         if let Some(token) = &self.token {
             self.session
                 .send(json!({"jsonrpc": "2.0", "method": "$/progress",
-                             "params": {"token": token, "value": value}}));
+                             "params": {"token": token, "value": value}}))
+                .await;
         }
     }
 }
 
 impl Progress for WorkDone {
     async fn report(&mut self, _: Duration, message: String) {
-        self.send(json!({"kind": "report", "message": message, "cancellable": true}));
+        self.send(json!({"kind": "report", "message": message, "cancellable": true}))
+            .await;
     }
 }
 
@@ -315,14 +350,16 @@ fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
             session: session.clone(),
             token: params.get("workDoneToken").cloned(),
         };
-        progress.send(
-            json!({"kind": "begin", "title": "Handinger", "cancellable": true,
-                             "message": "Sending the task"}),
-        );
+        progress
+            .send(
+                json!({"kind": "begin", "title": "Handinger", "cancellable": true,
+                         "message": "Sending the task"}),
+            )
+            .await;
         let result = execute(&session, &params, &cancel, &mut progress).await;
-        progress.send(json!({"kind": "end"}));
+        progress.send(json!({"kind": "end"})).await;
         session.in_flight.lock().expect("lock").remove(&key);
-        session.respond(id, result);
+        session.respond(id, result).await;
     });
 }
 

@@ -65,6 +65,9 @@ pub struct LineTransport<R> {
     line: Vec<u8>,
     /// Inside a line over the limit: its rest is being skipped.
     skipping: bool,
+    /// An error answer of ours not yet queued. Kept here, not in a future, because
+    /// rmcp may drop `receive` at any await; nothing is read until it is queued.
+    pending: Option<Vec<u8>>,
     out: mpsc::Sender<Vec<u8>>,
     slots: Arc<Semaphore>,
     in_flight: Arc<InFlight>,
@@ -96,6 +99,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
             reader: BufReader::new(input),
             line: Vec::new(),
             skipping: false,
+            pending: None,
             out,
             slots: Arc::new(Semaphore::new(max_in_flight)),
             in_flight: Arc::default(),
@@ -134,25 +138,32 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
         }
     }
 
-    /// Queue an error answer; waits while the queue is full.
-    fn answer_error(
-        &self,
-        id: Option<Value>,
-        code: i64,
-        message: String,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let out = self.out.clone();
+    /// Keep an error answer to be queued before anything else is read.
+    fn answer_error(&mut self, id: Option<Value>, code: i64, message: String) {
         let id = id.unwrap_or(Value::Null);
         let answer =
             json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
-        async move {
-            let _ = out.send(line_of(&answer)).await;
+        self.pending = Some(line_of(&answer));
+    }
+
+    /// Queue the pending answer, waiting while the queue is full. Cancel-safe: a
+    /// reservation dropped halfway loses nothing. `false` once the writer is gone.
+    async fn flush_pending(&mut self) -> bool {
+        if self.pending.is_none() {
+            return true;
+        }
+        match self.out.reserve().await {
+            Ok(slot) => {
+                slot.send(self.pending.take().expect("checked above"));
+                true
+            }
+            Err(_) => false,
         }
     }
 
     /// Decide what to do with one complete line: a message for the server, or
     /// `None` after answering (or ignoring) it here.
-    async fn accept(&mut self, line: Vec<u8>) -> Option<RxJsonRpcMessage<RoleServer>> {
+    fn accept(&mut self, line: Vec<u8>) -> Option<RxJsonRpcMessage<RoleServer>> {
         let text = trim_line(&line);
         if text.iter().all(u8::is_ascii_whitespace) {
             return None;
@@ -163,8 +174,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
                 tracing::debug!(%error, "unparsable input line");
                 if let Some(id) = recover_id(text) {
                     let message = format!("Parse error: {error}");
-                    self.answer_error(Some(id), code::PARSE_ERROR, message)
-                        .await;
+                    self.answer_error(Some(id), code::PARSE_ERROR, message);
                 }
                 return None;
             }
@@ -183,12 +193,19 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
         let message = match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
             Ok(message) => message,
             Err(error) => {
+                let reason = if value.is_array() {
+                    "batches are not supported; send one message per line".to_owned()
+                } else if !value.is_object() {
+                    "a JSON-RPC message is an object".to_owned()
+                } else {
+                    format!("not a JSON-RPC 2.0 request, notification or response ({error})")
+                };
                 match (&id, method) {
                     // A notification of a kind rmcp does not model: nothing to answer.
                     (None, Some(_)) => {}
                     _ => {
-                        let message = format!("Invalid request: {error}");
-                        self.answer_error(id, code::INVALID_REQUEST, message).await;
+                        let message = format!("Invalid request: {reason}");
+                        self.answer_error(id, code::INVALID_REQUEST, message);
                     }
                 }
                 return None;
@@ -205,8 +222,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
             {
                 let text =
                     format!("Invalid request: id {key} is already used by a request in flight");
-                self.answer_error(Some(id), code::INVALID_REQUEST, text)
-                    .await;
+                self.answer_error(Some(id), code::INVALID_REQUEST, text);
                 return None;
             }
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
@@ -215,7 +231,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
                      have been answered",
                     self.max_in_flight
                 );
-                self.answer_error(Some(id), code::SERVER_BUSY, text).await;
+                self.answer_error(Some(id), code::SERVER_BUSY, text);
                 return None;
             };
             self.in_flight
@@ -260,6 +276,10 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
+            if !self.flush_pending().await {
+                self.closed.cancel();
+                return None;
+            }
             let read = match self.read_line().await {
                 Ok(read) => read,
                 Err(error) => {
@@ -283,12 +303,11 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
                             "Invalid request: the message is larger than {} MiB and was skipped",
                             MAX_LINE_BYTES >> 20
                         );
-                        self.answer_error(Some(id), code::INVALID_REQUEST, message)
-                            .await;
+                        self.answer_error(Some(id), code::INVALID_REQUEST, message);
                     }
                 }
                 Read::Line => {
-                    if let Some(message) = self.accept(line).await {
+                    if let Some(message) = self.accept(line) {
                         return Some(message);
                     }
                 }

@@ -87,17 +87,17 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
     .expect("tools/call succeeds at the protocol level")
 }
 
-/// A `/proc/<pid>/status` figure in KiB: `VmRSS` (now) or `VmHWM` (peak).
+/// A `/proc/<pid>/status` figure in KiB: `VmRSS` (now) or `VmHWM` (peak). Panics
+/// when it cannot be read, so a memory check can never pass by reading nothing.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .filter(|kib| *kib > 0)
+        .unwrap_or_else(|| panic!("no {field} figure in /proc/{pid}/status"))
 }
 
 /// A runner for in-process tests, pointed at a closed port.
