@@ -31,10 +31,26 @@ pub mod exit {
     pub const STILL_RUNNING: u8 = 3;
 }
 
-/// Print `text` to stdout for a person or a script.
-#[allow(clippy::print_stdout)]
+/// Print `text` to stdout for a person or a script. When stdout is closed (the
+/// reader went away, as with `| head -1`), the process exits at once and quietly,
+/// as shell tools do; any other write error is reported and ends the process.
 pub fn print(text: &str) {
-    println!("{text}");
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(i32::from(exit::DONE))
+        }
+        Err(error) => {
+            eprintln!("handinger-mcp: cannot write to stdout: {error}");
+            std::process::exit(i32::from(exit::FAILED))
+        }
+    }
 }
 
 /// The tools' argument and result schemas, keyed by tool name, as `schema` prints them
@@ -204,13 +220,30 @@ pub async fn doctor(config: Config) -> ExitCode {
                     // Asking for a task that cannot exist tells auth apart from reach:
                     // 404 means the key was accepted.
                     let probe = format!("tsk_doctor_{}", &crate::tasks::new_task_id()[4..]);
+                    let base_url = client.display_base_url();
                     match client.get_task(&key, &probe).await {
-                        Ok(_) | Err(ApiError::Status { status: 404, .. }) => {
-                            line(
-                                true,
-                                format!("reached {} and the key was accepted", config.base_url),
-                            );
+                        // Only the API's own `{"error": ...}` 404 proves the key was
+                        // accepted: any web server answers 404 to an unknown path.
+                        Ok(_)
+                        | Err(ApiError::Status {
+                            status: 404,
+                            from_api: true,
+                            ..
+                        }) => {
+                            line(true, format!("reached {base_url} and the key was accepted"));
                         }
+                        Err(ApiError::Status {
+                            status: 404,
+                            from_api: false,
+                            ..
+                        }) => line(
+                            false,
+                            format!(
+                                "reached {base_url}, but the answer is not the Handinger API's \
+                                 (a 404 without its {{\"error\": ...}} JSON): check the base URL \
+                                 setting (HANDINGER_BASE_URL)"
+                            ),
+                        ),
                         Err(ApiError::Status {
                             status: status @ (401 | 403),
                             message,
@@ -218,8 +251,8 @@ pub async fn doctor(config: Config) -> ExitCode {
                         }) => line(
                             false,
                             format!(
-                                "reached {} but the key was refused (HTTP {status}: {message})",
-                                config.base_url
+                                "reached {base_url} but the key was refused (HTTP {status}: \
+                                 {message})"
                             ),
                         ),
                         Err(error) => line(false, format!("{error}")),

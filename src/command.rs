@@ -51,8 +51,21 @@ pub enum CliAction {
 
 impl Command {
     /// Parse the process's arguments and environment.
+    /// Arguments that are not UTF-8 are a usage error, never a panic.
     pub fn from_env() -> Result<Self, UsageError> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        let args = std::env::args_os()
+            .skip(1)
+            .enumerate()
+            .map(|(n, arg)| {
+                arg.into_string().map_err(|raw| {
+                    UsageError(format!(
+                        "argument {} is not valid UTF-8: {:?}",
+                        n + 1,
+                        raw.to_string_lossy()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<String>, UsageError>>()?;
         Self::parse(&args, |name| std::env::var(name).ok())
     }
 

@@ -161,19 +161,11 @@ async fn odd_messages_are_answered_or_ignored_and_the_server_keeps_serving() {
                          "params": {"name": "create_task", "arguments": {"input": "twin"}}}))
             .await;
     }
-    let lines = session
-        .lines_until_responses(2, Duration::from_secs(20))
-        .await;
-    let twins = answers_to(&lines, &json!(10));
-    assert_eq!(
-        twins.len(),
-        2,
-        "both requests with id 10 are answered: {lines:?}"
-    );
+    let twins = [session.response(10).await, session.response(10).await];
     assert_eq!(
         twins.iter().filter(|a| a.get("result").is_some()).count(),
         1,
-        "{twins:?}"
+        "one of the two ran: {twins:?}"
     );
     let refused = twins.iter().find(|a| a.get("error").is_some()).unwrap();
     assert!(

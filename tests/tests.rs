@@ -14,4 +14,5 @@ mod lsp;
 mod protocol;
 mod robustness;
 mod schemas;
+mod security;
 mod tools;

@@ -58,7 +58,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// The base URL without userinfo: requests never carry it.
     base_url: Url,
+    /// The base URL as configured, so its userinfo can be masked wherever it is echoed.
+    userinfo_url: Url,
     request_timeout: Duration,
     retries: u32,
     max_retry_wait: Duration,
@@ -97,9 +100,21 @@ impl Client {
             .timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let mut base_url = config.base_url.clone();
+        if !base_url.username().is_empty() || base_url.password().is_some() {
+            // The HTTP client would turn them into Basic auth in place of the key.
+            tracing::warn!(
+                "the base URL's user name and password are ignored: the API takes the key as a \
+                 bearer token"
+            );
+        }
+        let redactor_url = base_url.clone();
+        let _ = base_url.set_username("");
+        let _ = base_url.set_password(None);
         Ok(Self {
             http,
-            base_url: config.base_url.clone(),
+            base_url,
+            userinfo_url: redactor_url,
             request_timeout: config.request_timeout,
             retries: config.retries,
             max_retry_wait: config.max_retry_wait,
@@ -215,7 +230,7 @@ impl Client {
         mut url: Url,
         payload: Payload<'_>,
     ) -> Result<T, ApiError> {
-        let redactor = Redactor::new(key, &self.base_url);
+        let redactor = Redactor::new(key, &self.userinfo_url);
         let mut attempt = 0;
         let mut redirects = 0;
         loop {

@@ -1,0 +1,623 @@
+//! The trust boundaries, tried as an attacker would: files swapped under the
+//! check, redirects, echoed keys, roots that name nothing usable, numbers that
+//! overflow, and a shutdown in the middle of an upload.
+
+#![allow(deprecated)] // MCP roots (SEP-2577), still sent by today's hosts
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use handinger_mcp::workspace::{AttachLimits, RootSource, Workspace};
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
+    model::{ClientCapabilities, ClientConfig, Implementation, ListRootsResult, Root},
+    service::{RequestContext, RunningService},
+    transport::TokioChildProcess,
+};
+use serde_json::json;
+
+use crate::support::{
+    KEY, MockApi, Reply, assert_tool_error, call, command, connect, mock::default_handler,
+    raw::RawSession, text,
+};
+
+const LIMITS: AttachLimits = AttachLimits {
+    max_file_bytes: 1 << 20,
+    max_total_bytes: 1 << 20,
+    max_files: 4,
+    allow_hard_links: false,
+};
+
+/// Swap two directory entries atomically, again and again, until `stop`.
+fn keep_exchanging(dir: PathBuf, a: &'static str, b: &'static str, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                dir.join(a),
+                rustix::fs::CWD,
+                dir.join(b),
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .expect("renameat2 RENAME_EXCHANGE");
+        }
+    });
+}
+
+/// Attach `given` `rounds` times while its entry is being swapped; every upload
+/// body (read from the checked handle, as the upload reads it) must be the inside
+/// file's bytes.
+fn race(root: &Path, given: &str, rounds: usize) -> (usize, usize) {
+    let workspace = Workspace::new(&[root.to_owned()], RootSource::Configured);
+    let (mut sent, mut refused) = (0, 0);
+    for _ in 0..rounds {
+        match workspace.attach(&[given.to_owned()], LIMITS) {
+            Ok(files) => {
+                let mut bytes = Vec::new();
+                (&files[0].file).read_to_end(&mut bytes).unwrap();
+                assert_eq!(bytes, b"inside bytes", "outside bytes would have been sent");
+                sent += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    (sent, refused)
+}
+
+#[test]
+fn a_file_swapped_for_a_symlink_mid_check_never_sends_outside_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "OUTSIDE SECRET").unwrap();
+    std::fs::write(root.join("a.txt"), "inside bytes").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("swap")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    keep_exchanging(root.clone(), "a.txt", "swap", stop.clone());
+    let (sent, refused) = race(&root, "a.txt", 2000);
+    stop.store(true, Ordering::Relaxed);
+    eprintln!("file swap: {sent} sent, {refused} refused, 0 outside");
+    assert!(sent > 0 && refused > 0, "the race ran both ways");
+}
+
+#[test]
+fn a_directory_component_swapped_for_a_symlink_never_sends_outside_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(root.join("sub/a.txt"), "inside bytes").unwrap();
+    std::fs::write(outside.join("a.txt"), "OUTSIDE SECRET").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("swap")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    keep_exchanging(root.clone(), "sub", "swap", stop.clone());
+    let (sent, refused) = race(&root, "sub/a.txt", 2000);
+    stop.store(true, Ordering::Relaxed);
+    eprintln!("directory swap: {sent} sent, {refused} refused, 0 outside");
+    assert!(sent > 0 && refused > 0, "the race ran both ways");
+}
+
+/// The pid's process ended within `limit`.
+async fn exits_within(session: &mut RawSession, limit: Duration) -> bool {
+    tokio::time::timeout(limit, session.child.wait())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_fifo_swapped_in_never_blocks_the_server() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().to_owned();
+    std::fs::write(root.join("f"), "plain").unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        root.join("p"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    keep_exchanging(root.clone(), "f", "p", stop.clone());
+    let mock = MockApi::start().await;
+    let mut session = RawSession::spawn(command(
+        &mock.base_url,
+        Some(KEY),
+        &["--workspace", root.to_str().unwrap()],
+    ));
+    session.initialize("2025-11-25").await;
+    for id in 1..=60 {
+        session
+            .send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "create_task", "arguments": {"input": "x", "files": ["f"]}}}))
+            .await;
+    }
+    for ping in 0..5 {
+        let started = Instant::now();
+        session.request(1000 + ping, "ping", json!({})).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "ping took {:?}",
+            started.elapsed()
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let pid = session.child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(
+        exits_within(&mut session, Duration::from_secs(5)).await,
+        "SIGTERM ended the server"
+    );
+    for recorded in mock.task_posts() {
+        for part in recorded.parts.iter().filter(|p| p.filename.is_some()) {
+            assert_eq!(part.len, 5, "only the plain file was ever sent");
+        }
+    }
+}
+
+/// A second loopback server that must never see a request.
+async fn other_host() -> MockApi {
+    MockApi::start().await
+}
+
+#[tokio::test]
+async fn redirects_never_carry_the_key_away_or_resend_a_task() {
+    let elsewhere = other_host().await;
+    let mock = MockApi::start().await;
+    let client = connect(&mock, &[]).await;
+
+    // A POST redirected to another host: not followed; the error names the
+    // Location and the taskId.
+    let away = format!("{}/api/tasks", elsewhere.base_url);
+    mock.set_handler(Arc::new(move |_| {
+        Reply::text(307, "").header("location", &away)
+    }));
+    let result = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_tool_error(
+        &result,
+        &["redirect (HTTP 307)", &elsewhere.base_url, "taskId is tsk_"],
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other host saw a request"
+    );
+
+    // A POST redirected to the same host: sent once, never again.
+    mock.set_handler(Arc::new(|_| {
+        Reply::text(307, "").header("location", "/api/tasks")
+    }));
+    let before = mock.task_posts().len();
+    let result = call(&client, "create_task", json!({"input": "loop"})).await;
+    assert_tool_error(&result, &["redirect (HTTP 307)", "never sent twice"]);
+    assert_eq!(mock.task_posts().len(), before + 1, "one POST, no re-send");
+
+    // A 302 is an error too, never a GET whose answer passes for the result.
+    mock.set_handler(Arc::new(|request| {
+        if request.method == "POST" {
+            Reply::text(302, "").header("location", "/api/fake")
+        } else {
+            default_handler()(request)
+        }
+    }));
+    let result = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_tool_error(&result, &["redirect (HTTP 302)"]);
+    assert!(mock.requests().iter().all(|r| r.path != "/api/fake"));
+
+    // A GET follows a redirect within the API's origin, but not off it.
+    let off = format!("{}/api/tasks/tsk_x", elsewhere.base_url);
+    mock.set_handler(Arc::new(move |request| match request.path.as_str() {
+        "/api/tasks/tsk_moved" => Reply::text(301, "").header("location", "/api/tasks/tsk_here"),
+        "/api/tasks/tsk_here" => Reply::json(200, json!({"task": {"id": "tsk_here", "status": "running", "url": "https://v3.handinger.com/worker/wrk_1"}})),
+        _ => Reply::text(302, "").header("location", &off),
+    }));
+    let followed = call(
+        &client,
+        "get_task",
+        json!({"taskId": "tsk_moved", "waitSeconds": 0}),
+    )
+    .await;
+    assert_eq!(followed.is_error, Some(false), "{}", text(&followed));
+    let refused = call(
+        &client,
+        "get_task",
+        json!({"taskId": "tsk_off", "waitSeconds": 0}),
+    )
+    .await;
+    assert_tool_error(&refused, &["leads away from the API's origin"]);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the key never left the API's origin"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_key_and_base_url_userinfo_never_reach_results_or_logs() {
+    let mock = MockApi::start().await;
+    mock.set_handler(Arc::new(|request| {
+        let echoed = request
+            .header("authorization")
+            .unwrap_or_default()
+            .to_owned();
+        Reply::error(400, &format!("bad request with {echoed}"))
+    }));
+    let with_userinfo = mock
+        .base_url
+        .replace("http://", "http://admin:pa55word-xyz@");
+    let mut session = RawSession::spawn(command(&with_userinfo, Some(KEY), &["--retries", "0"]));
+    session.initialize("2025-11-25").await;
+    let answer = session
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "x"}}),
+        )
+        .await;
+    let shown = answer.to_string();
+    assert!(
+        shown.contains("bad request with Bearer [redacted]"),
+        "{shown}"
+    );
+    // A refused connection echoes the URL: with its userinfo removed.
+    drop(mock);
+    let refused = session
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "get_task", "arguments": {"taskId": "tsk_a"}}),
+        )
+        .await
+        .to_string();
+    session.close_stdin();
+    let stderr = session.stderr().await;
+    for text in [&shown, &refused, &stderr] {
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+        assert!(
+            !text.contains("pa55word-xyz"),
+            "the base URL's password leaked: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_insecure_or_malformed_base_url_is_refused_at_start() {
+    for url in ["http://api.example.com", "ftp://x/"] {
+        let output = command(url, Some(KEY), &[]).output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("HANDINGER_BASE_URL"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn doctor_accepts_the_key_only_on_the_apis_own_404() {
+    let mock = MockApi::start().await;
+    mock.set_handler(Arc::new(|_| Reply::text(404, "<html>Not Found</html>")));
+    let output = command(&mock.base_url, Some(KEY), &["doctor"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("not the Handinger API's"), "{stdout}");
+    mock.set_handler(Arc::new(|_| Reply::error(404, "task not found")));
+    let output = command(&mock.base_url, Some(KEY), &["doctor"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("key was accepted"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn huge_numbers_are_clamped_or_refused_never_a_panic() {
+    let mock = MockApi::start().await;
+    // A Retry-After of 1e20 on a success changes nothing.
+    mock.set_handler(Arc::new(|request| match default_handler()(request) {
+        reply @ Reply::Http { .. } => reply.header("retry-after", "1e20"),
+        other => other,
+    }));
+    let client = connect(&mock, &[]).await;
+    let done = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "waitSeconds": 1e20}),
+    )
+    .await;
+    assert_eq!(done.is_error, Some(false), "{}", text(&done));
+    // On a 429 it is clamped, reported, and nothing ran.
+    mock.set_handler(Arc::new(|_| {
+        Reply::error(429, "slow down").header("retry-after", "1e300")
+    }));
+    let limited = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_tool_error(&limited, &["Rate limited: nothing ran", "86400"]);
+    let waited = call(
+        &client,
+        "get_task",
+        json!({"taskId": "tsk_x", "waitSeconds": 1e308}),
+    )
+    .await;
+    assert!(waited.is_error.is_some(), "answered");
+    client.cancel().await.unwrap();
+
+    let output = command(
+        &mock.base_url,
+        Some(KEY),
+        &["get", "tsk_x", "--wait", "1e20"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--wait / HANDINGER_WAIT"));
+}
+
+#[tokio::test]
+async fn the_command_line_survives_a_closed_stdout_and_non_utf8_arguments() {
+    use std::os::unix::ffi::OsStrExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = tokio::process::Command::new(crate::support::bin())
+        .arg("schema")
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let output = tokio::process::Command::new(crate::support::bin())
+        .arg(std::ffi::OsStr::from_bytes(b"task\xff"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+}
+
+/// A client that declares roots and offers `uris` (or never answers).
+struct OfferedRoots {
+    uris: Vec<String>,
+    answer: bool,
+}
+
+impl ClientHandler for OfferedRoots {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.roots = Some(serde_json::from_value(json!({"listChanged": true})).unwrap());
+        ClientConfig::new(capabilities, Implementation::new("roots-attacker", "1.0.0"))
+    }
+
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        if !self.answer {
+            std::future::pending::<()>().await;
+        }
+        Ok(ListRootsResult::new(
+            self.uris.iter().map(|u| Root::new(u.clone())).collect(),
+        ))
+    }
+}
+
+async fn connect_offering(
+    mock: &MockApi,
+    roots: OfferedRoots,
+    cwd: &Path,
+) -> RunningService<RoleClient, OfferedRoots> {
+    let mut cmd = command(&mock.base_url, Some(KEY), &[]);
+    cmd.current_dir(cwd);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    roots.serve(transport).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_declares_roots_but_offers_none_usable_attaches_nothing() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("a.txt"), "in the server's folder").unwrap();
+    let mock = MockApi::start().await;
+    let missing = format!("file://{}/gone", cwd.path().display());
+    let offers: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (vec![], vec!["none was offered"]),
+        (
+            vec![
+                "https://example.com/repo".into(),
+                "file://otherhost/srv".into(),
+            ],
+            vec!["https: URI", "another host (otherhost)"],
+        ),
+        (vec![missing], vec!["gone", "unusable folder"]),
+    ];
+    for (uris, needles) in offers {
+        let client = connect_offering(&mock, OfferedRoots { uris, answer: true }, cwd.path()).await;
+        let args = json!({"input": "x", "files": ["a.txt"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let result = client
+            .call_tool(rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args))
+            .await
+            .unwrap();
+        let mut all = needles.clone();
+        all.push("no usable folder");
+        assert_tool_error(&result, &all);
+        client.cancel().await.unwrap();
+    }
+    assert!(mock.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn an_unanswered_roots_list_fails_only_the_calls_that_wait_for_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("a.txt"), "x").unwrap();
+    let mock = MockApi::start().await;
+    let client = Arc::new(
+        connect_offering(
+            &mock,
+            OfferedRoots {
+                uris: vec![],
+                answer: false,
+            },
+            cwd.path(),
+        )
+        .await,
+    );
+    let started = Instant::now();
+    let file_call = |client: Arc<RunningService<RoleClient, OfferedRoots>>| async move {
+        let args = json!({"input": "x", "files": ["a.txt"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        client
+            .call_tool(rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args))
+            .await
+            .unwrap()
+    };
+    let first = tokio::spawn(file_call(client.clone()));
+    let second = tokio::spawn(file_call(client.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A call without files is not held behind the pending roots/list.
+    let args = json!({"taskId": "tsk_x", "waitSeconds": 0})
+        .as_object()
+        .unwrap()
+        .clone();
+    let quick = Instant::now();
+    client
+        .call_tool(rmcp::model::CallToolRequestParams::new("get_task").with_arguments(args))
+        .await
+        .unwrap();
+    assert!(
+        quick.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        quick.elapsed()
+    );
+    for call in [first, second] {
+        let result = call.await.unwrap();
+        assert_tool_error(&result, &["did not answer roots/list", "no usable folder"]);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the two waits overlapped ({:?})",
+        started.elapsed()
+    );
+    assert!(mock.task_posts().is_empty());
+}
+
+#[tokio::test]
+async fn an_lsp_session_without_folders_attaches_nothing() {
+    use crate::support::lsp::LspSession;
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("a.txt"), "x").unwrap();
+    let mock = MockApi::start().await;
+    let folder = format!("file://{}", cwd.path().display());
+    for (params, removal) in [
+        (json!({}), false),
+        (
+            json!({"workspaceFolders": [{"uri": folder, "name": "w"}]}),
+            true,
+        ),
+    ] {
+        let mut cmd = command(&mock.base_url, Some(KEY), &["--lsp"]);
+        cmd.current_dir(cwd.path());
+        let mut session = LspSession::spawn(cmd);
+        session.request(1, "initialize", params).await;
+        if removal {
+            session
+                .notify(
+                    "workspace/didChangeWorkspaceFolders",
+                    json!({"event": {"added": [], "removed": [{"uri": folder, "name": "w"}]}}),
+                )
+                .await;
+        }
+        let answer = session
+            .request(
+                2,
+                "workspace/executeCommand",
+                json!({"command": "handinger.createTask",
+                "arguments": [{"input": "x", "files": ["a.txt"]}]}),
+            )
+            .await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("no usable folder"), "{answer}");
+    }
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_hard_link_to_an_outside_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::write(dir.path().join("secret"), "outside").unwrap();
+    std::fs::hard_link(dir.path().join("secret"), ws.join("linked.txt")).unwrap();
+    let mock = MockApi::start().await;
+    let client = connect(&mock, &["--workspace", ws.to_str().unwrap()]).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "files": ["linked.txt"]}),
+    )
+    .await;
+    assert_tool_error(&result, &["2 hard links", "--allow-hard-links"]);
+    assert!(mock.requests().is_empty());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_during_an_upload_reports_the_task_as_not_started() {
+    // An API that accepts the connection and never reads: the upload stalls.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            open.push(stream);
+        }
+    });
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("big.bin"), vec![7u8; 64 << 20]).unwrap();
+    let mut session = RawSession::spawn(command(
+        &base_url,
+        Some(KEY),
+        &["--workspace", ws.path().to_str().unwrap()],
+    ));
+    session.initialize("2025-11-25").await;
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "create_task", "arguments": {"input": "x", "files": ["big.bin"]}}}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = session.child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(exits_within(&mut session, Duration::from_secs(5)).await);
+    let stderr = session.stderr().await;
+    assert!(stderr.contains("the task was not started"), "{stderr}");
+    assert!(!stderr.contains("may still run"), "{stderr}");
+    held.abort();
+}
