@@ -106,6 +106,87 @@ fn a_directory_component_swapped_for_a_symlink_never_sends_outside_bytes() {
     assert!(sent > 0 && refused > 0, "the race ran both ways");
 }
 
+/// Send `count` create_task calls attaching `file`, fifty at a time (the server
+/// stops reading while its answers go unread), and read every answer.
+async fn file_calls(session: &mut RawSession, count: i64, file: &str) -> Vec<serde_json::Value> {
+    let mut answers = Vec::new();
+    for batch in (1..=count).collect::<Vec<_>>().chunks(50) {
+        for id in batch {
+            session
+                .send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": "create_task", "arguments": {"input": "x", "files": [file]}}}))
+                .await;
+        }
+        answers.extend(
+            session
+                .lines_until_responses(batch.len(), Duration::from_secs(60))
+                .await,
+        );
+    }
+    answers
+}
+
+#[tokio::test]
+async fn through_the_server_a_swapped_file_or_folder_never_uploads_outside_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(root.join("a.txt"), "inside bytes").unwrap();
+    std::fs::write(root.join("sub/b.txt"), "inside bytes").unwrap();
+    std::fs::write(outside.join("a.txt"), "OUTSIDE SECRET").unwrap();
+    std::fs::write(outside.join("b.txt"), "OUTSIDE SECRET").unwrap();
+    std::os::unix::fs::symlink(outside.join("a.txt"), root.join("file-swap")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("dir-swap")).unwrap();
+    let mock = MockApi::start().await;
+    for (a, b, given) in [
+        ("a.txt", "file-swap", "a.txt"),
+        ("sub", "dir-swap", "sub/b.txt"),
+    ] {
+        let mut session = RawSession::spawn(command(
+            &mock.base_url,
+            Some(KEY),
+            &[
+                "--workspace",
+                root.to_str().unwrap(),
+                "--log-level",
+                "error",
+            ],
+        ));
+        session.initialize("2025-11-25").await;
+        let stop = Arc::new(AtomicBool::new(false));
+        keep_exchanging(root.clone(), a, b, stop.clone());
+        let answers = file_calls(&mut session, 1000, given).await;
+        stop.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let succeeded = answers
+            .iter()
+            .filter(|a| a["result"]["isError"] == false)
+            .count();
+        eprintln!("{given}: {succeeded} of 1000 calls uploaded");
+        assert!(succeeded > 0, "the race ran");
+    }
+    let parts: Vec<u64> = mock
+        .task_posts()
+        .iter()
+        .flat_map(|r| {
+            r.parts
+                .iter()
+                .filter(|p| p.filename.is_some())
+                .map(|p| p.len)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!parts.is_empty());
+    assert!(
+        parts.iter().all(|len| *len == "inside bytes".len() as u64),
+        "{} of {} uploads carried the outside file",
+        parts.iter().filter(|len| **len != 12).count(),
+        parts.len()
+    );
+}
+
 /// The pid's process ended within `limit`.
 async fn exits_within(session: &mut RawSession, limit: Duration) -> bool {
     tokio::time::timeout(limit, session.child.wait())
@@ -135,15 +216,16 @@ async fn a_fifo_swapped_in_never_blocks_the_server() {
         &["--workspace", root.to_str().unwrap()],
     ));
     session.initialize("2025-11-25").await;
-    for id in 1..=60 {
-        session
-            .send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                "params": {"name": "create_task", "arguments": {"input": "x", "files": ["f"]}}}))
-            .await;
-    }
+    // Every call is answered (a blocked open would leave one unanswered forever),
+    // and pings in between are answered at once.
+    let answers = file_calls(&mut session, 1000, "f").await;
+    assert!(
+        answers.iter().all(|a| a.get("result").is_some()),
+        "every call answered"
+    );
     for ping in 0..5 {
         let started = Instant::now();
-        session.request(1000 + ping, "ping", json!({})).await;
+        session.request(10_000 + ping, "ping", json!({})).await;
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "ping took {:?}",
