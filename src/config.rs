@@ -770,6 +770,29 @@ mod tests {
         assert!(parse(&["--base-url", "not a url"], &[]).is_err());
     }
 
+    proptest::proptest! {
+        /// Any text or number for a size or a duration: a value in range or a
+        /// refusal, never a panic or a wrapped number.
+        #[test]
+        fn sizes_and_seconds_never_panic_or_wrap(
+            text in "\\PC{0,16}",
+            number in proptest::num::f64::ANY,
+            unit in proptest::sample::select(vec!["", "B", "KiB", "MiB", "GiB", "TiB", "x"]),
+        ) {
+            let _ = parse_size(&text);
+            if let Some(bytes) = parse_size(&format!("{number}{unit}")) {
+                proptest::prop_assert!(number >= 0.0 && bytes as f64 <= number * (1u64 << 40) as f64 + 1.0);
+            }
+            if let Some(duration) = parse_seconds(number) {
+                proptest::prop_assert!(duration <= MAX_SETTING_SECONDS);
+            }
+            for flag in ["--wait", "--max-wait", "--request-timeout", "--max-file-size"] {
+                let _ = parse(&[flag, &number.to_string()], &[]);
+                let _ = parse(&[flag, &text], &[]);
+            }
+        }
+    }
+
     #[test]
     fn help_lists_every_setting() {
         let help = settings_help();

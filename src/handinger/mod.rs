@@ -533,6 +533,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any header value, any number: a bounded delay or none, never a panic.
+        #[test]
+        fn retry_after_never_panics_and_stays_bounded(
+            value in "\\PC{0,24}",
+            number in proptest::num::f64::ANY,
+            ms in proptest::bool::ANY,
+        ) {
+            for raw in [value.clone(), number.to_string(), format!("{number:e}")] {
+                let mut headers = header::HeaderMap::new();
+                let name = if ms { "retry-after-ms" } else { "retry-after" };
+                if let Ok(v) = header::HeaderValue::from_str(&raw) {
+                    headers.insert(name, v);
+                }
+                if let Some(delay) = retry_after(&headers) {
+                    proptest::prop_assert!(delay <= MAX_RETRY_AFTER);
+                }
+            }
+        }
+    }
+
     #[test]
     fn only_unreachable_and_refused_requests_are_safe() {
         let unreachable = ApiError::Unreachable {

@@ -328,7 +328,7 @@ impl TaskRunner {
         );
         tokio::spawn(async move {
             let request = client.create_task(&key, &body, &files, &body_sent);
-            let answer = AssertUnwindSafe(request).catch_unwind().await;
+            let answer = unwind_to_message(request).await;
             let fail = |failure| TaskError {
                 task_id: Some(task_id.clone()),
                 kind,
@@ -347,8 +347,7 @@ impl TaskRunner {
                     tracing::warn!(task_id, %error, "task call failed");
                     Err(fail(TaskFailure::Api(error)))
                 }
-                Err(panic) => {
-                    let message = panic_message(panic.as_ref());
+                Err(message) => {
                     tracing::error!(task_id, message, "the request panicked");
                     Err(fail(TaskFailure::Internal { message }))
                 }
@@ -520,13 +519,19 @@ impl TaskRunner {
     }
 }
 
-/// The text of a caught panic.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
+/// Run `future`; a panic inside it becomes its message instead of unwinding
+/// through the task (which would leave the job without a result).
+async fn unwind_to_message<T>(future: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned())
+        })
 }
 
 fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
@@ -556,4 +561,59 @@ fn configured_workspace(config: &Config) -> Workspace {
 fn deadline_after(wait: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(wait).unwrap_or_else(|| now + NO_DEADLINE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: WaitPolicy = WaitPolicy {
+        default_wait: Duration::from_secs(50),
+        max_wait: Duration::from_secs(600),
+        progress_interval: Duration::from_secs(10),
+    };
+
+    proptest::proptest! {
+        /// Any waitSeconds a client sends gives a wait between 0 and the maximum.
+        #[test]
+        fn any_wait_seconds_is_clamped(secs in proptest::num::f64::ANY) {
+            let wait = POLICY.wait_for(Some(secs));
+            proptest::prop_assert!(wait <= POLICY.max_wait);
+            let _ = deadline_after(wait);
+        }
+    }
+
+    #[test]
+    fn odd_waits_mean_the_default_or_the_maximum() {
+        assert_eq!(POLICY.wait_for(None), POLICY.default_wait);
+        assert_eq!(POLICY.wait_for(Some(f64::NAN)), POLICY.default_wait);
+        assert_eq!(POLICY.wait_for(Some(-1.0)), POLICY.default_wait);
+        assert_eq!(POLICY.wait_for(Some(1e20)), POLICY.max_wait);
+        assert_eq!(POLICY.wait_for(Some(f64::INFINITY)), POLICY.max_wait);
+        assert_eq!(POLICY.wait_for(Some(2.5)), Duration::from_millis(2500));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_request_is_caught_as_a_failure_that_may_have_run() {
+        let request = async {
+            if std::hint::black_box(true) {
+                panic!("boom in the client");
+            }
+            Ok::<u32, ApiError>(1)
+        };
+        let message = unwind_to_message(request).await.expect_err("caught");
+        assert_eq!(message, "boom in the client");
+        assert_eq!(unwind_to_message(async { 7 }).await, Ok(7));
+        let error = TaskError {
+            task_id: Some("tsk_p".into()),
+            kind: TaskKind::New,
+            failure: TaskFailure::Internal { message },
+        };
+        assert!(error.may_have_run());
+        let text = error.to_string();
+        assert!(
+            text.contains("tsk_p") && text.contains("may have run"),
+            "{text}"
+        );
+    }
 }
