@@ -4,22 +4,15 @@
 // Roots are deprecated by SEP-2577 in the SDK, but hosts still send them.
 #![allow(deprecated)]
 
-use std::{
-    path::{Path, PathBuf},
-    sync::{Arc, Mutex},
-};
+use std::path::{Path, PathBuf};
 
-use rmcp::{
-    ClientHandler, ErrorData, RoleClient, ServiceExt,
-    model::{ClientCapabilities, ClientConfig, Implementation, ListRootsResult, Root},
-    service::RequestContext,
-    transport::TokioChildProcess,
-};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::support::{
-    KEY, MockApi, assert_tool_error, call, command, connect, connect_with, mock::hex,
+    KEY, MockApi, assert_tool_error, call, command, connect, connect_with,
+    mock::hex,
+    roots::{RootsClient, create_with_files, folder_uri},
 };
 
 fn sha256(bytes: &[u8]) -> String {
@@ -303,39 +296,6 @@ async fn without_roots_or_workspace_paths_resolve_against_the_working_directory(
     client.cancel().await.unwrap();
 }
 
-/// A client that declares roots and can change them mid-session.
-#[derive(Clone)]
-struct RootsClient {
-    roots: Arc<Mutex<Vec<PathBuf>>>,
-}
-
-impl ClientHandler for RootsClient {
-    fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::default();
-        capabilities.roots = Some(serde_json::from_value(json!({"listChanged": true})).unwrap());
-        ClientConfig::new(capabilities, Implementation::new("roots-client", "1.0.0"))
-    }
-
-    #[allow(deprecated)]
-    async fn list_roots(
-        &self,
-        _: RequestContext<RoleClient>,
-    ) -> Result<ListRootsResult, ErrorData> {
-        let roots = self.roots.lock().unwrap().clone();
-        Ok(ListRootsResult::new(
-            roots
-                .iter()
-                .map(|p| {
-                    Root::new(format!(
-                        "file://{}",
-                        p.display().to_string().replace(' ', "%20")
-                    ))
-                })
-                .collect(),
-        ))
-    }
-}
-
 #[tokio::test]
 async fn client_roots_win_and_are_re_read_when_they_change() {
     let first = tempfile::tempdir().unwrap();
@@ -349,35 +309,17 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
     write(configured.path(), "c.txt", b"configured");
 
     let mock = MockApi::start().await;
-    let roots = Arc::new(Mutex::new(vec![first.path().to_owned()]));
-    let handler = RootsClient {
-        roots: roots.clone(),
-    };
+    let roots = RootsClient::offering(vec![folder_uri(first.path())]);
+    let offered = roots.uris.clone();
     let cmd = command(
         &mock.base_url,
         Some(KEY),
         &["--workspace", configured.path().to_str().unwrap()],
     );
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = handler.serve(transport).await.unwrap();
-
+    let client = roots.connect(cmd).await;
     let call_with = |file: &'static str| {
-        let args = json!({"input": "x", "files": [file]})
-            .as_object()
-            .unwrap()
-            .clone();
         let client = &client;
-        async move {
-            client
-                .call_tool(
-                    rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args),
-                )
-                .await
-                .unwrap()
-        }
+        async move { create_with_files(client, &[file]).await }
     };
     assert_eq!(call_with("a.txt").await.is_error, Some(false));
     let refused = call_with("c.txt").await;
@@ -386,7 +328,7 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
         &["c.txt", "no such file", "the client's workspace roots"],
     );
 
-    *roots.lock().unwrap() = vec![second.path().to_owned()];
+    *offered.lock().unwrap() = vec![folder_uri(second.path())];
     #[allow(deprecated)]
     client.notify_roots_list_changed().await.unwrap();
     // The notification and the next call race; give the server a moment to see it.

@@ -217,6 +217,28 @@ async fn odd_messages_are_answered_or_ignored_and_the_server_keeps_serving() {
     assert!(status.success());
 }
 
+/// The binary with piped stdin and stdout, logging errors only (to nowhere).
+fn spawn_quiet(
+    mock: &MockApi,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::process::ChildStdin,
+    tokio::process::ChildStdout,
+) {
+    let mut args = args.to_vec();
+    args.extend(["--log-level", "error"]);
+    let mut child = command(&mock.base_url, Some(KEY), &args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    (child, stdin, stdout)
+}
+
 /// Peak RSS of the server after `pings` pings written while its answers are read
 /// only later: the answers it cannot write slow the client down instead of
 /// piling up in memory.
@@ -225,15 +247,8 @@ async fn a_flood_of_pings_keeps_memory_bounded_and_every_ping_is_answered() {
     use tokio::io::AsyncReadExt;
     const PINGS: usize = 100_000;
     let mock = MockApi::start().await;
-    let mut child = command(&mock.base_url, Some(KEY), &["--log-level", "error"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (child, mut stdin, mut stdout) = spawn_quiet(&mock, &[]);
     let pid = child.id().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
     let writer = tokio::spawn(async move {
         let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "flood", "version": "1"}}});

@@ -2,8 +2,6 @@
 //! check, redirects, echoed keys, roots that name nothing usable, numbers that
 //! overflow, and a shutdown in the middle of an upload.
 
-#![allow(deprecated)] // MCP roots (SEP-2577), still sent by today's hosts
-
 use std::{
     io::Read,
     path::{Path, PathBuf},
@@ -16,17 +14,15 @@ use std::{
 };
 
 use handinger_mcp::workspace::{AttachLimits, RootSource, Workspace};
-use rmcp::{
-    ClientHandler, ErrorData, RoleClient, ServiceExt,
-    model::{ClientCapabilities, ClientConfig, Implementation, ListRootsResult, Root},
-    service::{RequestContext, RunningService},
-    transport::TokioChildProcess,
-};
+use rmcp::{RoleClient, service::RunningService};
 use serde_json::json;
 
 use crate::support::{
-    KEY, MockApi, Reply, assert_tool_error, call, command, connect, mock::default_handler,
-    raw::RawSession, text,
+    KEY, MockApi, Reply, assert_tool_error, call, command, connect,
+    mock::default_handler,
+    raw::RawSession,
+    roots::{RootsClient, create_with_files},
+    text,
 };
 
 const LIMITS: AttachLimits = AttachLimits {
@@ -475,45 +471,15 @@ async fn the_command_line_survives_a_closed_stdout_and_non_utf8_arguments() {
     assert!(stderr.contains("not valid UTF-8"), "{stderr}");
 }
 
-/// A client that declares roots and offers `uris` (or never answers).
-struct OfferedRoots {
-    uris: Vec<String>,
-    answer: bool,
-}
-
-impl ClientHandler for OfferedRoots {
-    fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::default();
-        capabilities.roots = Some(serde_json::from_value(json!({"listChanged": true})).unwrap());
-        ClientConfig::new(capabilities, Implementation::new("roots-attacker", "1.0.0"))
-    }
-
-    #[allow(deprecated)]
-    async fn list_roots(
-        &self,
-        _: RequestContext<RoleClient>,
-    ) -> Result<ListRootsResult, ErrorData> {
-        if !self.answer {
-            std::future::pending::<()>().await;
-        }
-        Ok(ListRootsResult::new(
-            self.uris.iter().map(|u| Root::new(u.clone())).collect(),
-        ))
-    }
-}
-
+/// The binary started in `cwd`, with a client that declares roots.
 async fn connect_offering(
     mock: &MockApi,
-    roots: OfferedRoots,
+    roots: RootsClient,
     cwd: &Path,
-) -> RunningService<RoleClient, OfferedRoots> {
+) -> RunningService<RoleClient, RootsClient> {
     let mut cmd = command(&mock.base_url, Some(KEY), &[]);
     cmd.current_dir(cwd);
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    roots.serve(transport).await.unwrap()
+    roots.connect(cmd).await
 }
 
 #[tokio::test]
@@ -534,15 +500,8 @@ async fn a_client_that_declares_roots_but_offers_none_usable_attaches_nothing() 
         (vec![missing], vec!["gone", "unusable folder"]),
     ];
     for (uris, needles) in offers {
-        let client = connect_offering(&mock, OfferedRoots { uris, answer: true }, cwd.path()).await;
-        let args = json!({"input": "x", "files": ["a.txt"]})
-            .as_object()
-            .unwrap()
-            .clone();
-        let result = client
-            .call_tool(rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args))
-            .await
-            .unwrap();
+        let client = connect_offering(&mock, RootsClient::offering(uris), cwd.path()).await;
+        let result = create_with_files(&client, &["a.txt"]).await;
         let mut all = needles.clone();
         all.push("no usable folder");
         assert_tool_error(&result, &all);
@@ -556,27 +515,10 @@ async fn an_unanswered_roots_list_fails_only_the_calls_that_wait_for_it() {
     let cwd = tempfile::tempdir().unwrap();
     std::fs::write(cwd.path().join("a.txt"), "x").unwrap();
     let mock = MockApi::start().await;
-    let client = Arc::new(
-        connect_offering(
-            &mock,
-            OfferedRoots {
-                uris: vec![],
-                answer: false,
-            },
-            cwd.path(),
-        )
-        .await,
-    );
+    let client = Arc::new(connect_offering(&mock, RootsClient::silent(), cwd.path()).await);
     let started = Instant::now();
-    let file_call = |client: Arc<RunningService<RoleClient, OfferedRoots>>| async move {
-        let args = json!({"input": "x", "files": ["a.txt"]})
-            .as_object()
-            .unwrap()
-            .clone();
-        client
-            .call_tool(rmcp::model::CallToolRequestParams::new("create_task").with_arguments(args))
-            .await
-            .unwrap()
+    let file_call = |client: Arc<RunningService<RoleClient, RootsClient>>| async move {
+        create_with_files(&client, &["a.txt"]).await
     };
     let first = tokio::spawn(file_call(client.clone()));
     let second = tokio::spawn(file_call(client.clone()));

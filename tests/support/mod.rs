@@ -4,6 +4,7 @@
 pub mod lsp;
 pub mod mock;
 pub mod raw;
+pub mod roots;
 
 use std::{process::Stdio, time::Duration};
 
