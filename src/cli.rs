@@ -12,15 +12,12 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    command::{CliAction, CliCall},
-    config::Config,
+    app,
+    config::{CliAction, CliCall, Config},
     handinger::{ApiError, Client},
     mcp::HandingerServer,
     render::render_call,
-    tasks::{
-        CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest,
-        TaskRunner,
-    },
+    tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest},
 };
 
 /// Exit codes of the one-shot commands.
@@ -51,6 +48,28 @@ pub fn print(text: &str) {
             std::process::exit(i32::from(exit::FAILED))
         }
     }
+}
+
+/// A completion script for `shell`, from the same definition as the parser.
+pub fn print_completions(shell: clap_complete::Shell) {
+    let mut out = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut crate::config::cli_command(),
+        "handinger-mcp",
+        &mut out,
+    );
+    print(String::from_utf8_lossy(&out).trim_end());
+}
+
+/// The man page (roff), from the same definition as the parser.
+pub fn print_man_page() {
+    let mut out = Vec::new();
+    if let Err(error) = clap_mangen::Man::new(crate::config::cli_command()).render(&mut out) {
+        eprintln!("handinger-mcp: cannot render the man page: {error}");
+        return;
+    }
+    print(String::from_utf8_lossy(&out).trim_end());
 }
 
 /// The tools' argument and result schemas, keyed by tool name, as `schema` prints them
@@ -85,7 +104,14 @@ impl Progress for TerminalProgress {
 
 /// Run `task`, `follow-up` or `get` and print the result.
 pub async fn run_call(call: CliCall) -> ExitCode {
-    let runner = match TaskRunner::new(&call.config) {
+    let action = match read_stdin_input(call.action) {
+        Ok(action) => action,
+        Err(message) => {
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let runner = match app::runner(&call.config) {
         Ok(runner) => Arc::new(runner),
         Err(error) => {
             eprintln!("handinger-mcp: cannot build the HTTP client: {error}");
@@ -103,7 +129,7 @@ pub async fn run_call(call: CliCall) -> ExitCode {
     let mut progress = TerminalProgress {
         enabled: std::io::stderr().is_terminal(),
     };
-    let outcome = match call.action {
+    let outcome = match action {
         CliAction::Task { input, files } => {
             let request = task_request(TaskKind::New, None, input, files);
             runner.run(request, wait, &cancel, &mut progress).await
@@ -121,7 +147,9 @@ pub async fn run_call(call: CliCall) -> ExitCode {
     if progress.enabled {
         eprint!("\r\x1b[2K");
     }
-    report(outcome, call.json, call.config.max_output_chars)
+    // Shell output is not cut unless asked: the cap is for models' context windows.
+    let max_output_chars = call.config.max_output_chars.unwrap_or(usize::MAX);
+    report(outcome, call.json, max_output_chars)
 }
 
 fn task_request(
@@ -133,7 +161,7 @@ fn task_request(
     TaskRequest {
         kind,
         task_id,
-        input: read_input(input),
+        input,
         budget: None,
         worker_id: None,
         files,
@@ -141,16 +169,37 @@ fn task_request(
     }
 }
 
-/// `-` means: read the input from stdin.
-fn read_input(input: String) -> String {
-    if input != "-" {
-        return input;
-    }
-    let mut text = String::new();
-    if let Err(error) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("handinger-mcp: cannot read the input from stdin: {error}");
-    }
-    text
+/// `-` as INPUT means: read it from stdin. An empty input is a usage error.
+fn read_stdin_input(action: CliAction) -> Result<CliAction, String> {
+    let from_stdin = |input: String| -> Result<String, String> {
+        if input != "-" {
+            return Ok(input);
+        }
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the input from stdin: {e}"))?;
+        if text.trim().is_empty() {
+            return Err("INPUT `-` read nothing from stdin; give the brief there".to_owned());
+        }
+        Ok(text)
+    };
+    Ok(match action {
+        CliAction::Task { input, files } => CliAction::Task {
+            input: from_stdin(input)?,
+            files,
+        },
+        CliAction::FollowUp {
+            task_id,
+            input,
+            files,
+        } => CliAction::FollowUp {
+            task_id,
+            input: from_stdin(input)?,
+            files,
+        },
+        get @ CliAction::Get { .. } => get,
+    })
 }
 
 /// Print an outcome and choose the exit code.
@@ -215,7 +264,7 @@ pub async fn doctor(config: Config) -> ExitCode {
                     }
                 ),
             );
-            match Client::new(&config) {
+            match Client::new(app::client_options(&config)) {
                 Ok(client) => {
                     // Asking for a task that cannot exist tells auth apart from reach:
                     // 404 means the key was accepted.

@@ -1,304 +1,291 @@
-//! Every setting in one place: its flag, its environment variable, its default.
+//! The command line and the settings: every command, flag, environment variable and
+//! default in one clap definition, which drives parsing, `--help`, shell
+//! completions, the man page and (through a test) the README's table.
 //!
-//! One table ([`SETTINGS`]) drives parsing, `--help` and the README's table, so the
-//! three can never disagree. Flags win over environment variables, which win over
-//! defaults.
+//! Plain values only: this module imports nothing but the leaves ([`crate::units`],
+//! [`crate::budget`], [`crate::key`]). The composition root ([`crate::app`]) turns
+//! a [`Config`] into each part's own options.
 
-use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
+use std::{ffi::OsString, path::PathBuf, time::Duration};
 
-use reqwest::Url;
+use clap::{
+    ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+    builder::{BoolishValueParser, NonEmptyStringValueParser, PossibleValue},
+    parser::ValueSource,
+};
+use url::Url;
 
-use crate::{handinger::Budget, tasks::WaitPolicy, workspace::AttachLimits};
+use crate::{
+    budget::Budget,
+    key::{ApiKey, KeySource},
+    units::{MAX_SETTING_SECONDS, parse_seconds, parse_size},
+};
 
-/// One user-facing setting.
-#[derive(Debug, Clone, Copy)]
-pub struct Setting {
-    pub flag: &'static str,
-    pub env: &'static str,
-    pub value_name: &'static str,
-    pub default: Option<&'static str>,
-    pub help: &'static str,
-    /// May be given more than once (flags) or as a list (env, separated by the
-    /// platform's path separator).
-    pub repeatable: bool,
+/// Separator of several folders in `HANDINGER_WORKSPACE`.
+const PATH_LIST_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
+
+/// What `--help` adds after the options.
+const AFTER_HELP: &str = "\
+With no command, serves MCP (newline-delimited JSON-RPC) on stdio, or the LSP-style \
+protocol (Content-Length framing) with --lsp or when the client's first bytes are an \
+LSP header. task, follow-up and get wait until the task ends unless --wait is given.
+
+Exit codes: 0 done, 1 the task or the API failed, 2 usage error, 3 still running \
+(the wait passed; run `handinger-mcp get TASK_ID` later).
+
+The API key is read from HANDINGER_API_KEY (never a flag: flags show in process \
+lists) or from --api-key-file.";
+
+/// handinger-mcp: hands a subtask to a Handinger worker and returns its answer.
+#[derive(Debug, Parser)]
+#[command(
+    name = "handinger-mcp",
+    version,
+    about = "Hands a subtask to a Handinger worker and returns its answer, as an MCP \
+             server, an LSP-style server, or from the shell.",
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+    /// Serve the LSP-style protocol (Content-Length framed JSON-RPC) instead of
+    /// detecting it.
+    #[arg(long)]
+    pub lsp: bool,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
-const fn setting(
-    flag: &'static str,
-    env: &'static str,
-    value_name: &'static str,
-    default: Option<&'static str>,
-    help: &'static str,
-) -> Setting {
-    Setting {
-        flag,
-        env,
-        value_name,
-        default,
-        help,
-        repeatable: false,
-    }
-}
-
-/// The table of settings, in the order `--help` shows them.
-pub const SETTINGS: &[Setting] = &[
-    setting(
-        "--api-key-file",
-        "HANDINGER_API_KEY_FILE",
-        "PATH",
-        None,
-        "File holding the API key (used when HANDINGER_API_KEY is not set). Read on each call.",
-    ),
-    setting(
-        "--base-url",
-        "HANDINGER_BASE_URL",
-        "URL",
-        Some("https://handinger.com"),
-        "Handinger API base URL. Must be https://, or http:// on a loopback host, unless \
-         --allow-insecure-http is true.",
-    ),
-    setting(
-        "--allow-insecure-http",
-        "HANDINGER_ALLOW_INSECURE_HTTP",
-        "BOOL",
-        Some("false"),
-        "Allow an http:// base URL on a non-loopback host (the key then crosses the network in \
-         clear text).",
-    ),
-    setting(
-        "--worker-id",
-        "HANDINGER_WORKER_ID",
-        "ID",
-        None,
-        "Default workerId when a call names none (otherwise a new worker is created per task).",
-    ),
-    setting(
-        "--budget",
-        "HANDINGER_BUDGET",
-        "BUDGET",
-        None,
-        "Default budget when a call names none: low, standard, high or unlimited.",
-    ),
-    setting(
-        "--connect-timeout",
-        "HANDINGER_CONNECT_TIMEOUT",
-        "SECS",
-        Some("10"),
-        "Seconds allowed to open a connection to the API.",
-    ),
-    setting(
-        "--request-timeout",
-        "HANDINGER_REQUEST_TIMEOUT",
-        "SECS",
-        Some("1800"),
-        "Seconds one POST /api/tasks may take end to end (tasks run for minutes).",
-    ),
-    setting(
-        "--wait",
-        "HANDINGER_WAIT",
-        "SECS",
-        Some("50"),
-        "How long a tool call waits for the answer before returning 'still running' with the \
-         taskId (the work goes on; get_task fetches it). Below the 60 s many hosts allow.",
-    ),
-    setting(
-        "--max-wait",
-        "HANDINGER_MAX_WAIT",
-        "SECS",
-        Some("600"),
-        "Upper bound for a call's own waitSeconds argument.",
-    ),
-    setting(
-        "--progress-interval",
-        "HANDINGER_PROGRESS_INTERVAL",
-        "SECS",
-        Some("10"),
-        "Seconds between progress notifications while a call waits (when the client asks).",
-    ),
-    setting(
-        "--retries",
-        "HANDINGER_RETRIES",
-        "N",
-        Some("2"),
-        "Retries for requests that provably never ran (connection refused, DNS, 429).",
-    ),
-    setting(
-        "--max-retry-wait",
-        "HANDINGER_MAX_RETRY_WAIT",
-        "SECS",
-        Some("30"),
-        "Longest Retry-After the bridge waits out before reporting the 429 instead.",
-    ),
-    setting(
-        "--max-output-chars",
-        "HANDINGER_MAX_OUTPUT_CHARS",
-        "N",
-        Some("40000"),
-        "Characters of the answer inlined in a tool result; the rest is cut with a marker.",
-    ),
-    Setting {
-        repeatable: true,
-        ..setting(
-            "--workspace",
-            "HANDINGER_WORKSPACE",
-            "DIR",
-            None,
-            "Folder files may be attached from, when the client sends no MCP roots. Repeatable; \
-             in the env, separate folders with ':' (';' on Windows). Relative paths resolve \
-             against the first. Default: the working directory.",
-        )
+/// The commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CliCommand {
+    /// Serve over stdio (the default).
+    Serve {
+        /// Serve the LSP-style protocol instead of detecting it.
+        #[arg(long)]
+        lsp: bool,
     },
-    setting(
-        "--max-file-size",
-        "HANDINGER_MAX_FILE_SIZE",
-        "SIZE",
-        Some("2GiB"),
-        "Largest file one call may attach (bytes, or with KiB/MiB/GiB).",
-    ),
-    setting(
-        "--max-total-size",
-        "HANDINGER_MAX_TOTAL_SIZE",
-        "SIZE",
-        Some("4GiB"),
-        "Largest total of the files one call may attach.",
-    ),
-    setting(
-        "--max-files",
-        "HANDINGER_MAX_FILES",
-        "N",
-        Some("20"),
-        "Most files one call may attach.",
-    ),
-    setting(
-        "--allow-hard-links",
-        "HANDINGER_ALLOW_HARD_LINKS",
-        "BOOL",
-        Some("false"),
-        "Attach files that have more than one hard link (another link may be outside the \
-         workspace, so they are refused by default).",
-    ),
-    setting(
-        "--max-in-flight",
-        "HANDINGER_MAX_IN_FLIGHT",
-        "N",
-        Some("256"),
-        "Most requests one client may have in flight; over it, requests are answered with a \
-         'server busy' error.",
-    ),
-    setting(
-        "--files-field",
-        "HANDINGER_FILES_FIELD",
-        "NAME",
-        Some("files"),
-        "Multipart field name of attached files (the API's is not documented: files or files[]).",
-    ),
-    setting(
-        "--log-level",
-        "HANDINGER_LOG",
-        "FILTER",
-        Some("info,rmcp=warn"),
-        "Log filter for stderr (error, warn, info, debug, trace or a tracing directive).",
-    ),
-];
+    /// Start a task and print its answer.
+    Task {
+        /// The task as a complete brief; `-` reads it from stdin.
+        #[arg(value_name = "INPUT", value_parser = NonEmptyStringValueParser::new())]
+        input: String,
+        #[command(flatten)]
+        output: CallOutput,
+        /// A file to attach (repeatable), relative to the workspace.
+        #[arg(short = 'f', long = "file", value_name = "PATH")]
+        files: Vec<String>,
+    },
+    /// Add a follow-up turn to a task and print its answer.
+    FollowUp {
+        #[arg(value_name = "TASK_ID", value_parser = NonEmptyStringValueParser::new())]
+        task_id: String,
+        /// The follow-up message; `-` reads it from stdin.
+        #[arg(value_name = "INPUT", value_parser = NonEmptyStringValueParser::new())]
+        input: String,
+        #[command(flatten)]
+        output: CallOutput,
+        /// A file to attach (repeatable), relative to the workspace.
+        #[arg(short = 'f', long = "file", value_name = "PATH")]
+        files: Vec<String>,
+    },
+    /// Print a task's answer (waiting while it runs, within --wait).
+    Get {
+        #[arg(value_name = "TASK_ID", value_parser = NonEmptyStringValueParser::new())]
+        task_id: String,
+        #[command(flatten)]
+        output: CallOutput,
+    },
+    /// Check the key and the API, and print what a host should run.
+    Doctor,
+    /// Print the tools' JSON Schemas.
+    Schema,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
 
-/// The API key, kept out of every `Debug` and `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+/// How a one-shot command prints.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct CallOutput {
+    /// Print the structured result (or error) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-impl ApiKey {
-    pub fn new(key: String) -> Self {
-        Self(key)
+/// Every setting. Each is a flag and an environment variable (flags win); an
+/// empty environment value counts as unset, because hosts write `"VAR": ""` for
+/// "not configured". The `(server)` / `(command line)` note in each help says
+/// which modes read it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings")]
+pub struct Settings {
+    /// File holding the API key, used when HANDINGER_API_KEY is unset; read on
+    /// each call (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_API_KEY_FILE",
+        value_name = "PATH",
+        global = true
+    )]
+    pub api_key_file: Option<PathBuf>,
+    /// Handinger API base URL: https://, or http:// on a loopback host only
+    /// (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_BASE_URL",
+        value_name = "URL",
+        default_value = "https://handinger.com",
+        global = true
+    )]
+    pub base_url: String,
+    /// Allow an http:// base URL on a non-loopback host; the key then crosses the
+    /// network in clear text (server, command line).
+    #[arg(long, env = "HANDINGER_ALLOW_INSECURE_HTTP", value_name = "BOOL", default_value = "false",
+          value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub allow_insecure_http: bool,
+    /// Default workerId when a call names none; otherwise each task creates a
+    /// worker from its input (server, command line).
+    #[arg(long, visible_alias = "worker", env = "HANDINGER_WORKER_ID", value_name = "ID",
+          value_parser = NonEmptyStringValueParser::new(), global = true)]
+    pub worker_id: Option<String>,
+    /// Default budget when a call names none (server, command line).
+    #[arg(long, env = "HANDINGER_BUDGET", value_name = "BUDGET", global = true)]
+    pub budget: Option<Budget>,
+    /// Seconds allowed to open a connection to the API (server, command line).
+    #[arg(long, env = "HANDINGER_CONNECT_TIMEOUT", value_name = "SECS", default_value = "10",
+          value_parser = seconds, global = true)]
+    pub connect_timeout: Duration,
+    /// Seconds one POST /api/tasks may take end to end; tasks run for minutes
+    /// (server, command line).
+    #[arg(long, env = "HANDINGER_REQUEST_TIMEOUT", value_name = "SECS", default_value = "1800",
+          value_parser = seconds, global = true)]
+    pub request_timeout: Duration,
+    /// How long a tool call waits for the answer before returning "still running"
+    /// with the taskId; below the 60 s many hosts allow (server; on the command
+    /// line only the flag counts, and without it a command waits until the end).
+    #[arg(long, env = "HANDINGER_WAIT", value_name = "SECS", default_value = "50",
+          value_parser = seconds, global = true)]
+    pub wait: Duration,
+    /// Upper bound for a call's own waitSeconds (server).
+    #[arg(long, env = "HANDINGER_MAX_WAIT", value_name = "SECS", default_value = "600",
+          value_parser = seconds, global = true)]
+    pub max_wait: Duration,
+    /// Seconds between progress notifications while a call waits (server; the
+    /// command line shows progress on a terminal).
+    #[arg(long, env = "HANDINGER_PROGRESS_INTERVAL", value_name = "SECS", default_value = "10",
+          value_parser = seconds, global = true)]
+    pub progress_interval: Duration,
+    /// Retries for requests that provably never ran: connection refused, DNS
+    /// failure, 429 (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_RETRIES",
+        value_name = "N",
+        default_value = "2",
+        global = true
+    )]
+    pub retries: u32,
+    /// Longest Retry-After waited out; a longer one is reported instead (server,
+    /// command line).
+    #[arg(long, env = "HANDINGER_MAX_RETRY_WAIT", value_name = "SECS", default_value = "30",
+          value_parser = seconds, global = true)]
+    pub max_retry_wait: Duration,
+    /// Characters of the answer inlined in a result; the rest is cut with a marker
+    /// (server: default 40000, for models' context windows; command line: no cut
+    /// unless given).
+    #[arg(
+        long,
+        env = "HANDINGER_MAX_OUTPUT_CHARS",
+        value_name = "N",
+        global = true
+    )]
+    pub max_output_chars: Option<usize>,
+    /// Most requests one client may have in flight; over it, a request is answered
+    /// at once with a JSON-RPC "server busy" error (server).
+    #[arg(long, env = "HANDINGER_MAX_IN_FLIGHT", value_name = "N", default_value = "256",
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_in_flight: u32,
+    /// Folder files may be attached from, when the client sends no MCP roots;
+    /// repeatable, or several in the environment separated by ':' (';' on
+    /// Windows). Default: the working directory (server, command line).
+    #[arg(long, env = "HANDINGER_WORKSPACE", value_name = "DIR",
+          value_delimiter = PATH_LIST_SEPARATOR, global = true)]
+    pub workspace: Vec<PathBuf>,
+    /// Largest file one call may attach, in bytes or with KiB/MiB/GiB (server,
+    /// command line).
+    #[arg(long, env = "HANDINGER_MAX_FILE_SIZE", value_name = "SIZE", default_value = "2GiB",
+          value_parser = size, global = true)]
+    pub max_file_size: u64,
+    /// Largest total of the files one call may attach (server, command line).
+    #[arg(long, env = "HANDINGER_MAX_TOTAL_SIZE", value_name = "SIZE", default_value = "4GiB",
+          value_parser = size, global = true)]
+    pub max_total_size: u64,
+    /// Most files one call may attach (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_MAX_FILES",
+        value_name = "N",
+        default_value = "20",
+        global = true
+    )]
+    pub max_files: usize,
+    /// Attach files with more than one hard link; refused by default, because
+    /// another link to the same file may be outside the workspace (server,
+    /// command line).
+    #[arg(long, env = "HANDINGER_ALLOW_HARD_LINKS", value_name = "BOOL", default_value = "false",
+          value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub allow_hard_links: bool,
+    /// Multipart field name of attached files; the API's is not documented
+    /// (files or files[]) (server, command line).
+    #[arg(long, env = "HANDINGER_FILES_FIELD", value_name = "NAME", default_value = "files",
+          value_parser = NonEmptyStringValueParser::new(), global = true)]
+    pub files_field: String,
+    /// Log filter for stderr: error, warn, info, debug, trace or a tracing
+    /// directive (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_LOG",
+        value_name = "FILTER",
+        default_value = "info,rmcp=warn",
+        global = true
+    )]
+    pub log_level: String,
+}
+
+impl ValueEnum for Budget {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Budget::ALL
     }
 
-    /// The raw key, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
     }
 }
 
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
+fn seconds(raw: &str) -> Result<Duration, String> {
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(parse_seconds)
+        .ok_or_else(|| {
+            format!(
+                "expected a number of seconds from 0 to {} (30 days)",
+                MAX_SETTING_SECONDS.as_secs()
+            )
+        })
 }
 
-/// Where the API key comes from. Resolved per call, so a key file can be fixed or
-/// rotated without restarting the host.
-#[derive(Debug, Clone, Default)]
-pub struct KeySource {
-    /// The value of `HANDINGER_API_KEY`, if set.
-    pub env_value: Option<ApiKey>,
-    pub file: Option<PathBuf>,
+fn size(raw: &str) -> Result<u64, String> {
+    parse_size(raw).ok_or_else(|| "expected a size like 500MiB or 2GiB".to_owned())
 }
 
-/// Why no API key could be had; rendered as an actionable message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyProblem {
-    /// Neither the variable nor a key file is set.
-    NotSet,
-    /// The host passed a literal `${...}` because it does not expand variables.
-    Unexpanded(String),
-    /// The key file could not be read.
-    FileUnreadable { path: PathBuf, reason: String },
-    /// The key file is empty.
-    FileEmpty(PathBuf),
-}
-
-impl fmt::Display for KeyProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HOW: &str = "Set HANDINGER_API_KEY in the \"env\" block of this server's entry in \
-            your MCP host's config (keys look like hdg_live_...), or point \
-            HANDINGER_API_KEY_FILE / --api-key-file at a file that holds the key, then \
-            restart the server.";
-        match self {
-            KeyProblem::NotSet => write!(f, "No Handinger API key is configured. {HOW}"),
-            KeyProblem::Unexpanded(raw) => write!(
-                f,
-                "HANDINGER_API_KEY holds the literal text {raw:?}: this host does not expand \
-                 variables in its config. Put the key itself there, or use a key file. {HOW}"
-            ),
-            KeyProblem::FileUnreadable { path, reason } => write!(
-                f,
-                "The API key file {} could not be read ({reason}). {HOW}",
-                path.display()
-            ),
-            KeyProblem::FileEmpty(path) => {
-                write!(f, "The API key file {} is empty. {HOW}", path.display())
-            }
-        }
-    }
-}
-
-impl KeySource {
-    /// The key to use for the next request.
-    pub fn resolve(&self) -> Result<ApiKey, KeyProblem> {
-        if let Some(key) = &self.env_value {
-            return if looks_unexpanded(key.expose()) {
-                Err(KeyProblem::Unexpanded(key.expose().to_owned()))
-            } else {
-                Ok(key.clone())
-            };
-        }
-        let Some(path) = &self.file else {
-            return Err(KeyProblem::NotSet);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| KeyProblem::FileUnreadable {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let key = text.trim();
-        if key.is_empty() {
-            return Err(KeyProblem::FileEmpty(path.clone()));
-        }
-        Ok(ApiKey(key.to_owned()))
-    }
-}
-
-fn looks_unexpanded(value: &str) -> bool {
-    value.starts_with("${") || value.starts_with("$env:") || value.starts_with("{env:")
-}
-
-/// The resolved configuration of one process.
+/// The checked configuration of one process: plain values.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub key: KeySource,
@@ -308,266 +295,259 @@ pub struct Config {
     pub default_budget: Option<Budget>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
-    pub wait: WaitPolicy,
+    pub wait: Duration,
+    pub max_wait: Duration,
+    pub progress_interval: Duration,
     pub retries: u32,
     pub max_retry_wait: Duration,
-    pub max_output_chars: usize,
-    /// Requests one client may have in flight before it is told the server is busy.
+    /// As given; each mode applies its own default.
+    pub max_output_chars: Option<usize>,
     pub max_in_flight: usize,
     pub log_filter: String,
-    /// Configured workspace folders (not yet checked; see `workspace::Workspace`).
+    /// Configured workspace folders (not yet checked).
     pub workspace: Vec<PathBuf>,
-    pub attach_limits: AttachLimits,
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_files: usize,
+    pub allow_hard_links: bool,
     pub files_field: String,
 }
 
-/// A command line or environment the binary cannot use.
+/// The inline cap on an answer in server modes, where a model reads it.
+pub const SERVER_MAX_OUTPUT_CHARS: usize = 40_000;
+
+/// What the command line asks for, with its checked configuration.
+#[derive(Debug)]
+pub enum Command {
+    /// Serve over stdio: MCP, or LSP-style framing (`--lsp`, or detected).
+    Serve { config: Box<Config>, lsp: bool },
+    /// A one-shot task, follow-up or lookup from the shell.
+    Call(CliCall),
+    /// Check the set-up and print what a host should run.
+    Doctor(Box<Config>),
+    /// Print the tools' JSON Schemas.
+    Schema,
+    /// Print a completion script.
+    Completions(clap_complete::Shell),
+    /// Print the man page.
+    Man,
+}
+
+/// A one-shot command.
+#[derive(Debug)]
+pub struct CliCall {
+    pub config: Box<Config>,
+    pub action: CliAction,
+    /// Print the structured result as JSON instead of text.
+    pub json: bool,
+    /// `--wait` as given on the command line; without it the command waits until
+    /// the task ends (HANDINGER_WAIT is for servers).
+    pub wait: Option<Duration>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\nRun `handinger-mcp --help` for the commands and settings.",
-            self.0
-        )
-    }
+pub enum CliAction {
+    Task {
+        input: String,
+        files: Vec<String>,
+    },
+    FollowUp {
+        task_id: String,
+        input: String,
+        files: Vec<String>,
+    },
+    Get {
+        task_id: String,
+    },
 }
 
-impl std::error::Error for UsageError {}
-
-/// Setting flags as given on the command line, collected by the argument parser.
-#[derive(Debug, Default)]
-pub struct GivenFlags(HashMap<&'static str, Vec<String>>);
-
-impl GivenFlags {
-    /// Record `value` for the setting whose flag is `flag`.
-    pub fn add(&mut self, flag: &str, value: String) -> Result<(), UsageError> {
-        let setting = SETTINGS
-            .iter()
-            .find(|s| s.flag == flag)
-            .ok_or_else(|| UsageError(format!("unknown flag {flag}")))?;
-        let values = self.0.entry(setting.flag).or_default();
-        if !setting.repeatable && !values.is_empty() {
-            return Err(UsageError(format!("{flag} was given twice")));
-        }
-        values.push(value);
-        Ok(())
-    }
-
-    /// Whether a flag was given (not the environment or a default).
-    pub fn has(&self, flag: &str) -> bool {
-        self.0.contains_key(flag)
-    }
-
-    /// The configuration: these flags, then the environment through `env`, then
-    /// the defaults.
-    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
-        Lookup {
-            given: self.0,
-            env: &env,
-        }
-        .config()
-    }
+/// A command line or environment the binary cannot use (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// clap's own message (also `--help` and `--version`, which are not errors).
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// Whether `flag` is a setting that takes a value.
-pub fn is_setting(flag: &str) -> bool {
-    SETTINGS.iter().any(|s| s.flag == flag)
-}
-
-/// The value name of a setting flag, for usage messages.
-pub fn value_name(flag: &str) -> &'static str {
-    SETTINGS
-        .iter()
-        .find(|s| s.flag == flag)
-        .map_or("VALUE", |s| s.value_name)
-}
-
-/// Reads settings in precedence order: flag, environment, default.
-struct Lookup<'a, E: Fn(&str) -> Option<String>> {
-    given: HashMap<&'static str, Vec<String>>,
-    env: &'a E,
-}
-
-impl<E: Fn(&str) -> Option<String>> Lookup<'_, E> {
-    fn setting(flag: &str) -> &'static Setting {
-        SETTINGS
-            .iter()
-            .find(|s| s.flag == flag)
-            .expect("every looked-up flag is in SETTINGS")
-    }
-
-    /// The single value of a setting, if it has one. Empty env values count as unset,
-    /// because hosts often write `"VAR": ""` for "not configured".
-    fn value(&self, flag: &str) -> Option<String> {
-        let setting = Self::setting(flag);
-        if let Some(values) = self.given.get(setting.flag) {
-            return values.last().cloned();
-        }
-        (self.env)(setting.env)
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| setting.default.map(str::to_owned))
-    }
-
-    fn parsed<T: std::str::FromStr>(&self, flag: &str) -> Result<Option<T>, UsageError> {
-        let setting = Self::setting(flag);
-        self.value(flag)
-            .map(|raw| {
-                raw.trim().parse::<T>().map_err(|_| {
-                    UsageError(format!(
-                        "{} / {} has the value {raw:?}, which is not a valid {}",
-                        setting.flag, setting.env, setting.value_name
-                    ))
-                })
-            })
-            .transpose()
-    }
-
-    /// Every value of a repeatable setting: all flags, else the env list.
-    fn values(&self, flag: &str) -> Vec<String> {
-        let setting = Self::setting(flag);
-        if let Some(values) = self.given.get(setting.flag) {
-            return values.clone();
-        }
-        let separator = if cfg!(windows) { ';' } else { ':' };
-        (self.env)(setting.env)
-            .map(|v| {
-                v.split(separator)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn size(&self, flag: &str) -> Result<u64, UsageError> {
-        let setting = Self::setting(flag);
-        let raw = self.value(flag).unwrap_or_default();
-        parse_size(&raw).ok_or_else(|| {
-            UsageError(format!(
-                "{} / {} has the value {raw:?}, which is not a size (like 500MiB or 2GiB)",
-                setting.flag, setting.env
-            ))
-        })
-    }
-
-    /// A number of seconds between 0 and [`MAX_SETTING_SECONDS`].
-    fn seconds(&self, flag: &str) -> Result<Duration, UsageError> {
-        let secs: f64 = self.parsed(flag)?.unwrap_or_default();
-        parse_seconds(secs).ok_or_else(|| {
-            let setting = Self::setting(flag);
-            UsageError(format!(
-                "{} / {} must be a number of seconds from 0 to {} (30 days)",
-                setting.flag,
-                setting.env,
-                MAX_SETTING_SECONDS.as_secs()
-            ))
-        })
-    }
-
-    fn boolean(&self, flag: &str) -> Result<bool, UsageError> {
-        let raw = self.value(flag).unwrap_or_default();
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" | "" => Ok(false),
-            _ => {
-                let setting = Self::setting(flag);
-                Err(UsageError(format!(
-                    "{} / {} has the value {raw:?}; use true or false",
-                    setting.flag, setting.env
-                )))
+impl UsageError {
+    /// Print the message (or the help) the way clap does, and give the exit code.
+    pub fn report(&self) -> u8 {
+        match self {
+            UsageError::Clap(error) => {
+                let _ = error.print();
+                u8::try_from(error.exit_code()).unwrap_or(2)
+            }
+            UsageError::Invalid(message) => {
+                eprintln!("error: {message}\n\nFor more information, try '--help'.");
+                2
             }
         }
     }
+}
 
-    fn base_url(&self) -> Result<Url, UsageError> {
-        let raw = self.value("--base-url").unwrap_or_default();
-        let url = Url::parse(raw.trim())
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "--base-url / HANDINGER_BASE_URL must be an http:// or https:// URL, got \
-                     {:?}",
-                    redacted_for_message(&raw)
-                ))
-            })?;
-        if url.scheme() == "http" && !is_loopback(&url) && !self.boolean("--allow-insecure-http")? {
-            return Err(UsageError(format!(
-                "--base-url / HANDINGER_BASE_URL is http:// on {}, which is not this machine: \
-                 the API key would cross the network unencrypted. Use https://, or set \
-                 --allow-insecure-http true if that is really meant.",
-                url.host_str().unwrap_or_default()
-            )));
-        }
-        Ok(url)
+/// The clap command, for parsing, help, completions and the man page. A setting
+/// whose variable is set but empty is read as unset: hosts write `"VAR": ""` for
+/// "not configured".
+pub fn cli_command() -> clap::Command {
+    Cli::command().mut_args(|arg| {
+        let empty = arg.get_env().is_some_and(|name| {
+            std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        });
+        // Help shows the variable's name, never its value.
+        let arg = arg.hide_env_values(true);
+        if empty { arg.env(None) } else { arg }
+    })
+}
+
+impl Command {
+    /// Parse the process's arguments and environment.
+    pub fn from_env() -> Result<Self, UsageError> {
+        Self::parse_from(std::env::args_os(), |name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })
     }
 
-    fn config(&self) -> Result<Config, UsageError> {
-        let base_url = self.base_url()?;
+    /// Parse `args` (the program name first). clap reads settings from the
+    /// process environment; `env` is only for HANDINGER_API_KEY, so tests can
+    /// pass a key without setting one process-wide.
+    pub fn parse_from<I, T>(
+        args: I,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = cli_command().try_get_matches_from(args)?;
+        let wait_flag = matches!(
+            subcommand_matches(&matches).value_source("wait"),
+            Some(ValueSource::CommandLine)
+        );
+        let cli = Cli::from_arg_matches(&matches)?;
+        let api_key = env("HANDINGER_API_KEY")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(ApiKey::new);
+        let config = move || cli.settings.clone().into_config(api_key.clone());
+        let call = |action, output: CallOutput| -> Result<Command, UsageError> {
+            let config = config()?;
+            let wait = wait_flag.then_some(config.wait);
+            Ok(Command::Call(CliCall {
+                config: Box::new(config),
+                action,
+                json: output.json,
+                wait,
+            }))
+        };
+        match cli.command.clone() {
+            None => Ok(Command::Serve {
+                config: Box::new(config()?),
+                lsp: cli.lsp,
+            }),
+            Some(CliCommand::Serve { lsp }) => Ok(Command::Serve {
+                config: Box::new(config()?),
+                lsp: lsp || cli.lsp,
+            }),
+            Some(CliCommand::Task {
+                input,
+                output,
+                files,
+            }) => call(CliAction::Task { input, files }, output),
+            Some(CliCommand::FollowUp {
+                task_id,
+                input,
+                output,
+                files,
+            }) => call(
+                CliAction::FollowUp {
+                    task_id,
+                    input,
+                    files,
+                },
+                output,
+            ),
+            Some(CliCommand::Get { task_id, output }) => call(CliAction::Get { task_id }, output),
+            Some(CliCommand::Doctor) => Ok(Command::Doctor(Box::new(config()?))),
+            Some(CliCommand::Schema) => Ok(Command::Schema),
+            Some(CliCommand::Completions { shell }) => Ok(Command::Completions(shell)),
+            Some(CliCommand::Man) => Ok(Command::Man),
+        }
+    }
+}
+
+/// The matches of the subcommand given (global settings are read there too).
+fn subcommand_matches(matches: &clap::ArgMatches) -> &clap::ArgMatches {
+    matches.subcommand().map_or(matches, |(_, sub)| sub)
+}
+
+impl Settings {
+    /// Check what clap could not (the base URL with its insecure-http switch) and
+    /// give the plain configuration.
+    fn into_config(self, api_key: Option<ApiKey>) -> Result<Config, UsageError> {
+        let base_url = checked_base_url(&self.base_url, self.allow_insecure_http)?;
         Ok(Config {
             key: KeySource {
-                env_value: (self.env)("HANDINGER_API_KEY")
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty())
-                    .map(ApiKey),
-                file: self.value("--api-key-file").map(PathBuf::from),
+                env_value: api_key,
+                file: self.api_key_file,
             },
             base_url,
-            default_worker_id: self.value("--worker-id").filter(|v| !v.trim().is_empty()),
-            default_budget: self.parsed("--budget")?,
-            connect_timeout: self.seconds("--connect-timeout")?,
-            request_timeout: self.seconds("--request-timeout")?,
-            wait: WaitPolicy {
-                default_wait: self.seconds("--wait")?,
-                max_wait: self.seconds("--max-wait")?,
-                progress_interval: self.seconds("--progress-interval")?,
-            },
-            retries: self.parsed("--retries")?.unwrap_or_default(),
-            max_retry_wait: self.seconds("--max-retry-wait")?,
-            max_output_chars: self.parsed("--max-output-chars")?.unwrap_or_default(),
-            max_in_flight: self
-                .parsed::<usize>("--max-in-flight")?
-                .unwrap_or_default()
-                .max(1),
-            log_filter: self.value("--log-level").unwrap_or_default(),
+            default_worker_id: self.worker_id,
+            default_budget: self.budget,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            wait: self.wait,
+            max_wait: self.max_wait,
+            progress_interval: self.progress_interval,
+            retries: self.retries,
+            max_retry_wait: self.max_retry_wait,
+            max_output_chars: self.max_output_chars,
+            max_in_flight: self.max_in_flight as usize,
+            log_filter: self.log_level,
             workspace: self
-                .values("--workspace")
+                .workspace
                 .into_iter()
-                .map(PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty())
                 .collect(),
-            attach_limits: AttachLimits {
-                max_file_bytes: self.size("--max-file-size")?,
-                max_total_bytes: self.size("--max-total-size")?,
-                max_files: self.parsed("--max-files")?.unwrap_or_default(),
-                allow_hard_links: self.boolean("--allow-hard-links")?,
-            },
-            files_field: self.value("--files-field").unwrap_or_default(),
+            max_file_bytes: self.max_file_size,
+            max_total_bytes: self.max_total_size,
+            max_files: self.max_files,
+            allow_hard_links: self.allow_hard_links,
+            files_field: self.files_field,
         })
     }
 }
 
-/// The longest duration any setting takes: longer waits and timeouts are refused
-/// (a typo such as `1e20` would otherwise overflow the clock).
-pub const MAX_SETTING_SECONDS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-/// A number of seconds as a duration, if it is between 0 and [`MAX_SETTING_SECONDS`].
-pub fn parse_seconds(secs: f64) -> Option<Duration> {
-    if !(0.0..=MAX_SETTING_SECONDS.as_secs_f64()).contains(&secs) {
-        return None;
+/// The base URL, if it is http(s) with a host, and http only on loopback unless
+/// `allow_insecure` is set. Errors never echo userinfo.
+pub fn checked_base_url(raw: &str, allow_insecure: bool) -> Result<Url, UsageError> {
+    let url = Url::parse(raw.trim())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or_else(|| {
+            UsageError::Invalid(format!(
+                "--base-url / HANDINGER_BASE_URL must be an http:// or https:// URL, got {:?}",
+                redacted_for_message(raw)
+            ))
+        })?;
+    if url.scheme() == "http" && !is_loopback(&url) && !allow_insecure {
+        return Err(UsageError::Invalid(format!(
+            "--base-url / HANDINGER_BASE_URL is http:// on {}, which is not this machine: the \
+             API key would cross the network unencrypted. Use https://, or set \
+             --allow-insecure-http true if that is really meant.",
+            url.host_str().unwrap_or_default()
+        )));
     }
-    Duration::try_from_secs_f64(secs).ok()
+    Ok(url)
 }
 
 /// Whether a URL's host is this machine.
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name.to_ascii_lowercase().ends_with(".localhost")
+            let name = name.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
         }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -575,7 +555,7 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// A setting's raw URL for an error message, without any userinfo.
+/// A raw URL for an error message, without any userinfo.
 fn redacted_for_message(raw: &str) -> String {
     match raw.split_once("://") {
         Some((scheme, rest)) => {
@@ -589,159 +569,143 @@ fn redacted_for_message(raw: &str) -> String {
     }
 }
 
-/// A byte size: a number with an optional unit (B, KB/KiB, MB/MiB, GB/GiB; the
-/// decimal spellings count as binary, as people mean them for file sizes). Sizes
-/// that do not fit in 64 bits are refused, not wrapped.
-pub fn parse_size(raw: &str) -> Option<u64> {
-    let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    let bytes = number * scale as f64;
-    // 2^64 as f64; anything at or above it does not fit.
-    (bytes.is_finite() && bytes < 18_446_744_073_709_551_616.0).then_some(bytes as u64)
-}
-
-/// The SETTINGS part of `--help`.
-pub fn settings_help() -> String {
-    let mut out = String::from("SETTINGS (flag, environment variable, default):\n");
-    for s in SETTINGS {
-        let default = s
-            .default
-            .map(|d| format!(" [default: {d}]"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "  {} {}\n      env {}{default}\n      {}\n",
-            s.flag, s.value_name, s.env, s.help
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Settings from `--flag value` / `--flag=value` pairs and an environment.
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut given = GivenFlags::default();
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.split_once('=') {
-                Some((flag, value)) => given.add(flag, value.to_string())?,
-                None => given.add(arg, iter.next().expect("value").to_string())?,
-            }
-        }
-        given.into_config(|k| env.get(k).cloned())
+    fn parse(args: &[&str]) -> Result<Command, UsageError> {
+        let mut all = vec!["handinger-mcp"];
+        all.extend(args);
+        Command::parse_from(all, |_| None)
     }
 
-    fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
-        parse(args, env).expect("parses")
+    fn config(args: &[&str]) -> Config {
+        match parse(args).expect("parses") {
+            Command::Serve { config, .. } | Command::Doctor(config) => *config,
+            Command::Call(call) => *call.config,
+            other => panic!("no config in {other:?}"),
+        }
+    }
+
+    fn message(args: &[&str]) -> String {
+        match parse(args).unwrap_err() {
+            UsageError::Clap(error) => error.to_string(),
+            UsageError::Invalid(message) => message,
+        }
     }
 
     #[test]
-    fn defaults_apply_without_flags_or_env() {
-        let c = config(&[], &[]);
+    fn defaults_apply_without_flags() {
+        let c = config(&[]);
         assert_eq!(c.base_url.as_str(), "https://handinger.com/");
         assert_eq!(c.request_timeout, Duration::from_secs(1800));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert_eq!(c.retries, 2);
-        assert_eq!(c.max_output_chars, 40_000);
-        assert_eq!(c.key.resolve(), Err(KeyProblem::NotSet));
-    }
-
-    #[test]
-    fn flags_beat_env_and_env_beats_defaults() {
-        let c = config(
-            &["--base-url", "http://127.0.0.1:9/", "--budget=high"],
-            &[
-                ("HANDINGER_BASE_URL", "http://ignored"),
-                ("HANDINGER_WORKER_ID", "wrk_env"),
-                ("HANDINGER_BUDGET", "low"),
-            ],
-        );
-        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:9/");
-        assert_eq!(c.default_budget, Some(Budget::High));
-        assert_eq!(c.default_worker_id.as_deref(), Some("wrk_env"));
-    }
-
-    #[test]
-    fn bad_values_name_the_setting() {
-        let err = parse(&["--budget", "huge"], &[]).unwrap_err();
-        assert!(err.0.contains("--budget / HANDINGER_BUDGET"), "{err}");
-        let err = parse(&["--request-timeout", "-3"], &[]).unwrap_err();
-        assert!(err.0.contains("from 0 to"), "{err}");
-        let err = parse(&["--wait", "1e20"], &[]).unwrap_err();
-        assert!(err.0.contains("--wait / HANDINGER_WAIT"), "{err}");
-        let err = parse(&["--max-file-size", "99999999999TiB"], &[]).unwrap_err();
-        assert!(err.0.contains("not a size"), "{err}");
-        let err = parse(&["--allow-hard-links", "maybe"], &[]).unwrap_err();
-        assert!(err.0.contains("true or false"), "{err}");
-        let err = parse(&["--nope", "1"], &[]).unwrap_err();
-        assert!(err.0.contains("unknown flag --nope"), "{err}");
-        let err = parse(&["--retries", "1", "--retries", "2"], &[]).unwrap_err();
-        assert!(err.0.contains("given twice"), "{err}");
-    }
-
-    #[test]
-    fn unexpanded_key_is_reported_not_sent() {
-        let c = config(&[], &[("HANDINGER_API_KEY", "${HANDINGER_API_KEY}")]);
-        let problem = c.key.resolve().unwrap_err();
-        assert!(matches!(problem, KeyProblem::Unexpanded(_)));
-        assert!(problem.to_string().contains("does not expand"));
-    }
-
-    #[test]
-    fn key_file_is_trimmed_and_never_debug_printed() {
-        let dir = std::env::temp_dir().join(format!("hmcp-key-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("key");
-        std::fs::write(&path, "hdg_live_secret\n").unwrap();
-        let c = config(&["--api-key-file", path.to_str().unwrap()], &[]);
-        let key = c.key.resolve().unwrap();
-        assert_eq!(key.expose(), "hdg_live_secret");
-        assert!(!format!("{c:?} {key:?}").contains("hdg_live_secret"));
-        std::fs::write(&path, "  \n").unwrap();
-        assert!(matches!(c.key.resolve(), Err(KeyProblem::FileEmpty(_))));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sizes_and_repeatable_workspaces_parse() {
-        assert_eq!(parse_size("2GiB"), Some(2 << 30));
-        assert_eq!(parse_size("1.5 MiB"), Some(1_572_864));
-        assert_eq!(parse_size("300"), Some(300));
-        assert_eq!(parse_size("12 parsecs"), None);
-        let c = config(
-            &[
-                "--workspace",
-                "/a",
-                "--workspace=/b",
-                "--max-file-size",
-                "10KiB",
-            ],
-            &[],
-        );
-        assert_eq!(c.workspace, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert_eq!(c.attach_limits.max_file_bytes, 10 * 1024);
-        let c = config(&[], &[("HANDINGER_WORKSPACE", "/x:/y")]);
-        assert_eq!(c.workspace, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
+        assert_eq!(c.max_output_chars, None);
+        assert_eq!(c.max_in_flight, 256);
         assert_eq!(c.files_field, "files");
-        assert_eq!(c.attach_limits.max_files, 20);
+        assert_eq!(c.max_files, 20);
+        assert_eq!(c.max_file_bytes, 2 << 30);
+    }
+
+    #[test]
+    fn serve_is_the_default_and_lsp_a_switch() {
+        assert!(matches!(
+            parse(&[]).unwrap(),
+            Command::Serve { lsp: false, .. }
+        ));
+        assert!(matches!(
+            parse(&["--lsp"]).unwrap(),
+            Command::Serve { lsp: true, .. }
+        ));
+        assert!(matches!(
+            parse(&["serve", "--base-url=http://127.0.0.1:1"]).unwrap(),
+            Command::Serve { .. }
+        ));
+    }
+
+    #[test]
+    fn commands_take_their_arguments_and_settings_anywhere() {
+        let Command::Call(call) = parse(&[
+            "task",
+            "--file",
+            "a.csv",
+            "Summarise",
+            "--file=b.md",
+            "--worker",
+            "wrk_1",
+            "--budget",
+            "high",
+            "--wait",
+            "5",
+            "--json",
+        ])
+        .unwrap() else {
+            panic!("expected a call")
+        };
+        assert_eq!(
+            call.action,
+            CliAction::Task {
+                input: "Summarise".into(),
+                files: vec!["a.csv".into(), "b.md".into()]
+            }
+        );
+        assert!(call.json);
+        assert_eq!(call.wait, Some(Duration::from_secs(5)));
+        assert_eq!(call.config.default_worker_id.as_deref(), Some("wrk_1"));
+        assert_eq!(call.config.default_budget, Some(Budget::High));
+
+        let Command::Call(call) = parse(&["follow-up", "tsk_1", "--", "--more please"]).unwrap()
+        else {
+            panic!("expected a call")
+        };
+        assert_eq!(
+            call.action,
+            CliAction::FollowUp {
+                task_id: "tsk_1".into(),
+                input: "--more please".into(),
+                files: vec![]
+            }
+        );
+        assert_eq!(
+            call.wait, None,
+            "without --wait the command waits until the end"
+        );
+        assert!(matches!(
+            parse(&["get", "tsk_1"]).unwrap(),
+            Command::Call(_)
+        ));
+        assert!(matches!(parse(&["doctor"]).unwrap(), Command::Doctor(_)));
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong_in_clap_terms() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["task"], "required arguments were not provided"),
+            (
+                &["task", ""],
+                "a value is required for '<INPUT>' but none was supplied",
+            ),
+            (&["get", "a", "b"], "unexpected argument 'b'"),
+            (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+            (&["--nope"], "unexpected argument '--nope'"),
+            (&["--retries"], "a value is required for '--retries <N>'"),
+            (&["--json"], "unexpected argument '--json'"),
+            (&["get", "t", "--file", "x"], "unexpected argument '--file'"),
+            (
+                &["--budget", "huge"],
+                "[possible values: low, standard, high, unlimited]",
+            ),
+            (&["--request-timeout=-3"], "from 0 to 2592000"),
+            (&["--wait", "1e20"], "from 0 to 2592000"),
+            (&["--max-file-size", "99999999999TiB"], "a size like"),
+            (&["--allow-hard-links", "maybe"], "invalid value 'maybe'"),
+            (&["--max-in-flight", "0"], "--max-in-flight"),
+        ];
+        for (args, expected) in cases {
+            let text = message(args);
+            assert!(text.contains(expected), "{args:?}: {text}");
+        }
     }
 
     #[test]
@@ -751,53 +715,65 @@ mod tests {
             "http://localhost:8080",
             "http://[::1]:1",
         ] {
-            assert!(parse(&["--base-url", local], &[]).is_ok(), "{local}");
+            assert!(parse(&["--base-url", local]).is_ok(), "{local}");
         }
-        let err = parse(&["--base-url", "http://api.example.com"], &[]).unwrap_err();
-        assert!(err.0.contains("unencrypted"), "{err}");
+        assert!(message(&["--base-url", "http://api.example.com"]).contains("unencrypted"));
         let allowed = [
             "--base-url",
             "http://api.example.com",
             "--allow-insecure-http",
             "true",
         ];
-        assert!(parse(&allowed, &[]).is_ok());
-        let err = parse(&["--base-url", "ftp://user:s3cret@host/x"], &[]).unwrap_err();
+        assert!(parse(&allowed).is_ok());
+        let text = message(&["--base-url", "ftp://user:s3cret@host/x"]);
         assert!(
-            !err.0.contains("s3cret") && err.0.contains("[redacted]@host"),
-            "{err}"
+            !text.contains("s3cret") && text.contains("[redacted]@host"),
+            "{text}"
         );
-        assert!(parse(&["--base-url", "not a url"], &[]).is_err());
+        assert!(parse(&["--base-url", "not a url"]).is_err());
     }
 
-    proptest::proptest! {
-        /// Any text or number for a size or a duration: a value in range or a
-        /// refusal, never a panic or a wrapped number.
-        #[test]
-        fn sizes_and_seconds_never_panic_or_wrap(
-            text in "\\PC{0,16}",
-            number in proptest::num::f64::ANY,
-            unit in proptest::sample::select(vec!["", "B", "KiB", "MiB", "GiB", "TiB", "x"]),
-        ) {
-            let _ = parse_size(&text);
-            if let Some(bytes) = parse_size(&format!("{number}{unit}")) {
-                proptest::prop_assert!(number >= 0.0 && bytes as f64 <= number * (1u64 << 40) as f64 + 1.0);
-            }
-            if let Some(duration) = parse_seconds(number) {
-                proptest::prop_assert!(duration <= MAX_SETTING_SECONDS);
-            }
-            for flag in ["--wait", "--max-wait", "--request-timeout", "--max-file-size"] {
-                let _ = parse(&[flag, &number.to_string()], &[]);
-                let _ = parse(&[flag, &text], &[]);
-            }
+    #[test]
+    fn workspaces_repeat_and_the_key_comes_from_the_environment_only() {
+        let c = config(&[
+            "--workspace",
+            "/a",
+            "--workspace=/b",
+            "--max-file-size",
+            "10KiB",
+        ]);
+        assert_eq!(c.workspace, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.max_file_bytes, 10 * 1024);
+        let Command::Serve { config, .. } = Command::parse_from(["handinger-mcp"], |name| {
+            (name == "HANDINGER_API_KEY").then(|| " hdg_live_x \n".to_owned())
+        })
+        .unwrap() else {
+            panic!("serve")
+        };
+        assert_eq!(config.key.resolve().unwrap().expose(), "hdg_live_x");
+        assert!(!format!("{config:?}").contains("hdg_live_x"));
+        assert!(message(&["--api-key", "x"]).contains("unexpected argument"));
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_variable_and_a_mode_note() {
+        for arg in cli_command().get_arguments().filter(|a| a.is_global_set()) {
+            let name = arg.get_id().as_str();
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert!(
+                env.as_deref().is_some_and(|e| e.starts_with("HANDINGER_")),
+                "{name} has no HANDINGER_ variable"
+            );
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                help.contains("(server") || help.contains("command line)"),
+                "{name}: {help}"
+            );
         }
     }
 
     #[test]
-    fn help_lists_every_setting() {
-        let help = settings_help();
-        for s in SETTINGS {
-            assert!(help.contains(s.flag) && help.contains(s.env), "{}", s.flag);
-        }
+    fn the_definition_is_consistent() {
+        cli_command().debug_assert();
     }
 }

@@ -1,11 +1,12 @@
 //! handinger-mcp: hands subtasks to Handinger workers from MCP hosts, editors and
 //! scripts. The core ([`tasks`]) knows no protocol; [`mcp`] is the front-end.
 
+pub mod app;
+pub mod budget;
 pub mod cli;
-pub mod command;
 pub mod config;
 pub mod handinger;
-pub mod jobs;
+pub mod key;
 pub mod lsp;
 pub mod mcp;
 pub mod render;
@@ -13,4 +14,5 @@ pub mod schema;
 pub mod stdio;
 pub mod tasks;
 pub mod tool_args;
+pub mod units;
 pub mod workspace;

@@ -3,9 +3,8 @@
 use std::{process::ExitCode, sync::Arc};
 
 use handinger_mcp::{
-    cli,
-    command::{self, Command},
-    config::Config,
+    app, cli,
+    config::{Command, Config, SERVER_MAX_OUTPUT_CHARS},
     lsp,
     mcp::{HandingerServer, transport::LineTransport},
     stdio::EofSignal,
@@ -19,17 +18,14 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let command = match Command::from_env() {
         Ok(command) => command,
-        Err(error) => {
-            eprintln!("handinger-mcp: {error}");
-            return ExitCode::from(cli::exit::USAGE);
-        }
+        Err(error) => return ExitCode::from(error.report()),
     };
     match command {
-        Command::Help => cli::print(&command::help_text()),
-        Command::Version => cli::print(concat!("handinger-mcp ", env!("CARGO_PKG_VERSION"))),
         Command::Schema => cli::print(
             &serde_json::to_string_pretty(&cli::tool_schemas()).expect("schemas serialize"),
         ),
+        Command::Completions(shell) => cli::print_completions(shell),
+        Command::Man => cli::print_man_page(),
         Command::Serve { config, lsp } => {
             init_logging(&config.log_filter);
             return block_on(serve(*config, lsp));
@@ -40,7 +36,8 @@ fn main() -> ExitCode {
             return block_on(cli::run_call(call));
         }
         Command::Doctor(config) => {
-            init_logging("warn");
+            // The report is the output; log lines would only clutter it.
+            init_logging("error");
             return block_on(cli::doctor(*config));
         }
     }
@@ -68,7 +65,7 @@ fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
 }
 
 async fn serve(config: Config, force_lsp: bool) -> ExitCode {
-    let runner = match TaskRunner::new(&config) {
+    let runner = match app::runner(&config) {
         Ok(runner) => Arc::new(runner),
         Err(error) => {
             tracing::error!(%error, "cannot build the HTTP client");
@@ -89,7 +86,7 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
         if lsp_mode {
             tracing::info!("serving LSP-style JSON-RPC on stdio");
             let limits = lsp::SessionLimits {
-                max_output_chars: config.max_output_chars,
+                max_output_chars: config.max_output_chars.unwrap_or(SERVER_MAX_OUTPUT_CHARS),
                 max_in_flight: config.max_in_flight,
             };
             lsp::serve(
@@ -147,7 +144,8 @@ async fn serve_mcp<R: AsyncRead + Send + Unpin + 'static>(
     config: &Config,
     transport: LineTransport<R>,
 ) -> ExitCode {
-    let server = HandingerServer::new(runner, config.max_output_chars);
+    let max_output_chars = config.max_output_chars.unwrap_or(SERVER_MAX_OUTPUT_CHARS);
+    let server = HandingerServer::new(runner, max_output_chars);
     let service = match server.serve(transport).await {
         Ok(service) => service,
         Err(error) => {

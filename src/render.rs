@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::{
     handinger::{ProducedFile, Source, Usage},
     tasks::{CallOutcome, StillRunning, TaskOutcome},
+    units::human_size,
 };
 
 /// The structured result of `create_task` and `follow_up_task`.
@@ -341,21 +342,6 @@ fn usage_text(usage: &Usage) -> String {
     }
 }
 
-/// Sizes as people read them: 512 B, 1.5 KiB, 3.2 MiB.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// Links for the checked (http/https) sources and files only.
 fn links(result: &TaskResult) -> Vec<Link> {
     let sources = result
@@ -504,12 +490,5 @@ mod tests {
             r.text.lines().filter(|l| l.starts_with("taskId:")).count(),
             1
         );
-    }
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
     }
 }

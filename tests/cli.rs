@@ -198,7 +198,13 @@ async fn failures_exit_1_with_the_message_and_usage_errors_exit_2() {
 
     let out = run(&mock.base_url, Some(KEY), &["task"], None, "").await;
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("`task` takes INPUT"), "{}", out.stderr);
+    assert!(out.stderr.contains("<INPUT>"), "{}", out.stderr);
+    // An empty input, given or read from an empty stdin, is a usage error too.
+    let out = run(&mock.base_url, Some(KEY), &["task", ""], None, "").await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = run(&mock.base_url, Some(KEY), &["task", "-"], None, " \n").await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("stdin"), "{}", out.stderr);
     assert!(mock.task_posts().is_empty());
 }
 

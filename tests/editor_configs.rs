@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use handinger_mcp::{command::Command, config::SETTINGS, lsp::COMMANDS};
+use handinger_mcp::{
+    config::{Command, cli_command},
+    lsp::COMMANDS,
+};
 use serde_json::Value;
 
 /// What a snippet makes the host run.
@@ -203,23 +206,21 @@ fn check(path: &Path, launch: &Launch, lsp: bool) {
         "{name}: runs {:?}",
         launch.command
     );
-    let parsed = Command::parse(&launch.args, |_| None)
+    let argv = std::iter::once("handinger-mcp").chain(launch.args.iter().map(String::as_str));
+    let parsed = Command::parse_from(argv, |_| None)
         .unwrap_or_else(|e| panic!("{name}: the binary refuses {:?}: {e}", launch.args));
     match parsed {
         Command::Serve { lsp: is_lsp, .. } => assert_eq!(is_lsp, lsp, "{name}: --lsp"),
         other => panic!("{name}: does not serve: {other:?}"),
     }
-    let known: Vec<&str> = SETTINGS
-        .iter()
-        .map(|s| s.env)
-        .chain(["HANDINGER_API_KEY"])
+    let known: Vec<String> = cli_command()
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .chain(["HANDINGER_API_KEY".to_owned()])
         .collect();
     assert!(!launch.env.is_empty(), "{name}: passes no key");
     for env in &launch.env {
-        assert!(
-            known.contains(&env.as_str()),
-            "{name}: unknown variable {env}"
-        );
+        assert!(known.contains(env), "{name}: unknown variable {env}");
     }
 }
 

@@ -186,6 +186,6 @@ fn help_version_and_bad_flags() {
     assert!(
         String::from_utf8(bad.stderr)
             .unwrap()
-            .contains("unknown flag --no-such-flag")
+            .contains("unexpected argument '--no-such-flag'")
     );
 }

@@ -36,10 +36,7 @@ pub use types::{
 };
 pub use upload::FileChanged;
 
-use crate::{
-    config::{ApiKey, Config},
-    workspace::Attachment,
-};
+use crate::{key::ApiKey, workspace::Attachment};
 
 /// Largest response body the bridge reads; a bigger one is an error, not an OOM.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -53,6 +50,21 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// First connect-retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// What the client needs to know, built from the settings by the composition root.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: Url,
+    pub connect_timeout: Duration,
+    /// How long one request may take end to end.
+    pub request_timeout: Duration,
+    /// Retries for requests that provably never ran.
+    pub retries: u32,
+    /// Longest Retry-After waited out.
+    pub max_retry_wait: Duration,
+    /// Multipart field name of attached files.
+    pub files_field: String,
+}
 
 /// A client for one base URL, shared by every call of the process.
 #[derive(Debug, Clone)]
@@ -93,14 +105,14 @@ enum Attempt {
 }
 
 impl Client {
-    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+    pub fn new(options: ClientOptions) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let mut base_url = config.base_url.clone();
+        let mut base_url = options.base_url.clone();
         if !base_url.username().is_empty() || base_url.password().is_some() {
             // The HTTP client would turn them into Basic auth in place of the key.
             tracing::warn!(
@@ -115,10 +127,10 @@ impl Client {
             http,
             base_url,
             userinfo_url: redactor_url,
-            request_timeout: config.request_timeout,
-            retries: config.retries,
-            max_retry_wait: config.max_retry_wait,
-            files_field: config.files_field.clone(),
+            request_timeout: options.request_timeout,
+            retries: options.retries,
+            max_retry_wait: options.max_retry_wait,
+            files_field: options.files_field,
         })
     }
 

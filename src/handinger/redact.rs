@@ -3,7 +3,7 @@
 
 use reqwest::Url;
 
-use crate::config::ApiKey;
+use crate::key::ApiKey;
 
 /// What is replaced for a secret.
 const MASK: &str = "[redacted]";

@@ -7,42 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-/// Compute budget the worker may spend on a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Budget {
-    Low,
-    Standard,
-    High,
-    Unlimited,
-}
-
-impl Budget {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Budget::Low => "low",
-            Budget::Standard => "standard",
-            Budget::High => "high",
-            Budget::Unlimited => "unlimited",
-        }
-    }
-}
-
-impl std::str::FromStr for Budget {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "low" => Ok(Budget::Low),
-            "standard" => Ok(Budget::Standard),
-            "high" => Ok(Budget::High),
-            "unlimited" => Ok(Budget::Unlimited),
-            other => Err(format!(
-                "unknown budget {other:?}; use low, standard, high or unlimited"
-            )),
-        }
-    }
-}
+pub use crate::budget::Budget;
 
 /// The body of `POST /api/tasks`. Only fields the caller set are serialized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

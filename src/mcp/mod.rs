@@ -21,9 +21,9 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    jobs::KEEP_FOR,
     render::{Link, Rendered, TaskResult, render_call},
     schema,
+    tasks::jobs::KEEP_FOR,
     tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRequest, TaskRunner},
     tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     workspace::{RootSource, Workspace},

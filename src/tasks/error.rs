@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::TaskKind;
-use crate::{config::KeyProblem, handinger::ApiError, workspace::AttachError};
+use crate::{handinger::ApiError, key::KeyProblem, workspace::AttachError};
 
 /// A failed call, with the task id so the caller can find the work again.
 #[derive(Debug, Clone, PartialEq)]

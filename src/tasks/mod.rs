@@ -7,6 +7,7 @@
 
 mod error;
 mod id;
+pub mod jobs;
 
 use std::{
     future::Future,
@@ -22,11 +23,11 @@ pub use error::{TaskError, TaskFailure};
 pub use id::{TASK_ID_RANDOM_CHARS, new_task_id};
 
 use crate::{
-    config::{Config, KeySource},
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskInfo, Usage, Worker},
-    jobs::{CallResult, Completion, InFlight, JobHandle, Jobs},
+    key::{ApiKey, KeySource},
     workspace::{AttachLimits, Attachment, Workspace},
 };
+use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs};
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -126,9 +127,21 @@ enum Waited {
 struct Prepared {
     task_id: String,
     kind: TaskKind,
-    key: crate::config::ApiKey,
+    key: ApiKey,
     body: CreateTaskBody,
     files: Vec<Attachment>,
+}
+
+/// What the core needs to know, built from the settings by the composition root.
+#[derive(Debug, Clone)]
+pub struct TaskOptions {
+    pub key: KeySource,
+    pub default_budget: Option<Budget>,
+    pub default_worker_id: Option<String>,
+    /// The workspace for front-ends that supply none.
+    pub workspace: Workspace,
+    pub attach_limits: AttachLimits,
+    pub wait: WaitPolicy,
 }
 
 /// Runs tasks against the API with the process's defaults.
@@ -144,17 +157,17 @@ pub struct TaskRunner {
 }
 
 impl TaskRunner {
-    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            client: Client::new(config)?,
-            key: config.key.clone(),
-            default_budget: config.default_budget,
-            default_worker_id: config.default_worker_id.clone(),
-            workspace: configured_workspace(config),
-            attach_limits: config.attach_limits,
+    pub fn new(client: Client, options: TaskOptions) -> Self {
+        Self {
+            client,
+            key: options.key,
+            default_budget: options.default_budget,
+            default_worker_id: options.default_worker_id,
+            workspace: options.workspace,
+            attach_limits: options.attach_limits,
             jobs: Arc::default(),
-            wait: config.wait,
-        })
+            wait: options.wait,
+        }
     }
 
     /// The workspace used when the front-end supplies none.
@@ -441,7 +454,7 @@ impl TaskRunner {
     /// the worker endpoint has nothing for this task.
     async fn worker_from_turns(
         &self,
-        key: &crate::config::ApiKey,
+        key: &ApiKey,
         task_id: &str,
         task: &TaskInfo,
     ) -> Result<Worker, ApiError> {
@@ -543,17 +556,6 @@ fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
         task_id: Some(task_id.to_owned()),
         kind,
         failure: TaskFailure::Cancelled,
-    }
-}
-
-/// `--workspace` folders, or the working directory when none is configured. A
-/// configured folder that does not exist is not replaced by the working directory:
-/// attaching then fails and says why.
-fn configured_workspace(config: &Config) -> Workspace {
-    if config.workspace.is_empty() {
-        Workspace::working_directory()
-    } else {
-        Workspace::new(&config.workspace, crate::workspace::RootSource::Configured)
     }
 }
 

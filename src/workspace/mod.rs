@@ -9,7 +9,7 @@
 
 mod open;
 
-use crate::render::human_size;
+use crate::units::human_size;
 use open::{OpenFailure, open_beneath};
 use std::{
     fmt,

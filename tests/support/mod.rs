@@ -103,23 +103,21 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
 
 /// A runner for in-process tests, pointed at a closed port.
 pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
-    let args: Vec<String> = [
+    let args = [
+        "handinger-mcp",
         "--base-url",
         "http://127.0.0.1:9",
         "--retries",
         "0",
         "--wait",
         "0.2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let handinger_mcp::command::Command::Serve { config, .. } =
-        handinger_mcp::command::Command::parse(&args, |_| None).expect("valid flags")
+    ];
+    let handinger_mcp::config::Command::Serve { config, .. } =
+        handinger_mcp::config::Command::parse_from(args, |_| None).expect("valid flags")
     else {
         unreachable!("no subcommand means serve")
     };
-    std::sync::Arc::new(handinger_mcp::tasks::TaskRunner::new(&config).expect("HTTP client"))
+    std::sync::Arc::new(handinger_mcp::app::runner(&config).expect("HTTP client"))
 }
 
 /// The first text block of a result.

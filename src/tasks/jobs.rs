@@ -15,7 +15,7 @@ use std::{
 
 use tokio::sync::watch;
 
-use crate::tasks::{TaskError, TaskKind, TaskOutcome};
+use super::{TaskError, TaskKind, TaskOutcome};
 
 /// How long a finished result is kept.
 pub const KEEP_FOR: Duration = Duration::from_secs(60 * 60);

@@ -1,0 +1,59 @@
+//! The composition root: a checked [`Config`] in, each part's own options out.
+//! The parts never see the settings; main.rs and the command line build them here.
+
+use crate::{
+    config::Config,
+    handinger::{Client, ClientOptions},
+    tasks::{TaskOptions, TaskRunner, WaitPolicy},
+    workspace::{AttachLimits, RootSource, Workspace},
+};
+
+/// The HTTP client's options.
+pub fn client_options(config: &Config) -> ClientOptions {
+    ClientOptions {
+        base_url: config.base_url.clone(),
+        connect_timeout: config.connect_timeout,
+        request_timeout: config.request_timeout,
+        retries: config.retries,
+        max_retry_wait: config.max_retry_wait,
+        files_field: config.files_field.clone(),
+    }
+}
+
+/// The `--workspace` folders, or the working directory when none is configured.
+/// A configured folder that does not exist is not replaced by the working
+/// directory: attaching then fails and says why.
+pub fn configured_workspace(config: &Config) -> Workspace {
+    if config.workspace.is_empty() {
+        Workspace::working_directory()
+    } else {
+        Workspace::new(&config.workspace, RootSource::Configured)
+    }
+}
+
+/// The core's options.
+pub fn task_options(config: &Config) -> TaskOptions {
+    TaskOptions {
+        key: config.key.clone(),
+        default_budget: config.default_budget,
+        default_worker_id: config.default_worker_id.clone(),
+        workspace: configured_workspace(config),
+        attach_limits: AttachLimits {
+            max_file_bytes: config.max_file_bytes,
+            max_total_bytes: config.max_total_bytes,
+            max_files: config.max_files,
+            allow_hard_links: config.allow_hard_links,
+        },
+        wait: WaitPolicy {
+            default_wait: config.wait,
+            max_wait: config.max_wait,
+            progress_interval: config.progress_interval,
+        },
+    }
+}
+
+/// The core, ready to run tasks.
+pub fn runner(config: &Config) -> Result<TaskRunner, reqwest::Error> {
+    let client = Client::new(client_options(config))?;
+    Ok(TaskRunner::new(client, task_options(config)))
+}
