@@ -15,9 +15,9 @@ use crate::{
     app,
     config::{CliAction, CliCall, Config},
     handinger::{ApiError, Client},
-    mcp::HandingerServer,
     render::render_call,
     tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest},
+    tools::{Surface, TOOLS},
 };
 
 /// Exit codes of the one-shot commands.
@@ -75,14 +75,13 @@ pub fn print_man_page() {
 /// The tools' argument and result schemas, keyed by tool name, as `schema` prints them
 /// and as `schemas/` stores them.
 pub fn tool_schemas() -> Value {
-    let tools = HandingerServer::tool_definitions();
     let mut out = serde_json::Map::new();
-    for tool in tools {
+    for tool in TOOLS {
         out.insert(
-            tool.name.to_string(),
+            tool.name.to_owned(),
             json!({
-                "input": Value::Object((*tool.input_schema).clone()),
-                "output": tool.output_schema.map(|s| Value::Object((*s).clone())),
+                "input": Value::Object((*(tool.input_schema)()).clone()),
+                "output": Value::Object((*(tool.output_schema)()).clone()),
             }),
         );
     }
@@ -210,7 +209,7 @@ fn report(
 ) -> ExitCode {
     match outcome {
         Ok(outcome) => {
-            let rendered = render_call(&outcome, max_output_chars);
+            let rendered = render_call(&outcome, max_output_chars, &|step| Surface::Cli.word(step));
             if json {
                 print(&serde_json::to_string_pretty(&rendered.structured).expect("serializes"));
             } else {
@@ -222,9 +221,15 @@ fn report(
             })
         }
         Err(error) => {
-            let message = error.to_string();
+            let message = Surface::Cli.describe(&error);
             if json {
-                let body = json!({"error": message, "taskId": error.task_id});
+                // A taskId only where the request may have reached the API: then it
+                // names work that can be looked up; otherwise nothing exists.
+                let task_id = error
+                    .may_have_run()
+                    .then_some(error.task_id.as_deref())
+                    .flatten();
+                let body = json!({"error": message, "taskId": task_id});
                 print(&serde_json::to_string_pretty(&body).expect("serializes"));
             }
             eprintln!("handinger-mcp: {message}");

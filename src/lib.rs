@@ -13,6 +13,6 @@ pub mod render;
 pub mod schema;
 pub mod stdio;
 pub mod tasks;
-pub mod tool_args;
+pub mod tools;
 pub mod units;
 pub mod workspace;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     handinger::{ProducedFile, Source, Usage},
-    tasks::{CallOutcome, StillRunning, TaskOutcome},
+    tasks::{CallOutcome, NextStep, StillRunning, TaskOutcome},
     units::human_size,
 };
 
@@ -18,7 +18,7 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskResult {
-    /// Id of the task; pass it to follow_up_task to continue the conversation.
+    /// Id of the task; pass it with a follow-up to continue the conversation.
     pub task_id: String,
     /// Id of the worker that ran the task.
     pub worker_id: String,
@@ -39,8 +39,8 @@ pub struct TaskResult {
     /// Present when part of the answer was left out to keep the result small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncation>,
-    /// What to call next: follow_up_task to continue, or get_task while the task is
-    /// still running.
+    /// What to do next: continue with a follow-up, or get the answer while the task
+    /// is still running.
     pub next_step: String,
 }
 
@@ -77,31 +77,32 @@ pub struct Rendered {
     pub structured: TaskResult,
 }
 
+/// Words a next step in a front-end's own terms (tools, commands, shell lines).
+pub type Wording<'a> = &'a dyn Fn(&NextStep) -> String;
+
 /// Render how a call ended.
-pub fn render_call(outcome: &CallOutcome, max_chars: usize) -> Rendered {
+pub fn render_call(outcome: &CallOutcome, max_chars: usize, word: Wording) -> Rendered {
     match outcome {
-        CallOutcome::Finished(finished) => render_outcome(finished, max_chars),
-        CallOutcome::Running(running) => render_running(running),
+        CallOutcome::Finished(finished) => render_outcome(finished, max_chars, word),
+        CallOutcome::Running(running) => render_running(running, word),
     }
 }
 
 /// A task still running: a normal result that says how to get the answer later.
-pub fn render_running(running: &StillRunning) -> Rendered {
+pub fn render_running(running: &StillRunning, word: Wording) -> Rendered {
     let id = &running.task_id;
     let so_far = running
         .elapsed
         .map(|e| format!(" ({} s so far)", e.as_secs()))
         .unwrap_or_default();
+    let task_id = id.clone();
     let (headline, next_step) = if running.follow_up_not_sent {
         (
             format!(
                 "The previous turn of task {id} is still running{so_far}, so this follow-up was \
                  NOT sent (two turns of one task must not run at once)."
             ),
-            format!(
-                "Call get_task with taskId \"{id}\" to wait for the running turn, then call \
-                 follow_up_task again."
-            ),
+            word(&NextStep::FetchThenFollowUp { task_id }),
         )
     } else {
         (
@@ -109,10 +110,7 @@ pub fn render_running(running: &StillRunning) -> Rendered {
                 "Task {id} is still running on Handinger{so_far}. Nothing is lost: the work goes \
                  on and its result is kept."
             ),
-            format!(
-                "Call get_task with taskId \"{id}\" (optionally with waitSeconds) to get the \
-                 answer."
-            ),
+            word(&NextStep::Fetch { task_id }),
         )
     };
     let structured = TaskResult {
@@ -123,7 +121,7 @@ pub fn render_running(running: &StillRunning) -> Rendered {
         sources: Vec::new(),
         files: Vec::new(),
         structured_output: None,
-        url: running.url.clone(),
+        url: running.url.as_deref().and_then(web_url),
         usage: None,
         truncated: None,
         next_step: next_step.clone(),
@@ -139,7 +137,7 @@ pub fn render_running(running: &StillRunning) -> Rendered {
 }
 
 /// Render `outcome`, inlining at most `max_chars` characters of the answer.
-pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize) -> Rendered {
+pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize, word: Wording) -> Rendered {
     let worker = &outcome.worker;
     let answer = worker.answer();
     let total_chars = answer.chars().count();
@@ -174,10 +172,9 @@ pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize) -> Rendered {
         url: worker.url.as_deref().and_then(web_url),
         usage: worker.usage.clone(),
         truncated,
-        next_step: format!(
-            "To continue this task, call follow_up_task with taskId \"{}\".",
-            outcome.task_id
-        ),
+        next_step: word(&NextStep::FollowUp {
+            task_id: outcome.task_id.clone(),
+        }),
     };
     Rendered {
         text: render_text(&structured, &worker.sources, &worker.files),
@@ -391,6 +388,10 @@ mod tests {
         }
     }
 
+    fn plain(step: &NextStep) -> String {
+        format!("{step:?}")
+    }
+
     fn reference_worker() -> Worker {
         serde_json::from_str(include_str!("../tests/fixtures/worker-reference.json")).unwrap()
     }
@@ -401,7 +402,7 @@ mod tests {
         let mut worker = reference_worker();
         worker.sources[0].url = "https://example.com/source".into();
         worker.files[0].url = "https://example.com/file".into();
-        let r = render_outcome(&outcome(worker), 1000);
+        let r = render_outcome(&outcome(worker), 1000, &plain);
         let t = &r.text;
         let order = [
             "output_text",
@@ -429,7 +430,7 @@ mod tests {
         let mut w = reference_worker();
         w.output_text = "é".repeat(50);
         w.structured_output = Some(serde_json::json!({"big": "x".repeat(100)}));
-        let r = render_outcome(&outcome(w), 10);
+        let r = render_outcome(&outcome(w), 10, &plain);
         assert_eq!(r.structured.output_text, "é".repeat(10));
         let cut = r.structured.truncated.clone().unwrap();
         assert_eq!((cut.shown_chars, cut.total_chars), (10, 50));
@@ -463,7 +464,7 @@ mod tests {
             url: "data:text/html,<script>alert(1)</script>".into(),
             size: None,
         }];
-        let r = render_outcome(&outcome(w), 1000);
+        let r = render_outcome(&outcome(w), 1000, &plain);
         let uris: Vec<&str> = r.links.iter().map(|l| l.uri.as_str()).collect();
         assert_eq!(uris, ["https://example.com/a%20b"]);
         let urls: Vec<&str> = r

@@ -143,12 +143,8 @@ async fn still_running_exits_3_and_get_fetches_it_later() {
     .await;
     assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
     assert_eq!(out.json()["status"], "running");
-    assert!(
-        out.json()["nextStep"]
-            .as_str()
-            .unwrap()
-            .contains("get_task")
-    );
+    let next = out.json()["nextStep"].as_str().unwrap().to_owned();
+    assert!(next.contains("run `handinger-mcp get tsk_"), "{next}");
 
     // A new process knows the task only through the API.
     mock.set_handler(Arc::new(|r: &Recorded| match r.path.as_str() {
@@ -189,8 +185,18 @@ async fn failures_exit_1_with_the_message_and_usage_errors_exit_2() {
     )
     .await;
     assert_eq!(out.code, 1);
-    assert_eq!(out.json()["taskId"], "tsk_missing");
-    assert!(out.json()["error"].as_str().unwrap().contains("HTTP 404"));
+    assert_eq!(
+        out.json()["taskId"],
+        serde_json::Value::Null,
+        "a 404 names no work that may exist"
+    );
+    let error = out.json()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("HTTP 404"), "{error}");
+    assert!(error.contains("`handinger-mcp task INPUT`"), "{error}");
+    assert!(
+        !error.contains("create_task") && !error.contains("get_task"),
+        "{error}"
+    );
 
     let out = run(&mock.base_url, None, &["task", "no key"], None, "").await;
     assert_eq!(out.code, 1);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use handinger_mcp::{
     config::{Command, cli_command},
-    lsp::COMMANDS,
+    lsp::commands,
 };
 use serde_json::Value;
 
@@ -246,7 +246,7 @@ fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
                 for binding in keymap.as_array().unwrap() {
                     let command = binding["args"]["command_name"].as_str().unwrap();
                     assert!(
-                        COMMANDS.contains(&command),
+                        commands().contains(&command),
                         "{name}: unknown command {command}"
                     );
                     assert_eq!(binding["args"]["session_name"], "handinger");

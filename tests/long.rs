@@ -82,7 +82,7 @@ async fn a_call_past_its_deadline_returns_running_and_get_task_finds_the_result(
     );
     assert_eq!(s["url"], "https://v3.handinger.com/worker/wrk_live");
     assert!(text(&result).contains("dashboard: https://v3.handinger.com/worker/wrk_live"));
-    assert!(text(&result).contains(&format!("Call get_task with taskId \"{task_id}\"")));
+    assert!(text(&result).contains(&format!("call get_task with taskId \"{task_id}\"")));
 
     // While it runs, a zero wait answers at once with "running".
     let now = call(

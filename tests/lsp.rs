@@ -159,7 +159,7 @@ async fn errors_are_response_errors_with_readable_messages() {
             "workspace/executeCommand",
             execute("handinger.createTask", json!({"input": 5})),
             -32602,
-            "invalid command arguments",
+            "invalid arguments for handinger.createTask",
         ),
         (
             "workspace/executeCommand",

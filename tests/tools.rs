@@ -153,3 +153,71 @@ async fn long_answers_are_cut_with_a_marker_in_both_forms() {
     );
     client.cancel().await.unwrap();
 }
+
+/// Every front-end exposes exactly the tools of the table: MCP's tools/list, the
+/// LSP-style mode's commands, the command line's verbs and the files in schemas/.
+#[tokio::test]
+async fn every_front_end_exposes_exactly_the_table_of_tools() {
+    use handinger_mcp::tools::TOOLS;
+    use std::collections::BTreeSet;
+    let set = |items: Vec<String>| items.into_iter().collect::<BTreeSet<_>>();
+
+    let mock = MockApi::start().await;
+    let client = connect(&mock, &[]).await;
+    let listed = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        set(listed.iter().map(|t| t.name.to_string()).collect()),
+        set(TOOLS.iter().map(|t| t.name.to_owned()).collect()),
+        "MCP tools/list"
+    );
+    for tool in &listed {
+        let spec = TOOLS.iter().find(|t| t.name == tool.name).unwrap();
+        assert_eq!(tool.title.as_deref(), Some(spec.title));
+        assert_eq!(tool.description.as_deref(), Some(spec.description));
+    }
+    client.cancel().await.unwrap();
+
+    let mut lsp = crate::support::lsp::LspSession::spawn(crate::support::command(
+        &mock.base_url,
+        Some(KEY),
+        &["--lsp"],
+    ));
+    let init = lsp.request(1, "initialize", json!({})).await;
+    let commands: Vec<String> = serde_json::from_value(
+        init["result"]["capabilities"]["executeCommandProvider"]["commands"].clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        set(commands),
+        set(TOOLS.iter().map(|t| t.lsp_command.to_owned()).collect()),
+        "LSP commands"
+    );
+
+    let not_tools = ["serve", "doctor", "schema", "completions", "man", "help"];
+    let verbs: Vec<String> = handinger_mcp::config::cli_command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| !not_tools.contains(&name.as_str()))
+        .collect();
+    assert_eq!(
+        set(verbs),
+        set(TOOLS.iter().map(|t| t.cli_verb.to_owned()).collect()),
+        "command-line verbs"
+    );
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
+    let files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected: Vec<String> = TOOLS
+        .iter()
+        .flat_map(|t| {
+            [
+                format!("{}.input.json", t.name),
+                format!("{}.output.json", t.name),
+            ]
+        })
+        .collect();
+    assert_eq!(set(files), set(expected), "schemas/");
+}

@@ -13,7 +13,6 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
@@ -28,7 +27,7 @@ use self::codec::{Frame, FrameError, LspCodec};
 use crate::{
     render::render_call,
     tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
-    tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
+    tools::{self, Surface, TOOLS, ToolCall},
     workspace::{RootSource, Workspace},
 };
 
@@ -40,12 +39,10 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// of memory growth.
 const OUTGOING_QUEUE: usize = 32;
 
-/// The commands `workspace/executeCommand` runs.
-pub const COMMANDS: [&str; 3] = [
-    "handinger.createTask",
-    "handinger.followUpTask",
-    "handinger.getTask",
-];
+/// The commands `workspace/executeCommand` runs: one per tool in the table.
+pub fn commands() -> Vec<&'static str> {
+    TOOLS.iter().map(|tool| tool.lsp_command).collect()
+}
 
 mod code {
     pub const PARSE_ERROR: i64 = -32700;
@@ -305,7 +302,7 @@ fn initialize(session: &Session, params: &Value) -> Value {
     *session.workspace.lock().expect("lock") = workspace;
     json!({
         "capabilities": {
-            "executeCommandProvider": {"commands": COMMANDS, "workDoneProgress": true},
+            "executeCommandProvider": {"commands": commands(), "workDoneProgress": true},
             "workspace": {"workspaceFolders": {"supported": true, "changeNotifications": true}}
         },
         "serverInfo": {"name": "handinger-mcp", "version": env!("CARGO_PKG_VERSION")}
@@ -375,48 +372,26 @@ async fn execute(
         .and_then(|a| a.first())
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let runner = &session.runner;
-    let workspace = Some(session.workspace.lock().expect("lock").clone());
-    let outcome = match command {
-        "handinger.createTask" => {
-            let (mut request, wait) = arguments::<CreateTaskArgs>(argument)?.into_request();
-            request.workspace = workspace;
-            runner
-                .run(request, runner.wait.wait_for(wait), cancel, progress)
-                .await
-        }
-        "handinger.followUpTask" => {
-            let (mut request, wait) = arguments::<FollowUpTaskArgs>(argument)?.into_request();
-            request.workspace = workspace;
-            runner
-                .run(request, runner.wait.wait_for(wait), cancel, progress)
-                .await
-        }
-        "handinger.getTask" => {
-            let args = arguments::<GetTaskArgs>(argument)?;
-            let wait = runner.wait.wait_for(args.wait_seconds);
-            runner.get(&args.task_id, wait, cancel, progress).await
-        }
-        other => {
-            return Err(ResponseError::new(
-                code::INVALID_PARAMS,
-                format!(
-                    "unknown command {other:?}; the commands are {}",
-                    COMMANDS.join(", ")
-                ),
-            ));
-        }
+    let Some(tool) = tools::by_lsp_command(command) else {
+        return Err(ResponseError::new(
+            code::INVALID_PARAMS,
+            format!(
+                "unknown command {command:?}; the commands are {}",
+                commands().join(", ")
+            ),
+        ));
     };
-    answer(outcome, session.max_output_chars)
-}
-
-fn arguments<T: DeserializeOwned>(argument: Value) -> Result<T, ResponseError> {
-    serde_json::from_value(argument).map_err(|e| {
+    let call = ToolCall::parse(tool.id, argument).map_err(|e| {
         ResponseError::new(
             code::INVALID_PARAMS,
-            format!("invalid command arguments: {e}"),
+            format!("invalid arguments for {}: {e}", tool.lsp_command),
         )
-    })
+    })?;
+    let workspace = Some(session.workspace.lock().expect("lock").clone());
+    let outcome = call
+        .run(&session.runner, workspace, None, cancel, progress)
+        .await;
+    answer(outcome, session.max_output_chars)
 }
 
 /// The structured result (as MCP's structuredContent), or a readable error.
@@ -425,17 +400,17 @@ fn answer(
     max_output_chars: usize,
 ) -> Result<Value, ResponseError> {
     match outcome {
-        Ok(outcome) => Ok(
-            serde_json::to_value(render_call(&outcome, max_output_chars).structured)
-                .expect("TaskResult serializes"),
-        ),
+        Ok(outcome) => Ok(serde_json::to_value(
+            render_call(&outcome, max_output_chars, &|step| Surface::Lsp.word(step)).structured,
+        )
+        .expect("TaskResult serializes")),
         Err(error) => {
             let code = match error.failure {
                 TaskFailure::Cancelled => code::REQUEST_CANCELLED,
                 TaskFailure::InvalidArgument { .. } => code::INVALID_PARAMS,
                 _ => code::REQUEST_FAILED,
             };
-            Err(ResponseError::new(code, error.to_string()))
+            Err(ResponseError::new(code, Surface::Lsp.describe(&error)))
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The MCP front-end: tool definitions, progress, cancellation, roots and the MCP
-//! tasks extension, translated to and from the core.
+//! The MCP front-end: the tool table as MCP tools, progress, cancellation, roots
+//! and the MCP tasks extension, translated to and from the core.
 
 pub mod transport;
 
@@ -7,25 +7,23 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
-    handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
         CreateTaskResult, CustomRequest, CustomResult, GetTaskParams, GetTaskResult,
-        Implementation, JsonObject, ProgressNotificationParam, ProtocolVersion, RequestMetaObject,
-        Resource, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
+        Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+        ProtocolVersion, RequestMetaObject, Resource, ServerCapabilities, ServerConfig, Tool,
+        ToolAnnotations, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
     task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions},
-    tool, tool_handler, tool_router,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    render::{Link, Rendered, TaskResult, render_call},
-    schema,
+    render::{Link, Rendered, render_call},
     tasks::jobs::KEEP_FOR,
-    tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRequest, TaskRunner},
-    tool_args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
+    tasks::{CallOutcome, NO_DEADLINE, NextStep, Progress, TaskError, TaskFailure, TaskRunner},
+    tools::{self, Surface, TOOLS, ToolCall, ToolSpec},
     workspace::{RootSource, Workspace},
 };
 
@@ -66,12 +64,7 @@ taskId: pass it to follow_up_task to ask a follow-up question in the same task, 
 worker's earlier context. Tasks can take minutes: when a call returns status \"running\", the \
 work goes on; call get_task with the taskId to get the answer.";
 
-/// The output schema every tool declares.
-fn task_result_schema() -> Arc<JsonObject> {
-    schema::output_schema::<TaskResult>()
-}
-
-/// The MCP server: three tools over one [`TaskRunner`].
+/// The MCP server: the tool table over one [`TaskRunner`].
 #[derive(Clone)]
 pub struct HandingerServer {
     runner: Arc<TaskRunner>,
@@ -81,7 +74,26 @@ pub struct HandingerServer {
     client_roots: Arc<std::sync::Mutex<RootsCache>>,
     /// Calls run as MCP tasks, for clients of the tasks extension.
     mcp_tasks: TaskManager,
-    tool_router: ToolRouter<Self>,
+}
+
+/// A next step in MCP terms: the tools by name, the key in the host's config.
+fn mcp_wording(step: &NextStep) -> String {
+    Surface::Mcp.word(step)
+}
+
+/// A table entry as an MCP tool.
+fn mcp_tool(spec: &ToolSpec) -> Tool {
+    let hints = spec.hints;
+    Tool::new(spec.name, spec.description, (spec.input_schema)())
+        .with_title(spec.title)
+        .with_raw_output_schema((spec.output_schema)())
+        .with_annotations(
+            ToolAnnotations::with_title(spec.title)
+                .read_only(hints.read_only)
+                .destructive(hints.destructive)
+                .idempotent(hints.idempotent)
+                .open_world(hints.open_world),
+        )
 }
 
 /// The client's roots as last listed. `generation` counts list_changed
@@ -120,7 +132,6 @@ impl Progress for TaskStatusProgress {
     }
 }
 
-#[tool_router]
 impl HandingerServer {
     pub fn new(runner: Arc<TaskRunner>, max_output_chars: usize) -> Self {
         Self {
@@ -128,120 +139,27 @@ impl HandingerServer {
             max_output_chars,
             client_roots: Arc::default(),
             mcp_tasks: TaskManager::new(),
-            tool_router: Self::tool_router(),
         }
     }
 
-    /// Hand a subtask to a Handinger worker and wait for its answer. Use it for
-    /// self-contained work another agent can do alone (web research, analysis, drafting,
-    /// producing files); write `input` as a complete brief, since the worker sees nothing
-    /// else. Returns the worker's answer, the sources it cited and the files it produced,
-    /// plus a taskId. To ask a follow-up in the same task, call follow_up_task with that
-    /// taskId. Tasks can take minutes: if the answer is not ready within the wait, the
-    /// result has status "running" and the work goes on; call get_task with the taskId
-    /// to get it. Every call starts new (billed) work.
-    #[tool(
-        name = "create_task",
-        input_schema = schema::input_schema::<CreateTaskArgs>(),
-        title = "Create a Handinger task",
-        annotations(
-            title = "Create a Handinger task",
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = false,
-            open_world_hint = true
-        ),
-        output_schema = task_result_schema()
-    )]
-    pub async fn create_task(
-        &self,
-        peer: Peer<RoleServer>,
-        meta: RequestMetaObject,
-        cancel: CancellationToken,
-        Parameters(args): Parameters<CreateTaskArgs>,
-    ) -> CallToolResult {
-        let (request, wait) = args.into_request();
-        self.run(request, wait, McpProgress { peer, meta }, &cancel)
-            .await
-    }
-
-    /// Continue an earlier task with a new message: a follow-up question, a correction or
-    /// the next step. The worker keeps the task's earlier context. Pass the taskId from a
-    /// create_task (or earlier follow_up_task) result. Returns the new answer, its sources
-    /// and files, in the same form as create_task. If the task's previous turn is still
-    /// running, this waits for it first (a task never runs two turns at once).
-    #[tool(
-        name = "follow_up_task",
-        input_schema = schema::input_schema::<FollowUpTaskArgs>(),
-        title = "Follow up on a Handinger task",
-        annotations(
-            title = "Follow up on a Handinger task",
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = false,
-            open_world_hint = true
-        ),
-        output_schema = task_result_schema()
-    )]
-    pub async fn follow_up_task(
-        &self,
-        peer: Peer<RoleServer>,
-        meta: RequestMetaObject,
-        cancel: CancellationToken,
-        Parameters(args): Parameters<FollowUpTaskArgs>,
-    ) -> CallToolResult {
-        let (request, wait) = args.into_request();
-        self.run(request, wait, McpProgress { peer, meta }, &cancel)
-            .await
-    }
-
-    /// Get the answer of a task started earlier, by its taskId: use it when create_task
-    /// or follow_up_task returned status "running". Waits up to waitSeconds while the
-    /// task still runs, then returns the answer in the same form as create_task, or
-    /// status "running" again. Also works for tasks started before the server restarted.
-    /// Starts no work.
-    #[tool(
-        name = "get_task",
-        input_schema = schema::input_schema::<GetTaskArgs>(),
-        title = "Get a Handinger task's answer",
-        annotations(
-            title = "Get a Handinger task's answer",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = true
-        ),
-        output_schema = task_result_schema()
-    )]
-    pub async fn get_task(
-        &self,
-        peer: Peer<RoleServer>,
-        meta: RequestMetaObject,
-        cancel: CancellationToken,
-        Parameters(args): Parameters<GetTaskArgs>,
-    ) -> CallToolResult {
-        let wait = self.runner.wait.wait_for(args.wait_seconds);
-        let mut progress = McpProgress { peer, meta };
-        let outcome = self
-            .runner
-            .get(&args.task_id, wait, &cancel, &mut progress)
-            .await;
-        self.result(&progress.peer, outcome)
+    /// The tool definitions exactly as `tools/list` announces them.
+    pub fn tool_definitions() -> Vec<Tool> {
+        TOOLS.iter().map(mcp_tool).collect()
     }
 }
 
 impl HandingerServer {
-    async fn run(
-        &self,
-        mut request: TaskRequest,
-        wait_seconds: Option<f64>,
-        mut progress: McpProgress,
-        cancel: &CancellationToken,
-    ) -> CallToolResult {
-        request.workspace = self.client_workspace(&progress.peer, &request.files).await;
-        let wait = self.runner.wait.wait_for(wait_seconds);
-        let outcome = self.runner.run(request, wait, cancel, &mut progress).await;
-        self.result(&progress.peer, outcome)
+    /// Run one tool call within this request, with progress and cancellation.
+    async fn run(&self, call: ToolCall, context: RequestContext<RoleServer>) -> CallToolResult {
+        let workspace = self.client_workspace(&context.peer, call.files()).await;
+        let mut progress = McpProgress {
+            peer: context.peer.clone(),
+            meta: context.meta,
+        };
+        let outcome = call
+            .run(&self.runner, workspace, None, &context.ct, &mut progress)
+            .await;
+        self.result(&context.peer, outcome)
     }
 
     fn result(
@@ -256,8 +174,11 @@ impl HandingerServer {
             .peer_info()
             .is_none_or(|info| info.protocol_version >= ProtocolVersion::V_2025_06_18);
         match outcome {
-            Ok(outcome) => tool_result(render_call(&outcome, self.max_output_chars), links),
-            Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
+            Ok(outcome) => tool_result(
+                render_call(&outcome, self.max_output_chars, &mcp_wording),
+                links,
+            ),
+            Err(error) => tool_error(&error),
         }
     }
 
@@ -315,26 +236,11 @@ impl HandingerServer {
         }
     }
 
-    /// For a client of the tasks extension, run create_task / follow_up_task as an MCP
+    /// For a client of the tasks extension, run a call that starts work as an MCP
     /// task: answered at once with the task, polled with tasks/get, cancelled with
-    /// tasks/cancel. `None` when the call is not one (its arguments go to the tool
-    /// router, which reports any problem with them).
-    async fn start_mcp_task(
-        &self,
-        request: &CallToolRequestParams,
-        peer: &Peer<RoleServer>,
-    ) -> Option<CallToolResponse> {
-        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
-        let (mut task_request, _) = match request.name.as_ref() {
-            "create_task" => serde_json::from_value::<CreateTaskArgs>(arguments)
-                .ok()?
-                .into_request(),
-            "follow_up_task" => serde_json::from_value::<FollowUpTaskArgs>(arguments)
-                .ok()?
-                .into_request(),
-            _ => return None,
-        };
-        task_request.workspace = self.client_workspace(peer, &task_request.files).await;
+    /// tasks/cancel.
+    async fn start_mcp_task(&self, call: ToolCall, peer: &Peer<RoleServer>) -> CallToolResponse {
+        let workspace = self.client_workspace(peer, call.files()).await;
         let runner = self.runner.clone();
         let max_output_chars = self.max_output_chars;
         let options = TaskOptions::new()
@@ -345,7 +251,13 @@ impl HandingerServer {
             Box::pin(async move {
                 let cancel = CancellationToken::new();
                 let mut progress = TaskStatusProgress(context.clone());
-                let run = runner.run(task_request, NO_DEADLINE, &cancel, &mut progress);
+                let run = call.run(
+                    &runner,
+                    workspace,
+                    Some(NO_DEADLINE),
+                    &cancel,
+                    &mut progress,
+                );
                 tokio::pin!(run);
                 let outcome = tokio::select! {
                     outcome = &mut run => outcome,
@@ -359,24 +271,19 @@ impl HandingerServer {
                         failure: TaskFailure::Cancelled,
                         ..
                     }) => Err(TaskExit::Cancelled),
-                    Ok(outcome) => Ok(tool_result(render_call(&outcome, max_output_chars), true)),
-                    Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(
-                        error.to_string(),
-                    )])),
+                    Ok(outcome) => Ok(tool_result(
+                        render_call(&outcome, max_output_chars, &mcp_wording),
+                        true,
+                    )),
+                    Err(error) => Ok(tool_error(&error)),
                 }
             })
         });
         tracing::info!(mcp_task = task.task_id, "call runs as an MCP task");
-        Some(CallToolResponse::Task(CreateTaskResult::new(task)))
-    }
-
-    /// The tool definitions exactly as `tools/list` announces them.
-    pub fn tool_definitions() -> Vec<Tool> {
-        Self::tool_router().list_all()
+        CallToolResponse::Task(CreateTaskResult::new(task))
     }
 }
 
-#[tool_handler(router = self.tool_router)]
 impl ServerHandler for HandingerServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -392,20 +299,44 @@ impl ServerHandler for HandingerServer {
         .with_instructions(INSTRUCTIONS)
     }
 
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(Self::tool_definitions()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        tools::by_name(name).map(mcp_tool)
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let Some(spec) = tools::by_name(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool {:?}", request.name),
+                None,
+            ));
+        };
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let call = match ToolCall::parse(spec.id, arguments) {
+            Ok(call) => call,
+            Err(error) => {
+                let message = format!("Invalid arguments for {}: {error}.", spec.name);
+                return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+            }
+        };
         let wants_task = context
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
-        if wants_task && let Some(response) = self.start_mcp_task(&request, &context.peer).await {
-            return Ok(response);
+        if wants_task && call.starts_work() {
+            return Ok(self.start_mcp_task(call, &context.peer).await);
         }
-        self.tool_router
-            .call(ToolCallContext::new(self, request, context))
-            .await
+        Ok(self.run(call, context).await.into())
     }
 
     async fn get_task(
@@ -471,6 +402,11 @@ impl ServerHandler for HandingerServer {
         cache.workspace = None;
         cache.generation += 1;
     }
+}
+
+/// A failed call as a tool error, with its next step in MCP terms.
+fn tool_error(error: &TaskError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(Surface::Mcp.describe(error))])
 }
 
 /// The MCP form of a rendered outcome: the text, then (when the client knows the

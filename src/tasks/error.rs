@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::TaskKind;
+use super::{NextStep, TaskKind};
 use crate::{handinger::ApiError, key::KeyProblem, workspace::AttachError};
 
 /// A failed call, with the task id so the caller can find the work again.
@@ -57,24 +57,19 @@ impl fmt::Display for TaskError {
             TaskFailure::Attach(error) => write!(f, "{error} Nothing was sent."),
             TaskFailure::Cancelled => write!(
                 f,
-                "The call was cancelled. Task {task} keeps running on Handinger; call get_task \
-                 with taskId \"{task}\" to get its result."
+                "The call was cancelled. Task {task} keeps running on Handinger."
             ),
             TaskFailure::Internal { message } => write!(
                 f,
                 "The bridge failed while the request for task {task} was in flight ({message}). \
-                 The task may have run on Handinger: do not start it again; call get_task with \
-                 taskId \"{task}\" to get its result."
+                 The task may have run on Handinger: do not start it again."
             ),
             TaskFailure::Remote { status, url } => {
                 write!(f, "Task {task} ended on Handinger with status {status}.")?;
                 if let Some(url) = url {
                     write!(f, " See {url}.")?;
                 }
-                write!(
-                    f,
-                    " Start a new task with create_task, or ask a follow-up with follow_up_task."
-                )
+                Ok(())
             }
             TaskFailure::Api(error) => {
                 write!(f, "{}. ", capitalised(&error.to_string()))?;
@@ -85,6 +80,36 @@ impl fmt::Display for TaskError {
 }
 
 impl TaskError {
+    /// What the caller can do next; each front-end words it in its own terms.
+    pub fn next_step(&self) -> NextStep {
+        let task = || self.task_id.clone().unwrap_or_default();
+        let fetch = || match &self.task_id {
+            Some(task_id) => NextStep::Fetch {
+                task_id: task_id.clone(),
+            },
+            None => NextStep::None,
+        };
+        match &self.failure {
+            TaskFailure::MissingKey(_) => NextStep::FixKey,
+            TaskFailure::Cancelled | TaskFailure::Internal { .. } => fetch(),
+            TaskFailure::Remote { .. } => NextStep::StartNewOrFollowUp { task_id: task() },
+            TaskFailure::Api(ApiError::Status {
+                status: 401 | 403, ..
+            }) => NextStep::FixKey,
+            TaskFailure::Api(ApiError::Status { status: 404, .. })
+                if self.kind != TaskKind::New =>
+            {
+                NextStep::StartNew
+            }
+            TaskFailure::Api(ApiError::Status { status: 409, .. }) => {
+                NextStep::FetchThenFollowUp { task_id: task() }
+            }
+            TaskFailure::Api(ApiError::Redirected { .. }) => fetch(),
+            TaskFailure::Api(error) if error.may_have_run() => fetch(),
+            _ => NextStep::None,
+        }
+    }
+
     /// Whether the server may have started the work this error is about.
     pub fn may_have_run(&self) -> bool {
         match &self.failure {
@@ -99,14 +124,12 @@ impl TaskError {
         match error {
             ApiError::Status {
                 status: 401 | 403, ..
-            } => "The API key was refused. Check that \
-                HANDINGER_API_KEY (or the key file) holds a current key with access to this \
-                worker, then restart the server."
+            } => "The API key was refused. Check that HANDINGER_API_KEY (or the key file) holds \
+                a current key with access to this worker."
                 .to_owned(),
-            ApiError::Status { status: 404, .. } if names_a_task => format!(
-                "No task with taskId {task} is known to Handinger: pass the taskId returned by \
-                 create_task, or start a new task with create_task."
-            ),
+            ApiError::Status { status: 404, .. } if names_a_task => {
+                format!("No task with taskId {task} is known to Handinger.")
+            }
             ApiError::Status { status: 404, .. } => {
                 "Check the workerId argument (or the default worker setting): no such worker \
                  may exist."
@@ -134,8 +157,7 @@ impl TaskError {
             },
             ApiError::Redirected { .. } => format!(
                 "The task may exist on the server: its taskId is {task}. Check the base URL \
-                 setting (HANDINGER_BASE_URL), then call get_task with this taskId before \
-                 starting it again."
+                 setting (HANDINGER_BASE_URL), and look the task up before starting it again."
             ),
             ApiError::UploadAborted { .. } => "The task did not start. Make sure the file is \
                 not being written to, then call again."
@@ -145,7 +167,7 @@ impl TaskError {
                 .to_owned(),
             other if other.may_have_run() => format!(
                 "The task may still have run on the server: its taskId is {task}. Do not start \
-                 it again; call get_task with this taskId to get its result."
+                 it again."
             ),
             _ => String::new(),
         }

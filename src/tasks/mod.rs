@@ -36,6 +36,33 @@ const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// `--wait`).
 pub const NO_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// What the caller can do next, in no protocol's terms: each front-end words it,
+/// naming its own tools, commands or shell lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    None,
+    /// Continue the task with a follow-up turn.
+    FollowUp {
+        task_id: String,
+    },
+    /// Get the task's answer later (waiting while it runs).
+    Fetch {
+        task_id: String,
+    },
+    /// A follow-up was not sent: wait for the running turn, then send it again.
+    FetchThenFollowUp {
+        task_id: String,
+    },
+    /// The task is unknown: start a new one.
+    StartNew,
+    /// The task ended in an error: start a new one, or follow up.
+    StartNewOrFollowUp {
+        task_id: String,
+    },
+    /// Set the API key where this front-end reads it.
+    FixKey,
+}
+
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskKind {
@@ -550,7 +577,7 @@ async fn unwind_to_message<T>(future: impl Future<Output = T>) -> Result<T, Stri
 fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {
     tracing::warn!(
         task_id,
-        "call cancelled by the client; the task keeps running on Handinger and get_task will find its result"
+        "call cancelled by the client; the task keeps running on Handinger and can be looked up later"
     );
     TaskError {
         task_id: Some(task_id.to_owned()),

@@ -1,12 +1,13 @@
 //! The tools' argument objects, shared by every front-end (MCP tools, LSP
-//! `workspace/executeCommand`), and their translation into core requests.
+//! `workspace/executeCommand`, the command line), and their translation into core
+//! requests.
 //! Doc comments here are the argument descriptions models read.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::{
-    handinger::Budget,
+    budget::Budget,
     tasks::{TaskKind, TaskRequest},
 };
 
