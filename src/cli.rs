@@ -12,11 +12,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app,
     config::{CliAction, CliCall, Config},
     handinger::{ApiError, Client},
     render::render_call,
-    tasks::{CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest},
+    tasks::{
+        CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest,
+        TaskRunner,
+    },
     tools::{Surface, TOOLS},
 };
 
@@ -101,22 +103,21 @@ impl Progress for TerminalProgress {
     }
 }
 
-/// Run `task`, `follow-up` or `get` and print the result.
-pub async fn run_call(call: CliCall) -> ExitCode {
-    let action = match read_stdin_input(call.action) {
-        Ok(action) => action,
+/// Read an input given as `-` from stdin; an empty input is a usage error (the
+/// message is printed, the exit code returned).
+pub fn resolve_input(call: CliCall) -> Result<CliCall, ExitCode> {
+    match read_stdin_input(call.action.clone()) {
+        Ok(action) => Ok(CliCall { action, ..call }),
         Err(message) => {
             eprintln!("error: {message}\n\nFor more information, try '--help'.");
-            return ExitCode::from(exit::USAGE);
+            Err(ExitCode::from(exit::USAGE))
         }
-    };
-    let runner = match app::runner(&call.config) {
-        Ok(runner) => Arc::new(runner),
-        Err(error) => {
-            eprintln!("handinger-mcp: cannot build the HTTP client: {error}");
-            return ExitCode::from(exit::FAILED);
-        }
-    };
+    }
+}
+
+/// Run `task`, `follow-up` or `get` on `runner` and print the result.
+pub async fn run_call(runner: Arc<TaskRunner>, call: CliCall) -> ExitCode {
+    let action = call.action;
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
@@ -241,8 +242,9 @@ fn report(
     }
 }
 
-/// Check the key, reach the API, verify auth, and print what a host should run.
-pub async fn doctor(config: Config) -> ExitCode {
+/// Check the key, reach the API through `client`, verify auth, and print what a
+/// host should run.
+pub async fn doctor(config: Config, client: Result<Client, reqwest::Error>) -> ExitCode {
     let mut ok = true;
     let mut line = |good: bool, text: String| {
         ok &= good;
@@ -269,7 +271,7 @@ pub async fn doctor(config: Config) -> ExitCode {
                     }
                 ),
             );
-            match Client::new(app::client_options(&config)) {
+            match client {
                 Ok(client) => {
                     // Asking for a task that cannot exist tells auth apart from reach:
                     // 404 means the key was accepted.

@@ -1,18 +1,28 @@
 //! handinger-mcp: hands subtasks to Handinger workers from MCP hosts, editors and
-//! scripts. The core ([`tasks`]) knows no protocol; [`mcp`] is the front-end.
+//! scripts. The core ([`tasks`]) knows no protocol; the front-ends ([`mcp`],
+//! [`lsp`], [`cli`]) read one table of tools ([`tools`]); the composition root
+//! ([`app`]) turns the settings ([`config`]) into each part's options. The layers
+//! and what each module may not depend on are in ARCHITECTURE.md.
 
+// Composition root and front-ends.
 pub mod app;
-pub mod budget;
 pub mod cli;
-pub mod config;
-pub mod handinger;
-pub mod key;
 pub mod lsp;
 pub mod mcp;
+pub mod stdio;
+
+// The table of tools, and what an outcome looks like.
 pub mod render;
 pub mod schema;
-pub mod stdio;
-pub mod tasks;
 pub mod tools;
-pub mod units;
+
+// The core and what it stands on.
+pub mod handinger;
+pub mod tasks;
 pub mod workspace;
+
+// Settings and leaves.
+pub mod budget;
+pub mod config;
+pub mod key;
+pub mod units;

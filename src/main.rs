@@ -5,6 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 use handinger_mcp::{
     app, cli,
     config::{Command, Config, SERVER_MAX_OUTPUT_CHARS},
+    handinger::Client,
     lsp,
     mcp::{HandingerServer, transport::LineTransport},
     stdio::EofSignal,
@@ -33,12 +34,24 @@ fn main() -> ExitCode {
         Command::Call(call) => {
             // Quieter by default: the command itself reports what went wrong.
             init_logging(&call.config.log_filter.replace("info", "error"));
-            return block_on(cli::run_call(call));
+            let call = match cli::resolve_input(call) {
+                Ok(call) => call,
+                Err(code) => return code,
+            };
+            let runner = match app::runner(&call.config) {
+                Ok(runner) => Arc::new(runner),
+                Err(error) => {
+                    eprintln!("handinger-mcp: cannot build the HTTP client: {error}");
+                    return ExitCode::from(cli::exit::FAILED);
+                }
+            };
+            return block_on(cli::run_call(runner, call));
         }
         Command::Doctor(config) => {
             // The report is the output; log lines would only clutter it.
             init_logging("error");
-            return block_on(cli::doctor(*config));
+            let client = Client::new(app::client_options(&config));
+            return block_on(cli::doctor(*config, client));
         }
     }
     ExitCode::SUCCESS
