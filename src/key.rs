@@ -33,41 +33,30 @@ pub struct KeySource {
     pub file: Option<PathBuf>,
 }
 
+/// How to set the key, in every front-end's terms (each adds where its
+/// configuration lives).
+const HOW: &str = "Set HANDINGER_API_KEY in the server's environment (keys look like \
+    hdg_live_...), or point HANDINGER_API_KEY_FILE / --api-key-file at a file that holds the \
+    key.";
+
 /// Why no API key could be had; rendered as an actionable message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyProblem {
     /// Neither the variable nor a key file is set.
+    #[error("No Handinger API key is configured. {HOW}")]
     NotSet,
     /// The host passed a literal `${...}` because it does not expand variables.
+    #[error(
+        "HANDINGER_API_KEY holds the literal text {0:?}: this host does not expand variables in \
+         its config. Put the key itself there, or use a key file. {HOW}"
+    )]
     Unexpanded(String),
     /// The key file could not be read.
+    #[error("The API key file {} could not be read ({reason}). {HOW}", .path.display())]
     FileUnreadable { path: PathBuf, reason: String },
     /// The key file is empty.
+    #[error("The API key file {} is empty. {HOW}", .0.display())]
     FileEmpty(PathBuf),
-}
-
-impl fmt::Display for KeyProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HOW: &str = "Set HANDINGER_API_KEY in the server's environment (keys look \
-            like hdg_live_...), or point HANDINGER_API_KEY_FILE / --api-key-file at a file \
-            that holds the key.";
-        match self {
-            KeyProblem::NotSet => write!(f, "No Handinger API key is configured. {HOW}"),
-            KeyProblem::Unexpanded(raw) => write!(
-                f,
-                "HANDINGER_API_KEY holds the literal text {raw:?}: this host does not expand \
-                 variables in its config. Put the key itself there, or use a key file. {HOW}"
-            ),
-            KeyProblem::FileUnreadable { path, reason } => write!(
-                f,
-                "The API key file {} could not be read ({reason}). {HOW}",
-                path.display()
-            ),
-            KeyProblem::FileEmpty(path) => {
-                write!(f, "The API key file {} is empty. {HOW}", path.display())
-            }
-        }
-    }
 }
 
 impl KeySource {

@@ -1,18 +1,20 @@
 //! What can go wrong talking to the API, sorted by what it means for the task.
 
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 /// A failed API request. The variants differ in the one thing that matters for a
 /// non-idempotent POST: whether the server may have started the work.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
     /// The request never reached the server (refused, DNS, TLS), even after retries.
+    #[error("could not reach the Handinger API at {url} ({reason}; {attempts} {})", attempts_word(*.attempts))]
     Unreachable {
         url: String,
         attempts: u32,
         reason: String,
     },
     /// The server answered with an error status and (usually) `{"error": "..."}`.
+    #[error("the Handinger API answered HTTP {status}: {message}")]
     Status {
         status: u16,
         message: String,
@@ -23,26 +25,42 @@ pub enum ApiError {
     },
     /// The API answered with a redirect that was not followed. For a POST the task
     /// may exist; the key was not sent to the new address.
+    #[error(
+        "the Handinger API answered with a redirect (HTTP {status}) to {location}, which was \
+         not followed: {reason}"
+    )]
     Redirected {
         status: u16,
         location: String,
         reason: String,
     },
     /// No complete answer within the request timeout. The task may still be running.
+    #[error("no answer from the Handinger API within {} s (request timeout)", .after.as_secs())]
     TimedOut { after: Duration },
     /// The connection broke after the request was sent (reset, cut-off body).
+    #[error("the connection to the Handinger API broke before the answer was complete ({reason})")]
     Interrupted { reason: String },
     /// A success status whose body is not a Worker object.
+    #[error(
+        "the Handinger API answered HTTP {status} with a body that is not a Worker object \
+         ({reason}); it starts with: {snippet:?}"
+    )]
     BadBody {
         status: u16,
         reason: String,
         snippet: String,
     },
     /// The response body is larger than the bridge accepts.
+    #[error("the Handinger API's answer is larger than the {} MiB the bridge accepts", .limit / (1024 * 1024))]
     TooLarge { limit: usize },
     /// An attached file could not be sent whole; the request was cut off before its
     /// end, so the server never received a complete task.
+    #[error("an attached file could not be sent whole: {reason}")]
     UploadAborted { reason: String },
+}
+
+fn attempts_word(attempts: u32) -> &'static str {
+    if attempts == 1 { "attempt" } else { "attempts" }
 }
 
 impl ApiError {
@@ -56,62 +74,6 @@ impl ApiError {
         }
     }
 }
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ApiError::Unreachable {
-                url,
-                attempts,
-                reason,
-            } => write!(
-                f,
-                "could not reach the Handinger API at {url} ({reason}; {attempts} attempt{})",
-                if *attempts == 1 { "" } else { "s" }
-            ),
-            ApiError::Status {
-                status, message, ..
-            } => write!(f, "the Handinger API answered HTTP {status}: {message}"),
-            ApiError::TimedOut { after } => write!(
-                f,
-                "no answer from the Handinger API within {} s (request timeout)",
-                after.as_secs()
-            ),
-            ApiError::Interrupted { reason } => write!(
-                f,
-                "the connection to the Handinger API broke before the answer was complete ({reason})"
-            ),
-            ApiError::BadBody {
-                status,
-                reason,
-                snippet,
-            } => write!(
-                f,
-                "the Handinger API answered HTTP {status} with a body that is not a Worker object \
-                 ({reason}); it starts with: {snippet:?}"
-            ),
-            ApiError::UploadAborted { reason } => {
-                write!(f, "an attached file could not be sent whole: {reason}")
-            }
-            ApiError::Redirected {
-                status,
-                location,
-                reason,
-            } => write!(
-                f,
-                "the Handinger API answered with a redirect (HTTP {status}) to {location}, which \
-                 was not followed: {reason}"
-            ),
-            ApiError::TooLarge { limit } => write!(
-                f,
-                "the Handinger API's answer is larger than the {} MiB the bridge accepts",
-                limit / (1024 * 1024)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ApiError {}
 
 /// An error's causes on one line. reqwest's own message ("error sending request for
 /// url ...") says nothing the causes do not, so it is used only when there are none.

@@ -11,39 +11,19 @@ use tokio_util::codec::{Decoder, Encoder};
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 
 /// Why a frame could not be read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    Io(std::io::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
     /// A header line that is not `Name: value`, or a missing/invalid Content-Length.
+    #[error("bad LSP header: {0}")]
     BadHeader(String),
     /// The frame is larger than the limit.
-    TooLarge {
-        length: usize,
-        limit: usize,
-    },
+    #[error("frame of {length} bytes is over the {limit}-byte limit")]
+    TooLarge { length: usize, limit: usize },
     /// The body is not JSON.
-    BadJson(serde_json::Error),
-}
-
-impl std::fmt::Display for FrameError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FrameError::Io(e) => write!(f, "i/o error: {e}"),
-            FrameError::BadHeader(h) => write!(f, "bad LSP header: {h}"),
-            FrameError::TooLarge { length, limit } => {
-                write!(f, "frame of {length} bytes is over the {limit}-byte limit")
-            }
-            FrameError::BadJson(e) => write!(f, "frame body is not JSON: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for FrameError {}
-
-impl From<std::io::Error> for FrameError {
-    fn from(e: std::io::Error) -> Self {
-        FrameError::Io(e)
-    }
+    #[error("frame body is not JSON: {0}")]
+    BadJson(#[source] serde_json::Error),
 }
 
 /// Frames JSON values with `Content-Length` headers.

@@ -79,6 +79,18 @@ impl fmt::Display for TaskError {
     }
 }
 
+/// The error a failure wraps, so a caller can walk the chain.
+impl std::error::Error for TaskError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.failure {
+            TaskFailure::Api(error) => Some(error),
+            TaskFailure::Attach(error) => Some(error.as_ref()),
+            TaskFailure::MissingKey(problem) => Some(problem),
+            _ => None,
+        }
+    }
+}
+
 impl TaskError {
     /// What the caller can do next; each front-end words it in its own terms.
     pub fn next_step(&self) -> NextStep {
@@ -202,6 +214,33 @@ mod tests {
             retry_after: None,
             from_api: true,
         }
+    }
+
+    #[test]
+    fn a_task_error_exposes_what_it_wraps_as_its_source() {
+        use std::error::Error;
+        let error = TaskError {
+            task_id: Some("tsk_abc".into()),
+            kind: TaskKind::New,
+            failure: TaskFailure::Api(status(502)),
+        };
+        let source = error.source().expect("the API error is the source");
+        assert_eq!(
+            source.to_string(),
+            "the Handinger API answered HTTP 502: boom"
+        );
+        let missing = TaskError {
+            task_id: None,
+            kind: TaskKind::New,
+            failure: TaskFailure::MissingKey(KeyProblem::NotSet),
+        };
+        assert!(
+            missing
+                .source()
+                .unwrap()
+                .to_string()
+                .contains("No Handinger API key")
+        );
     }
 
     #[test]

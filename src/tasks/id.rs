@@ -1,37 +1,24 @@
 //! Task ids made by the bridge, so that every task can be found again.
 
-use std::{
-    collections::hash_map::RandomState,
-    hash::{BuildHasher, Hasher},
-    sync::atomic::{AtomicU64, Ordering},
-};
-
 const ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Characters after the `tsk_` prefix: 22 base62 characters, about 130 bits.
 pub const TASK_ID_RANDOM_CHARS: usize = 22;
 
-/// A fresh task id: `tsk_` and 22 random base62 characters. Made here, not by the
-/// server, so that every task can be found again after a timeout or a restart.
+/// A fresh task id: `tsk_` and 22 random base62 characters from the operating
+/// system's random source. Made here, not by the server, so that every task can
+/// be found again after a timeout or a restart.
 pub fn new_task_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut id = String::from("tsk_");
-    let mut word = 0u128;
-    let mut left = 0;
-    for _ in 0..TASK_ID_RANDOM_CHARS {
-        if left == 0 {
-            // RandomState is seeded from the OS per instance; two hashes give 128 bits.
-            let mut bits = [0u64; 2];
-            for part in &mut bits {
-                let mut hasher = RandomState::new().build_hasher();
-                hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-                *part = hasher.finish();
+    // Rejection sampling keeps every character equally likely: bytes of 248 and
+    // above (4 x 62) are drawn again.
+    let mut bytes = [0u8; 64];
+    while id.len() < 4 + TASK_ID_RANDOM_CHARS {
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        for byte in bytes {
+            if byte < 248 && id.len() < 4 + TASK_ID_RANDOM_CHARS {
+                id.push(ID_ALPHABET[usize::from(byte % 62)] as char);
             }
-            word = (u128::from(bits[0]) << 64) | u128::from(bits[1]);
-            left = 21; // 62^21 < 2^128
         }
-        id.push(ID_ALPHABET[(word % 62) as usize] as char);
-        word /= 62;
-        left -= 1;
     }
     id
 }

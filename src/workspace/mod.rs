@@ -465,51 +465,29 @@ impl Workspace {
 }
 
 /// The local path of a `file://` URI (as MCP roots and LSP workspace folders give
-/// them), percent-decoded; otherwise why it names no local folder.
+/// them), percent-decoded, with Windows drive letters; otherwise why it names no
+/// local folder.
 pub fn file_uri_to_path(uri: &str) -> Result<PathBuf, String> {
-    let Some(rest) = uri.strip_prefix("file://") else {
-        return Err(match uri.split_once(':') {
-            Some((scheme, _)) if !scheme.contains('/') => {
-                format!("a {scheme}: URI, not a local file: folder")
-            }
-            _ => "not a file: URI".to_owned(),
-        });
-    };
-    let (host, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => return Err("a file: URI without a path".to_owned()),
-    };
-    if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
-        return Err(format!(
-            "a folder on another host ({host}), not on this machine"
-        ));
+    let url = url::Url::parse(uri.trim()).map_err(|_| "not a URI".to_owned())?;
+    if url.scheme() != "file" {
+        return Err(format!("a {}: URI, not a local file: folder", url.scheme()));
     }
-    let bytes = path.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            )
-        {
-            decoded.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
+    match url.host_str() {
+        None | Some("") => {}
+        Some(host) if host.eq_ignore_ascii_case("localhost") => {}
+        Some(host) => {
+            return Err(format!(
+                "a folder on another host ({host}), not on this machine"
+            ));
         }
-        decoded.push(bytes[i]);
-        i += 1;
     }
-    let text = String::from_utf8(decoded).map_err(|_| "a path that is not UTF-8".to_owned())?;
-    if text.contains('\0') {
+    let path = url
+        .to_file_path()
+        .map_err(|()| "a file: URI that names no local path".to_owned())?;
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
         return Err("a path with a NUL byte".to_owned());
     }
-    // file:///C:/dir on Windows
-    #[cfg(windows)]
-    let text = text.trim_start_matches('/').to_owned();
-    Ok(PathBuf::from(text))
+    Ok(path)
 }
 
 /// `path` with `.` and `..` folded away, without touching the file system; `None`
