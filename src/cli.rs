@@ -52,6 +52,32 @@ pub fn print(text: &str) {
     }
 }
 
+/// The `mcpServers` entry for this setup: the binary's absolute path, the
+/// configured workspace folders, and the base URL when it is not the default.
+fn host_snippet(config: &Config) -> Value {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "handinger-mcp".to_owned());
+    let mut args = Vec::new();
+    for folder in &config.workspace {
+        let folder = folder.canonicalize().unwrap_or_else(|_| folder.clone());
+        args.push("--workspace".to_owned());
+        args.push(folder.display().to_string());
+    }
+    let mut env = serde_json::Map::new();
+    env.insert("HANDINGER_API_KEY".into(), json!("hdg_live_..."));
+    let mut base_url = config.base_url.clone();
+    let _ = base_url.set_username("");
+    let _ = base_url.set_password(None);
+    if base_url.as_str() != DEFAULT_BASE_URL {
+        env.insert("HANDINGER_BASE_URL".into(), json!(base_url.as_str()));
+    }
+    json!({"mcpServers": {"handinger": {"command": exe, "args": args, "env": env}}})
+}
+
+/// The base URL every snippet can leave out.
+const DEFAULT_BASE_URL: &str = "https://handinger.com/";
+
 /// A completion script for `shell`, from the same definition as the parser.
 pub fn print_completions(shell: clap_complete::Shell) {
     let mut out = Vec::new();
@@ -319,18 +345,16 @@ pub async fn doctor(config: Config, client: Result<Client, reqwest::Error>) -> E
         }
         Err(problem) => line(false, problem.to_string()),
     }
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "handinger-mcp".to_owned());
-    let snippet = json!({"mcpServers": {"handinger": {
-        "command": exe,
-        "args": [],
-        "env": {"HANDINGER_API_KEY": "hdg_live_..."}
-    }}});
     print(&format!(
         "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n{}",
-        serde_json::to_string_pretty(&snippet).expect("serializes")
+        serde_json::to_string_pretty(&host_snippet(&config)).expect("serializes")
     ));
+    if config.workspace.is_empty() {
+        print(
+            "Desktop hosts start servers in / or your home folder: if yours sends no MCP roots, \
+             add \"--workspace\", \"/path/to/project\" to args so files resolve there.",
+        );
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -1,6 +1,6 @@
 //! Entry point: settings in, logs to stderr, one front-end out.
 
-use std::{process::ExitCode, sync::Arc};
+use std::{io::IsTerminal, process::ExitCode, sync::Arc};
 
 use handinger_mcp::{
     app, cli,
@@ -86,6 +86,15 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
         }
     };
     let stdin_closed = CancellationToken::new();
+    if std::io::stdin().is_terminal() {
+        // Started by hand: say what this is, since it will sit silently otherwise.
+        eprintln!(
+            "handinger-mcp {}: a server speaking JSON-RPC (MCP, or LSP-style with --lsp) on \
+             stdin/stdout, meant to be started by an MCP host or an editor. Run \
+             `handinger-mcp --help` for the commands; Ctrl-D quits.",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
     let (first, stdin) = match read_first_bytes(tokio::io::stdin()).await {
         Ok(read) => read,
         Err(error) => {
@@ -93,6 +102,12 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if first.is_empty() {
+        // End of input before any message (Ctrl-D, or a host that gave up): nothing
+        // was asked, so nothing failed.
+        tracing::info!("stdin closed before any message");
+        return ExitCode::SUCCESS;
+    }
     let lsp_mode = force_lsp || looks_like_lsp(&first);
     let input = std::io::Cursor::new(first).chain(stdin);
     let served = async {

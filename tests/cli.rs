@@ -233,6 +233,40 @@ async fn doctor_checks_key_reach_and_auth() {
     );
     assert!(good.stdout.contains("\"mcpServers\""));
     assert!(!good.stdout.contains(KEY), "the key is never printed");
+    // The snippet carries what this setup needs: the non-default base URL, and the
+    // workspace when one is configured (otherwise a hint to add one).
+    let snippet_start = good.stdout.find('{').unwrap();
+    let snippet_end = good.stdout.rfind('}').unwrap();
+    let snippet: serde_json::Value =
+        serde_json::from_str(&good.stdout[snippet_start..=snippet_end]).unwrap();
+    let entry = &snippet["mcpServers"]["handinger"];
+    assert_eq!(
+        entry["env"]["HANDINGER_BASE_URL"],
+        format!("{}/", mock.base_url)
+    );
+    assert!(
+        good.stdout.contains("add \"--workspace\""),
+        "{}",
+        good.stdout
+    );
+    assert!(good.stderr.is_empty(), "no log lines: {}", good.stderr);
+    let ws = tempfile::tempdir().unwrap();
+    let with_ws = run(
+        &mock.base_url,
+        Some(KEY),
+        &["doctor", "--workspace", ws.path().to_str().unwrap()],
+        None,
+        "",
+    )
+    .await;
+    let canonical = ws.path().canonicalize().unwrap().display().to_string();
+    assert!(
+        with_ws
+            .stdout
+            .contains(&format!("\"--workspace\",\n        \"{canonical}\"")),
+        "{}",
+        with_ws.stdout
+    );
 
     let refused = run(
         &mock.base_url,
@@ -291,4 +325,77 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
         "progress shown on the terminal: {seen}"
     );
     assert!(seen.contains("Answer to: watch me"));
+}
+
+#[tokio::test]
+async fn started_bare_on_a_terminal_it_says_what_it_is_and_ctrl_d_exits_0() {
+    use tokio::io::AsyncWriteExt;
+    // `script` gives the server a pseudo-terminal; Ctrl-D (EOT) ends its input.
+    let inner = format!("{} --base-url http://127.0.0.1:9", crate::support::bin());
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env_remove("HANDINGER_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stdin.write_all(b"\x04").await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits after Ctrl-D")
+        .unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit 0 after Ctrl-D: {seen}");
+    assert!(
+        seen.contains("--help") && seen.contains("Ctrl-D quits"),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn completions_and_the_man_page_come_from_the_parser() {
+    for (shell, marker) in [
+        ("bash", "_handinger__mcp()"),
+        ("zsh", "#compdef handinger-mcp"),
+        ("fish", "complete -c handinger-mcp"),
+    ] {
+        let out = run(
+            "http://127.0.0.1:9",
+            None,
+            &["completions", shell],
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stdout.contains(marker),
+            "{shell}: {}",
+            &out.stdout[..200.min(out.stdout.len())]
+        );
+        assert!(
+            out.stdout.contains("max-in-flight") && out.stdout.contains("follow-up"),
+            "{shell}"
+        );
+    }
+    let man = run("http://127.0.0.1:9", None, &["man"], None, "").await;
+    assert_eq!(man.code, 0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH handinger-mcp"),
+        "{}",
+        &man.stdout[..200]
+    );
+    assert!(man.stdout.contains("HANDINGER_BASE_URL"));
+    let bad = run(
+        "http://127.0.0.1:9",
+        None,
+        &["completions", "tcsh"],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("possible values"), "{}", bad.stderr);
 }
