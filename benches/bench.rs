@@ -31,10 +31,26 @@ fn quick() -> bool {
     *QUICK.get().unwrap_or(&false)
 }
 
+/// A target as the table shows it: judged only in a real run. A smoke run (a debug
+/// build, tiny inputs) proves the harness works, not the figures.
+fn target(text: &'static str) -> &'static str {
+    if quick() {
+        "(smoke run: not judged)"
+    } else {
+        text
+    }
+}
+
 fn main() {
     QUICK
         .set(!std::env::args().any(|a| a == "--bench"))
         .unwrap();
+    if quick() {
+        println!(
+            "SMOKE RUN: a debug build on small inputs, to keep the harness working. The figures \
+             are not the product's; run `cargo bench --bench bench` for those."
+        );
+    }
     let wanted: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -147,9 +163,10 @@ async fn startup() {
     println!("| measure | median | p90 | target |");
     println!("|---|---|---|---|");
     println!(
-        "| handinger-mcp | {} | {} | <= 10 ms |",
+        "| handinger-mcp | {} | {} | {} |",
         ms(median(bridge.clone())),
-        ms(percentile(bridge, 90.0))
+        ms(percentile(bridge, 90.0)),
+        target("<= 10 ms")
     );
     println!(
         "| /bin/true (spawn floor) | {} | {} | |",
@@ -157,9 +174,10 @@ async fn startup() {
         ms(percentile(floor, 90.0))
     );
     println!(
-        "| RSS after initialize | {:.1} MiB | {:.1} MiB | <= 10 MiB |",
+        "| RSS after initialize | {:.1} MiB | {:.1} MiB | {} |",
         median(idle_rss.clone()),
-        percentile(idle_rss, 90.0)
+        percentile(idle_rss, 90.0),
+        target("<= 10 MiB")
     );
 }
 
@@ -199,7 +217,10 @@ async fn overhead() {
     println!("\n## overhead: {calls} sequential create_task calls, mock answers at once");
     println!("| measure | direct HTTP | through the bridge | difference | ratio | target |");
     println!("|---|---|---|---|---|---|");
-    for (name, p, target) in [("p50", 50.0, "difference <= 1 ms"), ("p99", 99.0, "")] {
+    for (name, p, target) in [
+        ("p50", 50.0, target("difference <= 1 ms")),
+        ("p99", 99.0, ""),
+    ] {
         let d = percentile(direct.clone(), p);
         let b = percentile(bridged.clone(), p);
         println!(
@@ -303,10 +324,17 @@ async fn upload() {
     println!("\n## upload: one {size_mib} MiB file, median of {runs} runs, loopback mock");
     println!("| measure | value | target |");
     println!("|---|---|---|");
-    println!("| bridge peak RSS | {peak:.1} MiB | <= 32 MiB |");
+    println!(
+        "| bridge peak RSS | {peak:.1} MiB | {} |",
+        target("<= 32 MiB")
+    );
     println!("| bridge throughput (tool call, spawn excluded) | {bridge:.0} MiB/s | |");
     println!("| curl -F throughput (same file, same mock) | {curl:.0} MiB/s | |");
-    println!("| bridge / curl | {:.2}x | >= 0.8x |", bridge / curl);
+    println!(
+        "| bridge / curl | {:.2}x | {} |",
+        bridge / curl,
+        target(">= 0.8x")
+    );
 }
 
 /// Many create_task calls at once against a mock that answers each after 1 s.
@@ -356,8 +384,9 @@ async fn concurrency() {
     println!("| measure | value | target |");
     println!("|---|---|---|");
     println!(
-        "| bridge wall time / 1 s | {:.2} | <= 1.5 |",
-        bridge_secs / delay.as_secs_f64()
+        "| bridge wall time / 1 s | {:.2} | {} |",
+        bridge_secs / delay.as_secs_f64(),
+        target("<= 1.5")
     );
     println!(
         "| direct HTTP wall time / 1 s (baseline) | {:.2} | |",

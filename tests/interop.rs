@@ -4,11 +4,30 @@ use serde_json::Value;
 
 use crate::support::{MockApi, bin};
 
+/// Whether a missing client must fail the test (under .ci/run) or only skip it
+/// with a message (a plain `cargo test` on a developer's machine).
+fn missing_client(what: &str, how: &str) -> bool {
+    let message =
+        format!("{what} is missing: {how} (bash .ci/run installs it inside the repository)");
+    if std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("skipped: {message}");
+    true
+}
+
 /// The official Python MCP SDK (installed by .ci/run from tests/interop/requirements.txt).
 #[tokio::test]
 async fn python_sdk_initializes_lists_and_calls() {
     let mock = MockApi::start().await;
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new(venv).exists() {
+            venv.into()
+        } else {
+            "python3".into()
+        }
+    });
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/python_client.py"
@@ -19,10 +38,14 @@ async fn python_sdk_initializes_lists_and_calls() {
         .await
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("No module named 'mcp'"),
-        "the Python MCP SDK is missing: pip install -r tests/interop/requirements.txt"
-    );
+    if stderr.contains("No module named 'mcp'")
+        && missing_client(
+            "the Python MCP SDK",
+            "pip install -r tests/interop/requirements.txt",
+        )
+    {
+        return;
+    }
     assert!(out.status.success(), "Python client failed:\n{stderr}");
     let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     let posts = mock.task_posts();
@@ -37,10 +60,14 @@ async fn mcp_inspector_cli_lists_tools_and_calls_one() {
     let root = env!("CARGO_MANIFEST_DIR");
     let inspector = std::env::var("MCP_INSPECTOR")
         .unwrap_or_else(|_| format!("{root}/.ci/inspector/node_modules/.bin/mcp-inspector"));
-    assert!(
-        std::path::Path::new(&inspector).exists(),
-        "the MCP Inspector is missing: npm install --prefix .ci/inspector @modelcontextprotocol/inspector (.ci/run does)"
-    );
+    if !std::path::Path::new(&inspector).exists()
+        && missing_client(
+            "the MCP Inspector",
+            "npm install --prefix .ci/inspector @modelcontextprotocol/inspector@0.15.0",
+        )
+    {
+        return;
+    }
     let mock = MockApi::start().await;
     let run = |extra: &[&str]| {
         let mut cmd = tokio::process::Command::new(&inspector);
