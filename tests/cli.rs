@@ -399,3 +399,33 @@ async fn completions_and_the_man_page_come_from_the_parser() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("possible values"), "{}", bad.stderr);
 }
+
+#[tokio::test]
+async fn empty_environment_values_count_as_unset() {
+    // Hosts write "VAR": "" for "not configured": such a value is no value at all,
+    // so neither an empty base URL nor an empty number is a usage error.
+    for args in [&["schema"][..], &["get", "tsk_x", "--wait", "0"][..]] {
+        let mut cmd = crate::support::command("", None, args);
+        for name in [
+            "HANDINGER_BASE_URL",
+            "HANDINGER_WAIT",
+            "HANDINGER_BUDGET",
+            "HANDINGER_MAX_FILE_SIZE",
+            "HANDINGER_WORKER_ID",
+            "HANDINGER_ALLOW_HARD_LINKS",
+        ] {
+            cmd.env(name, " ");
+        }
+        let out = cmd.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: a usage error: {stderr}"
+        );
+        if args[0] == "get" {
+            // It got as far as the missing key: the settings were accepted.
+            assert!(stderr.contains("No Handinger API key"), "{stderr}");
+        }
+    }
+}
