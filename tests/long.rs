@@ -432,9 +432,14 @@ async fn clients_of_the_tasks_extension_get_mcp_tasks() {
             .contains_key("io.modelcontextprotocol/tasks")
     );
 
+    // Each call opts in itself, in its own _meta, as the extension asks.
     let start = |input: &str| {
-        CallToolRequestParams::new("create_task")
-            .with_arguments(json!({"input": input}).as_object().unwrap().clone())
+        let mut meta = rmcp::model::RequestMetaObject::new();
+        meta.set_client_capabilities(ClientCapabilities::builder().enable_tasks().build());
+        let mut params = CallToolRequestParams::new("create_task")
+            .with_arguments(json!({"input": input}).as_object().unwrap().clone());
+        params.meta = Some(meta);
+        params
     };
     let CallToolResponse::Task(created) = client.call_tool_once(start("as a task")).await.unwrap()
     else {
@@ -537,5 +542,67 @@ async fn stop_with_a_call_in_flight(stop: &str) {
 async fn shutdown_names_the_tasks_still_running_and_exits_promptly() {
     for stop in ["stdin", "-TERM", "-INT"] {
         stop_with_a_call_in_flight(stop).await;
+    }
+}
+
+/// In every protocol era, with the extension declared at initialize (or in every
+/// request's _meta, in 2026-07-28): a plain call gets a normal result, and only a
+/// call that opts in itself gets a task.
+#[tokio::test]
+async fn only_a_request_that_opts_in_gets_a_task_in_every_protocol_era() {
+    let mock = MockApi::start().await;
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let call = |id: i64, meta: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "create_task", "arguments": {"input": "era"}, "_meta": meta}})
+    };
+    for version in [
+        "2024-11-05",
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        "2026-07-28",
+    ] {
+        let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+        let (plain_meta, opted_meta) = if version == "2026-07-28" {
+            let meta = |caps: Value| {
+                json!({"io.modelcontextprotocol/protocolVersion": version,
+                       "io.modelcontextprotocol/clientInfo": {"name": "era", "version": "1"},
+                       "io.modelcontextprotocol/clientCapabilities": caps})
+            };
+            (meta(json!({})), meta(tasks.clone()))
+        } else {
+            let init = session
+                .request(
+                    0,
+                    "initialize",
+                    json!({"protocolVersion": version, "capabilities": tasks,
+                    "clientInfo": {"name": "era", "version": "1"}}),
+                )
+                .await;
+            assert!(init.get("result").is_some(), "{version}: {init}");
+            session
+                .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .await;
+            (
+                json!({}),
+                json!({"io.modelcontextprotocol/clientCapabilities": tasks}),
+            )
+        };
+        session.send(call(1, plain_meta)).await;
+        let plain = session.response(1).await;
+        assert!(
+            plain["result"]["content"].is_array(),
+            "{version}: plain call: {plain}"
+        );
+        assert_ne!(plain["result"]["resultType"], "task", "{version}: {plain}");
+        session.send(call(2, opted_meta)).await;
+        let opted = session.response(2).await;
+        assert_eq!(
+            opted["result"]["resultType"], "task",
+            "{version}: opted in: {opted}"
+        );
+        assert!(opted["result"]["taskId"].is_string(), "{version}: {opted}");
+        session.close_stdin();
     }
 }

@@ -330,7 +330,11 @@ impl ServerHandler for HandingerServer {
                 return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
             }
         };
+        // Only a request that opts in itself gets a task (the extension forbids a
+        // task for a request that did not include the extension capability, in
+        // every protocol era, whatever the client declared at initialize).
         let wants_task = context
+            .meta
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
         if wants_task && call.starts_work() {
