@@ -203,7 +203,12 @@ async fn after_a_restart_get_task_asks_the_api() {
     assert_eq!(structured(&turns)["files"][0]["filename"], "out.csv");
     assert_eq!(structured(&turns)["usage"]["credits"], 3.0);
 
-    let busy = call(&client, "get_task", json!({"taskId": "tsk_busy"})).await;
+    let busy = call(
+        &client,
+        "get_task",
+        json!({"taskId": "tsk_busy", "waitSeconds": 0}),
+    )
+    .await;
     assert_eq!(busy.is_error, Some(false));
     assert_eq!(structured(&busy)["status"], "running");
     assert_eq!(
@@ -255,13 +260,13 @@ async fn progress_arrives_while_waiting_and_never_after_the_result() {
         values.windows(2).all(|w| w[0] < w[1]),
         "progress increases: {values:?}"
     );
-    for p in &progress {
+    for (n, p) in progress.iter().enumerate() {
         assert_eq!(p["params"]["progressToken"], "p-1");
+        let message = p["params"]["message"].as_str().unwrap();
+        let expected = if n == 0 { "was sent" } else { "is running" };
         assert!(
-            p["params"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("is running")
+            message.contains("tsk_") && message.contains(expected),
+            "{message}"
         );
     }
     assert_eq!(
@@ -605,4 +610,159 @@ async fn only_a_request_that_opts_in_gets_a_task_in_every_protocol_era() {
         assert!(opted["result"]["taskId"].is_string(), "{version}: {opted}");
         session.close_stdin();
     }
+}
+
+/// A mock API where `tsk_later` runs for its first `polls` lookups, then completes
+/// (and `tsk_broken` fails after one), as a task started by another process would.
+fn api_finishing_after(polls: usize) -> crate::support::mock::Handler {
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Arc::new(move |r: &Recorded| {
+        let task = |status: &str| {
+            json!({"task": {"id": "x", "status": status, "workerId": "wrk_later",
+                            "url": "https://v3.handinger.com/worker/wrk_later"}})
+        };
+        match r.path.as_str() {
+            "/api/tasks/tsk_later" => {
+                let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Reply::json(200, task(if n < polls { "running" } else { "completed" }))
+            }
+            "/api/workers/wrk_later?taskId=tsk_later" => {
+                let mut w = worker_json(&Recorded::default());
+                w["id"] = json!("wrk_later");
+                w["output_text"] = json!("Finished elsewhere");
+                Reply::json(200, w)
+            }
+            "/api/tasks/tsk_broken" => {
+                let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Reply::json(200, task(if n < 1 { "running" } else { "error" }))
+            }
+            _ => Reply::error(404, "task not found"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_task_started_elsewhere_is_awaited_by_polling_the_api() {
+    // Over MCP, with progress while polling.
+    let mock = MockApi::start_with(api_finishing_after(2)).await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    let lines = session
+        .request_collecting(
+            1,
+            "tools/call",
+            json!({"name": "get_task", "arguments": {"taskId": "tsk_later", "waitSeconds": 20},
+                   "_meta": {"progressToken": "poll"}}),
+        )
+        .await;
+    let answer = lines.last().unwrap();
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Finished elsewhere"), "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["status"], "completed");
+    let progress: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/progress")
+        .collect();
+    assert!(progress.len() >= 2, "progress while polling: {lines:?}");
+    assert!(
+        progress[0]["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://v3.handinger.com/worker/wrk_later")
+    );
+    let polls: Vec<_> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/tasks/tsk_later")
+        .map(|r| r.at.unwrap())
+        .collect();
+    assert_eq!(polls.len(), 3, "two running answers, then completed");
+    let gaps: Vec<Duration> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps[0] >= Duration::from_millis(900) && gaps[1] >= gaps[0] + Duration::from_millis(800),
+        "backoff from about 1 s, doubling: {gaps:?}"
+    );
+    // A task that fails on the API's side returns its error.
+    let failed = session
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "get_task", "arguments": {"taskId": "tsk_broken", "waitSeconds": 20}}),
+        )
+        .await;
+    assert_eq!(failed["result"]["isError"], true, "{failed}");
+    let message = failed["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        message.contains("ended on Handinger with status error"),
+        "{message}"
+    );
+    session.close_stdin();
+
+    // From the shell, in another process: `get --wait` polls the same way.
+    let mock = MockApi::start_with(api_finishing_after(1)).await;
+    let out = command(
+        &mock.base_url,
+        Some(KEY),
+        &["get", "tsk_later", "--wait", "20"],
+    )
+    .output()
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("Finished elsewhere"), "{stdout}");
+    // A wait that runs out first says "still running" (exit 3).
+    let mock = MockApi::start_with(api_finishing_after(100)).await;
+    let out = command(
+        &mock.base_url,
+        Some(KEY),
+        &["get", "tsk_later", "--wait", "1.5"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[tokio::test]
+async fn the_first_progress_names_the_task_at_once_and_then_its_dashboard() {
+    let mock = MockApi::start_with(Arc::new(|r: &Recorded| {
+        if r.method == "POST" {
+            slow_handler(Duration::from_secs(3))(r)
+        } else {
+            Reply::json(
+                200,
+                json!({"task": {"id": "x", "status": "running", "workerId": "wrk_1",
+                                "url": "https://v3.handinger.com/worker/wrk_1"}}),
+            )
+        }
+    }))
+    .await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "create_task", "arguments": {"input": "early"},
+                       "_meta": {"progressToken": "early"}}}))
+        .await;
+    // The interval is 10 s; the first two reports still come within about a second.
+    let early = session.lines_within(Duration::from_millis(1500)).await;
+    let messages: Vec<&str> = early
+        .iter()
+        .filter(|l| l["method"] == "notifications/progress")
+        .filter_map(|l| l["params"]["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .first()
+            .is_some_and(|m| m.contains("tsk_") && m.contains("was sent")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("https://v3.handinger.com/worker/wrk_1")),
+        "{messages:?}"
+    );
+    session.close_stdin();
 }

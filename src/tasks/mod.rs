@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, future::Fuse};
 use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
@@ -31,6 +31,13 @@ use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs};
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// First and longest pause between polls of a task this process did not start.
+pub const POLL_FIRST: Duration = Duration::from_secs(1);
+pub const POLL_MAX: Duration = Duration::from_secs(10);
+
+/// A lookup of a task's dashboard URL, for an early progress report.
+type Describe = std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send>>;
 
 /// A wait with no practical end (the MCP tasks extension; the command line without
 /// `--wait`).
@@ -229,7 +236,14 @@ impl TaskRunner {
             ) {
                 Ok((handle, completion)) => {
                     self.launch(prepared, completion, handle.body_sent.clone());
-                    return self.settle(handle, deadline, cancel, progress).await;
+                    // The first progress goes out at once, naming the task; the
+                    // dashboard URL follows if the API names it within a second.
+                    let sent = format!("Handinger task {} was sent", handle.task_id);
+                    progress.report(Duration::ZERO, sent).await;
+                    let describe = self.dashboard_url(handle.task_id.clone());
+                    return self
+                        .settle(handle, deadline, cancel, progress, Some(describe))
+                        .await;
                 }
                 Err(running) => running,
             };
@@ -240,7 +254,7 @@ impl TaskRunner {
                 prepared.task_id
             );
             match self
-                .wait_on(&mut previous, deadline, cancel, progress, &message)
+                .wait_on(&mut previous, deadline, cancel, progress, &message, None)
                 .await
             {
                 Waited::Done(_) => continue,
@@ -275,7 +289,7 @@ impl TaskRunner {
             match handle.result() {
                 None => {
                     let deadline = deadline_after(wait);
-                    return self.settle(handle, deadline, cancel, progress).await;
+                    return self.settle(handle, deadline, cancel, progress, None).await;
                 }
                 Some(result) => match &*result {
                     Ok(outcome) => return Ok(CallOutcome::Finished(Box::new(outcome.clone()))),
@@ -285,7 +299,74 @@ impl TaskRunner {
                 },
             }
         }
-        self.lookup(task_id).await
+        self.await_remote(task_id, wait, cancel, progress).await
+    }
+
+    /// Wait for a task this process did not start (or no longer holds) by polling
+    /// the API, with a backoff from [`POLL_FIRST`] to [`POLL_MAX`] that honours
+    /// 429 and Retry-After, reporting progress meanwhile. Ends when the task
+    /// completes, fails, or the wait runs out.
+    async fn await_remote(
+        &self,
+        task_id: &str,
+        wait: Duration,
+        cancel: &CancellationToken,
+        progress: &mut impl Progress,
+    ) -> Result<CallOutcome, TaskError> {
+        let started = Instant::now();
+        let deadline = deadline_after(wait);
+        let mut delay = POLL_FIRST;
+        loop {
+            let pause = match self.lookup(task_id).await {
+                Ok(CallOutcome::Running(running)) => {
+                    let url = running
+                        .url
+                        .as_deref()
+                        .map(|u| format!(": {u}"))
+                        .unwrap_or_default();
+                    let message = format!("Handinger task {task_id} is running{url}");
+                    progress.report(started.elapsed(), message).await;
+                    if Instant::now() >= deadline {
+                        return Ok(CallOutcome::Running(running));
+                    }
+                    let pause = delay;
+                    delay = (delay * 2).min(POLL_MAX);
+                    pause
+                }
+                // Rate limited: wait as asked, unless that outlasts the wait.
+                Err(error) => match &error.failure {
+                    TaskFailure::Api(ApiError::Status {
+                        status: 429,
+                        retry_after,
+                        ..
+                    }) if Instant::now() + retry_after.unwrap_or(delay) < deadline => {
+                        retry_after.unwrap_or(delay)
+                    }
+                    _ => return Err(error),
+                },
+                finished => return finished,
+            };
+            let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
+            }
+        }
+    }
+
+    /// The task's dashboard URL, if the API names it within [`DESCRIBE_TIMEOUT`].
+    fn dashboard_url(&self, task_id: String) -> Describe {
+        let client = self.client.clone();
+        let key = self.key.resolve().ok();
+        Box::pin(async move {
+            let key = key?;
+            let lookup = client.get_task(&key, &task_id);
+            let task = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup)
+                .await
+                .ok()?
+                .ok()?;
+            task.url
+        })
     }
 
     /// Check a request and open its files; nothing is sent. The file checks run
@@ -396,17 +477,19 @@ impl TaskRunner {
         });
     }
 
-    /// Wait for a running call up to `deadline`.
+    /// Wait for a running call up to `deadline`; `describe`, if given, finds the
+    /// dashboard URL for an early progress report.
     async fn settle(
         &self,
         mut handle: JobHandle,
         deadline: Instant,
         cancel: &CancellationToken,
         progress: &mut impl Progress,
+        describe: Option<Describe>,
     ) -> Result<CallOutcome, TaskError> {
         let message = format!("Handinger task {} is running", handle.task_id);
         match self
-            .wait_on(&mut handle, deadline, cancel, progress, &message)
+            .wait_on(&mut handle, deadline, cancel, progress, &message, describe)
             .await
         {
             Waited::Done(result) => match &*result {
@@ -529,7 +612,8 @@ impl TaskRunner {
     }
 
     /// Wait for `handle` until it finishes, the deadline passes or the caller
-    /// cancels, reporting progress meanwhile (never after the wait ends).
+    /// cancels, reporting progress meanwhile (never after the wait ends): every
+    /// interval, and once more when `describe` names the dashboard URL.
     async fn wait_on(
         &self,
         handle: &mut JobHandle,
@@ -537,6 +621,7 @@ impl TaskRunner {
         cancel: &CancellationToken,
         progress: &mut impl Progress,
         message: &str,
+        describe: Option<Describe>,
     ) -> Waited {
         let interval = self.wait.progress_interval;
         let started = handle.started;
@@ -544,12 +629,18 @@ impl TaskRunner {
         let interval = interval.max(Duration::from_millis(100));
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut describe = describe.map_or_else(Fuse::terminated, FutureExt::fuse);
         loop {
             tokio::select! {
                 biased;
                 result = handle.finished() => return Waited::Done(result),
                 _ = cancel.cancelled() => return Waited::Cancelled,
                 _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
+                url = &mut describe => {
+                    if let Some(url) = url {
+                        progress.report(started.elapsed(), format!("{message}: {url}")).await;
+                    }
+                }
                 _ = ticks.tick() => {
                     let elapsed = started.elapsed();
                     progress.report(elapsed, format!("{message} ({} s)", elapsed.as_secs())).await;
