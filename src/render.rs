@@ -31,10 +31,14 @@ pub struct TaskResult {
     /// Files the worker produced.
     pub files: Vec<ProducedFile>,
     /// Output matching the worker's output schema, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub structured_output: Option<Value>,
     /// Dashboard URL of the worker, where the whole answer can be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// What the task cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// Present when part of the answer was left out to keep the result small.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +59,7 @@ pub struct Truncation {
     /// Whether `structuredOutput` was dropped for being larger than the limit.
     pub structured_output_dropped: bool,
     /// Where the whole answer is.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub full_answer_url: Option<String>,
 }
 

@@ -124,7 +124,10 @@ async fn rate_limits_are_waited_out_when_short_and_reported_when_long() {
     let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = served.clone();
     let mock = MockApi::start_with(Arc::new(move |r: &Recorded| {
-        if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        if r.method != "POST" {
+            // The early lookup of the dashboard URL: nothing known yet.
+            Reply::error(404, "task not found")
+        } else if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             Reply::error(429, "slow down").header("retry-after-ms", "200")
         } else {
             Reply::json(200, support::mock::worker_json(r))

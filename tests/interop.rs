@@ -4,6 +4,18 @@ use serde_json::Value;
 
 use crate::support::{MockApi, bin};
 
+/// The Python with the MCP SDK: $PYTHON, else the repository's venv, else python3.
+fn python() -> String {
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
+    std::env::var("PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new(venv).exists() {
+            venv.into()
+        } else {
+            "python3".into()
+        }
+    })
+}
+
 /// Whether a missing client must fail the test (under .ci/run) or only skip it
 /// with a message (a plain `cargo test` on a developer's machine).
 fn missing_client(what: &str, how: &str) -> bool {
@@ -120,4 +132,54 @@ async fn mcp_inspector_cli_lists_tools_and_calls_one() {
         "Answer to: from the inspector"
     );
     assert_eq!(mock.task_posts().len(), 1);
+}
+
+/// Every tool schema loads in a draft-07 validator and a 2020-12 one (Python's
+/// jsonschema, from the SDK's dependencies), and real results validate against
+/// the output schema under both: a finished task, and one still running.
+#[tokio::test]
+async fn schemas_load_in_draft_07_and_2020_12_validators_and_results_validate() {
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(
+        std::time::Duration::from_millis(600),
+    ))
+    .await;
+    let client = crate::support::connect(&mock, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (n, args) in [
+        serde_json::json!({"input": "done"}),
+        serde_json::json!({"input": "later", "waitSeconds": 0.1}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let result = crate::support::call(&client, "create_task", args).await;
+        let path = dir.path().join(format!("result{n}.json"));
+        std::fs::write(&path, result.structured_content.unwrap().to_string()).unwrap();
+        files.push(path);
+    }
+    client.cancel().await.unwrap();
+    let python = python();
+    let out = tokio::process::Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/schema_check.py"
+        ))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"))
+        .args(&files)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'jsonschema'")
+        && missing_client(
+            "Python's jsonschema",
+            "pip install -r tests/interop/requirements.txt",
+        )
+    {
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen, serde_json::json!({"schemas": 6, "results": 2}));
 }

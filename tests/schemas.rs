@@ -78,3 +78,46 @@ async fn tools_list_json_is_pinned() {
         &answer["result"],
     );
 }
+
+/// What strict validators warn about is absent from every schema: each property
+/// has a type, no type admits null (optional means absent), and there is no
+/// $schema, $ref or $defs a draft-07 validator could trip on.
+#[test]
+fn schemas_have_nothing_strict_validators_warn_about() {
+    fn walk(value: &Value, path: &str, problems: &mut Vec<String>) {
+        match value {
+            Value::Object(object) => {
+                for key in ["$schema", "$ref", "$defs", "definitions"] {
+                    if object.contains_key(key) {
+                        problems.push(format!("{path}: {key}"));
+                    }
+                }
+                if let Some(Value::Array(types)) = object.get("type") {
+                    problems.push(format!("{path}: a type array {types:?}"));
+                }
+                if object.get("type") == Some(&json!("null")) {
+                    problems.push(format!("{path}: type null"));
+                }
+                if let Some(Value::Object(properties)) = object.get("properties") {
+                    for (name, property) in properties {
+                        let typed = ["type", "enum", "const"]
+                            .iter()
+                            .any(|k| property.get(k).is_some());
+                        if !typed {
+                            problems.push(format!("{path}.{name}: no type"));
+                        }
+                    }
+                }
+                for (key, child) in object {
+                    walk(child, &format!("{path}/{key}"), problems);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, path, problems)),
+            _ => {}
+        }
+    }
+    let schemas = handinger_mcp::cli::tool_schemas();
+    let mut problems = Vec::new();
+    walk(&schemas, "", &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
