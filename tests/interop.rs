@@ -28,78 +28,87 @@ fn missing_client(what: &str, how: &str) -> bool {
     true
 }
 
-/// The official Python MCP SDK (installed by .ci/run from tests/interop/requirements.txt).
+/// The official Python MCP SDK (installed by .ci/run from tests/interop/requirements.txt),
+/// plainly and as a client that declares the tasks extension at initialize: a
+/// plain call must get a normal result either way.
 #[tokio::test]
 async fn python_sdk_initializes_lists_and_calls() {
-    let mock = MockApi::start().await;
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| {
-        if std::path::Path::new(venv).exists() {
-            venv.into()
-        } else {
-            "python3".into()
+    for extra in [None, Some("--tasks-extension")] {
+        let mock = MockApi::start().await;
+        let python = python();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/python_client.py"
+        );
+        let out = tokio::process::Command::new(&python)
+            .args([script, bin(), &mock.base_url])
+            .args(extra)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("No module named 'mcp'")
+            && missing_client(
+                "the Python MCP SDK",
+                "pip install -r tests/interop/requirements.txt",
+            )
+        {
+            return;
         }
-    });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/python_client.py"
-    );
-    let out = tokio::process::Command::new(&python)
-        .args([script, bin(), &mock.base_url])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'mcp'")
-        && missing_client(
-            "the Python MCP SDK",
-            "pip install -r tests/interop/requirements.txt",
-        )
-    {
-        return;
+        assert!(
+            out.status.success(),
+            "Python client {extra:?} failed:\n{stderr}"
+        );
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        let posts = mock.task_posts();
+        assert_eq!(posts.len(), 1);
+        assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["taskId"]);
     }
-    assert!(out.status.success(), "Python client failed:\n{stderr}");
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    let posts = mock.task_posts();
-    assert_eq!(posts.len(), 1);
-    assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["taskId"]);
 }
 
-/// The MCP Inspector's CLI mode (npm @modelcontextprotocol/inspector, which runs its
-/// inspector-cli), installed by .ci/run into .ci/inspector.
+/// The MCP Inspector 2.x CLI (npm @modelcontextprotocol/inspector, pinned in
+/// .ci/run; it needs Node >= 22.19, which .ci/run installs from the npm package
+/// node@22 into .ci/node22): tools/list --strict reports no portability problem,
+/// and tools/call works in the legacy and the modern protocol era.
 #[tokio::test]
-async fn mcp_inspector_cli_lists_tools_and_calls_one() {
+async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let inspector = std::env::var("MCP_INSPECTOR")
-        .unwrap_or_else(|_| format!("{root}/.ci/inspector/node_modules/.bin/mcp-inspector"));
-    if !std::path::Path::new(&inspector).exists()
+    let node = format!("{root}/.ci/node22/node_modules/node/bin/node");
+    let inspector = format!("{root}/.ci/inspector/node_modules/.bin/mcp-inspector");
+    if !(std::path::Path::new(&inspector).exists() && std::path::Path::new(&node).exists())
         && missing_client(
-            "the MCP Inspector",
-            "npm install --prefix .ci/inspector @modelcontextprotocol/inspector@0.15.0",
+            "the MCP Inspector 2.x with Node 22",
+            "npm install --prefix .ci/node22 node@22 and --prefix .ci/inspector \
+             @modelcontextprotocol/inspector@2",
         )
     {
         return;
     }
     let mock = MockApi::start().await;
     let run = |extra: &[&str]| {
-        let mut cmd = tokio::process::Command::new(&inspector);
-        cmd.args(["--cli", "-e"])
+        let mut cmd = tokio::process::Command::new(&node);
+        cmd.arg(&inspector)
+            .args(["--cli", "-e"])
             .arg(format!("HANDINGER_BASE_URL={}", mock.base_url))
-            .args(["-e", "HANDINGER_API_KEY=hdg_live_inspector", bin()])
-            .args(extra);
+            .args([
+                "-e",
+                "HANDINGER_API_KEY=hdg_live_inspector",
+                "-e",
+                "HANDINGER_LOG=warn",
+            ])
+            .args(extra)
+            .arg(bin());
         cmd
     };
-    let listed = run(&["--method", "tools/list"]).output().await.unwrap();
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
+    let listed = run(&["--method", "tools/list", "--strict"])
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&listed.stderr);
-    assert!(
-        !stderr.contains("unknown format"),
-        "schemas must validate cleanly: {stderr}"
-    );
+    assert!(listed.status.success(), "{stderr}");
+    for word in ["Warning", "Error", "error"] {
+        assert!(!stderr.contains(word), "--strict found problems: {stderr}");
+    }
     let tools: Value = serde_json::from_slice(&listed.stdout).unwrap();
     let names: Vec<&str> = tools["tools"]
         .as_array()
@@ -109,29 +118,32 @@ async fn mcp_inspector_cli_lists_tools_and_calls_one() {
         .collect();
     assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
 
-    let called = run(&[
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "create_task",
-        "--tool-arg",
-        "input=from the inspector",
-    ])
-    .output()
-    .await
-    .unwrap();
-    assert!(
-        called.status.success(),
-        "{}",
-        String::from_utf8_lossy(&called.stderr)
-    );
-    let result: Value = serde_json::from_slice(&called.stdout).unwrap();
-    assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(
-        result["structuredContent"]["outputText"],
-        "Answer to: from the inspector"
-    );
-    assert_eq!(mock.task_posts().len(), 1);
+    for era in ["legacy", "modern"] {
+        let input = serde_json::json!({"input": format!("from the inspector, {era}")}).to_string();
+        let called = run(&[
+            "--protocol-era",
+            era,
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "create_task",
+            "--tool-args-json",
+            &input,
+        ])
+        .output()
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&called.stderr);
+        assert!(called.status.success(), "{era}: {stderr}");
+        let result: Value = serde_json::from_slice(&called.stdout)
+            .unwrap_or_else(|e| panic!("{era}: {e}: {}", String::from_utf8_lossy(&called.stdout)));
+        assert_eq!(result["isError"], false, "{era}: {result}");
+        assert_eq!(
+            result["structuredContent"]["outputText"],
+            format!("Answer to: from the inspector, {era}")
+        );
+    }
+    assert_eq!(mock.task_posts().len(), 2);
 }
 
 /// Every tool schema loads in a draft-07 validator and a 2020-12 one (Python's
@@ -182,4 +194,45 @@ async fn schemas_load_in_draft_07_and_2020_12_validators_and_results_validate() 
     assert!(out.status.success(), "{stderr}");
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen, serde_json::json!({"schemas": 6, "results": 2}));
+}
+
+/// The official TypeScript SDK (1.x, installed by .ci/run into .ci/ts-client):
+/// lists the tools, calls one with progress, and validates structuredContent
+/// against the output schema.
+#[tokio::test]
+async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sdk = format!("{root}/.ci/ts-client");
+    if !std::path::Path::new(&format!("{sdk}/node_modules/@modelcontextprotocol/sdk")).exists()
+        && missing_client(
+            "the TypeScript MCP SDK",
+            "npm install --prefix .ci/ts-client @modelcontextprotocol/sdk@1",
+        )
+    {
+        return;
+    }
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(
+        std::time::Duration::from_millis(700),
+    ))
+    .await;
+    let out = tokio::process::Command::new("node")
+        .arg(format!("{root}/tests/interop/ts_client.mjs"))
+        .args([&sdk, bin(), &mock.base_url])
+        .output()
+        .await
+        .expect("node runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "TypeScript client failed:\n{stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let progress = seen["progress"].as_array().unwrap();
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.as_str().unwrap_or("").contains("was sent")),
+        "progress reached the SDK: {seen}"
+    );
+    assert_eq!(
+        mock.task_posts()[0].json.as_ref().unwrap()["taskId"],
+        seen["taskId"]
+    );
 }

@@ -1,6 +1,9 @@
 """Drive handinger-mcp with the official Python MCP SDK, an independent client.
 
-Usage: python_client.py BINARY BASE_URL
+Usage: python_client.py BINARY BASE_URL [--tasks-extension]
+With --tasks-extension the client declares the io.modelcontextprotocol/tasks
+extension at initialize (as a client of that extension does), and a plain
+tools/call must still get a normal result.
 Prints one JSON line with what it saw; exits non-zero on any mismatch.
 """
 
@@ -8,8 +11,20 @@ import asyncio
 import json
 import sys
 
+import mcp.types
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+
+
+def declare_tasks_extension() -> None:
+    """Make the SDK's initialize capabilities carry the tasks extension."""
+
+    class WithTasksExtension(mcp.types.ClientCapabilities):
+        def __init__(self, **fields):
+            fields.setdefault("extensions", {"io.modelcontextprotocol/tasks": {}})
+            super().__init__(**fields)
+
+    mcp.types.ClientCapabilities = WithTasksExtension
 
 
 async def main(binary: str, base_url: str) -> None:
@@ -54,4 +69,6 @@ async def main(binary: str, base_url: str) -> None:
 
 
 if __name__ == "__main__":
+    if "--tasks-extension" in sys.argv[3:]:
+        declare_tasks_extension()
     asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,53 @@
+// Drive handinger-mcp with the official TypeScript MCP SDK (1.x), an independent
+// client: list the tools, call one with progress, and let the SDK validate
+// structuredContent against the declared output schema (it throws otherwise).
+//
+// Usage: node ts_client.mjs SDK_DIR BINARY BASE_URL
+// Prints one JSON line with what it saw; exits non-zero on any mismatch.
+
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const [sdkDir, binary, baseUrl] = process.argv.slice(2);
+const require = createRequire(path.join(sdkDir, "package.json"));
+const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
+const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio.js");
+
+const transport = new StdioClientTransport({
+  command: binary,
+  args: [],
+  env: {
+    HANDINGER_BASE_URL: baseUrl,
+    HANDINGER_API_KEY: "hdg_live_typescript",
+    HANDINGER_LOG: "warn",
+    PATH: process.env.PATH,
+  },
+  stderr: "ignore",
+});
+const client = new Client({ name: "ts-interop", version: "1.0.0" });
+await client.connect(transport);
+
+const { tools } = await client.listTools();
+const names = tools.map((tool) => tool.name).sort();
+if (names.join() !== "create_task,follow_up_task,get_task") {
+  throw new Error(`unexpected tools ${names}`);
+}
+
+const progress = [];
+const result = await client.callTool(
+  { name: "create_task", arguments: { input: "from typescript" } },
+  undefined,
+  { onprogress: (p) => progress.push(p) },
+);
+if (result.isError) throw new Error(`tool error: ${JSON.stringify(result)}`);
+if (!result.structuredContent || result.structuredContent.outputText !== "Answer to: from typescript") {
+  throw new Error(`unexpected result ${JSON.stringify(result)}`);
+}
+console.log(
+  JSON.stringify({
+    tools: names,
+    taskId: result.structuredContent.taskId,
+    progress: progress.map((p) => p.message),
+  }),
+);
+await client.close();
