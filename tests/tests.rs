@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod files;
 mod interop;
+mod live;
 mod long;
 mod lsp;
 mod protocol;
