@@ -236,3 +236,43 @@ async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
         seen["taskId"]
     );
 }
+
+/// The official Python SDK 2.x (installed by .ci/run into .ci/venv-mcp2), in its
+/// legacy mode (initialize) and its 2026-07-28 mode (no handshake, per-request
+/// _meta).
+#[tokio::test]
+async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-mcp2/bin/python");
+    if !std::path::Path::new(python).exists()
+        && missing_client(
+            "the Python MCP SDK 2.x",
+            "python3 -m venv .ci/venv-mcp2 && .ci/venv-mcp2/bin/pip install -r \
+             tests/interop/requirements-sdk2.txt",
+        )
+    {
+        return;
+    }
+    for mode in ["legacy", "2026-07-28"] {
+        let mock = MockApi::start().await;
+        let out = tokio::process::Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/interop/python2_client.py"
+            ))
+            .args([mode, bin(), &mock.base_url])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "Python SDK 2 in {mode} failed:\n{stderr}"
+        );
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        assert_eq!(seen["mode"], mode);
+        assert_eq!(
+            mock.task_posts()[0].json.as_ref().unwrap()["taskId"],
+            seen["taskId"]
+        );
+    }
+}

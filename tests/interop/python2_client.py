@@ -1,0 +1,38 @@
+"""Drive handinger-mcp with the official Python MCP SDK 2.x, in a given protocol
+mode: "legacy" (the initialize handshake) or "2026-07-28" (per-request _meta, no
+handshake).
+
+Usage: python2_client.py MODE BINARY BASE_URL
+Prints one JSON line with what it saw; exits non-zero on any mismatch.
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import Client, StdioServerParameters
+
+
+async def main(mode: str, binary: str, base_url: str) -> None:
+    params = StdioServerParameters(
+        command=binary,
+        args=[],
+        env={
+            "HANDINGER_BASE_URL": base_url,
+            "HANDINGER_API_KEY": "hdg_live_python2",
+            "HANDINGER_LOG": "warn",
+        },
+    )
+    async with Client(params, mode=mode) as client:
+        listed = await client.list_tools()
+        names = sorted(tool.name for tool in listed.tools)
+        assert names == ["create_task", "follow_up_task", "get_task"], names
+        result = await client.call_tool("create_task", {"input": f"python 2 {mode}"})
+        assert not result.is_error, result
+        structured = result.structured_content
+        assert structured["outputText"] == f"Answer to: python 2 {mode}", structured
+        print(json.dumps({"mode": mode, "tools": names, "taskId": structured["taskId"]}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
