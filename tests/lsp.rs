@@ -228,6 +228,13 @@ async fn work_done_progress_brackets_a_running_command() {
         kinds.iter().filter(|k| **k == "report").count() >= 2,
         "{kinds:?}"
     );
+    // The first report names the task at once, as in MCP.
+    let first_report = before
+        .iter()
+        .find(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "report")
+        .unwrap();
+    let message = first_report["params"]["value"]["message"].as_str().unwrap();
+    assert!(message.contains("tsk_") && message.contains("was sent"), "{message}");
 }
 
 #[tokio::test]
