@@ -305,6 +305,9 @@ async fn doctor_checks_key_reach_and_auth() {
 
 #[tokio::test]
 async fn progress_goes_to_stderr_when_it_is_a_terminal() {
+    if !crate::support::has_system_tool("script") {
+        return;
+    }
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(900))).await;
     // `script` gives the command a pseudo-terminal, as a person's shell would.
     let inner = format!(
@@ -330,6 +333,9 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
 #[tokio::test]
 async fn started_bare_on_a_terminal_it_says_what_it_is_and_ctrl_d_exits_0() {
     use tokio::io::AsyncWriteExt;
+    if !crate::support::has_system_tool("script") {
+        return;
+    }
     // `script` gives the server a pseudo-terminal; Ctrl-D (EOT) ends its input.
     let inner = format!("{} --base-url http://127.0.0.1:9", crate::support::bin());
     let mut child = tokio::process::Command::new("script")

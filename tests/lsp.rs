@@ -234,7 +234,10 @@ async fn work_done_progress_brackets_a_running_command() {
         .find(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "report")
         .unwrap();
     let message = first_report["params"]["value"]["message"].as_str().unwrap();
-    assert!(message.contains("tsk_") && message.contains("was sent"), "{message}");
+    assert!(
+        message.contains("tsk_") && message.contains("was sent"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

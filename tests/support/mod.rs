@@ -101,6 +101,24 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} figure in /proc/{pid}/status"))
 }
 
+/// Whether the system tool `name` (from util-linux: script, unshare, setpriv) is
+/// there. Under .ci/run or CI a missing one fails the test; elsewhere the test
+/// skips, saying what to install.
+pub fn has_system_tool(name: &str) -> bool {
+    let found = std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        let message = format!("{name} is missing: install util-linux (apt-get install util-linux)");
+        let required = std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_some()
+            || std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!required, "{message}");
+        eprintln!("skipped: {message}");
+    }
+    found
+}
+
 /// A runner for in-process tests, pointed at a closed port.
 pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
     let args = [
