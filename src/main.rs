@@ -95,7 +95,7 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
     }
-    let (first, stdin) = match read_first_bytes(tokio::io::stdin()).await {
+    let (first, detected_lsp, stdin) = match read_first_bytes(tokio::io::stdin()).await {
         Ok(read) => read,
         Err(error) => {
             tracing::error!(%error, "cannot read stdin");
@@ -108,7 +108,7 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
         tracing::info!("stdin closed before any message");
         return ExitCode::SUCCESS;
     }
-    let lsp_mode = force_lsp || looks_like_lsp(&first);
+    let lsp_mode = force_lsp || detected_lsp;
     let input = std::io::Cursor::new(first).chain(stdin);
     let served = async {
         if lsp_mode {
@@ -149,22 +149,36 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
     code
 }
 
-/// The first bytes the host sends (enough to tell MCP from LSP framing), and the
-/// rest of stdin.
-async fn read_first_bytes<R: AsyncRead + Unpin>(mut stdin: R) -> std::io::Result<(Vec<u8>, R)> {
-    let mut first = vec![0u8; 64];
-    let read = stdin.read(&mut first).await?;
-    first.truncate(read);
-    Ok((first, stdin))
+/// Read until the first bytes tell LSP framing from MCP's JSON lines, however the
+/// client splits its first write; the bytes read, whether they are LSP, and the
+/// rest of stdin. Nothing read (end of input) is MCP with no bytes.
+async fn read_first_bytes<R: AsyncRead + Unpin>(
+    mut stdin: R,
+) -> std::io::Result<(Vec<u8>, bool, R)> {
+    let mut first = Vec::new();
+    let mut chunk = [0u8; 64];
+    loop {
+        let read = stdin.read(&mut chunk).await?;
+        first.extend_from_slice(&chunk[..read]);
+        match looks_like_lsp(&first) {
+            Some(lsp) => return Ok((first, lsp, stdin)),
+            None if read == 0 || first.len() >= 4096 => return Ok((first, false, stdin)),
+            None => {}
+        }
+    }
 }
 
-/// LSP messages start with a `Content-Length` (or `Content-Type`) header; MCP's with
-/// a JSON object.
-fn looks_like_lsp(first: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(first);
-    text.trim_start()
-        .to_ascii_lowercase()
-        .starts_with("content-")
+/// LSP messages start with a `Content-Length` (or `Content-Type`) header; MCP's
+/// with a JSON value. `None` while the bytes so far could be either.
+fn looks_like_lsp(first: &[u8]) -> Option<bool> {
+    const LSP: &[u8] = b"content-";
+    let start = first.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = first[start..].to_ascii_lowercase();
+    let shown = head.len().min(LSP.len());
+    if head[..shown] != LSP[..shown] {
+        return Some(false);
+    }
+    (shown == LSP.len()).then_some(true)
 }
 
 async fn serve_mcp<R: AsyncRead + Send + Unpin + 'static>(
@@ -244,4 +258,44 @@ fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_is_told_from_any_split_of_the_first_bytes() {
+        let lsp = b"  Content-Length: 52\r\n\r\n{}";
+        for cut in 0..lsp.len() {
+            let decided = looks_like_lsp(&lsp[..cut]);
+            assert!(
+                decided.is_none() || decided == Some(true),
+                "{cut}: {decided:?}"
+            );
+        }
+        assert_eq!(looks_like_lsp(b"content-type: x"), Some(true));
+        assert_eq!(looks_like_lsp(b"{\"jsonrpc\""), Some(false));
+        assert_eq!(looks_like_lsp(b" \n{"), Some(false));
+        assert_eq!(looks_like_lsp(b"Cont"), None);
+        assert_eq!(looks_like_lsp(b"Conx"), Some(false));
+        assert_eq!(looks_like_lsp(b""), None);
+    }
+
+    #[tokio::test]
+    async fn a_first_message_in_tiny_pieces_is_still_detected() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut client = client;
+            for byte in b"Content-Length: 2\r\n\r\n{}" {
+                client.write_all(&[*byte]).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            client
+        });
+        let (_, lsp, _) = read_first_bytes(&mut server).await.unwrap();
+        assert!(lsp);
+        drop(writer.await.unwrap());
+    }
 }

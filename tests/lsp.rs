@@ -327,3 +327,101 @@ async fn workspace_folders_win_over_root_uri_and_follow_changes() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn the_cancel_button_of_work_done_progress_cancels_the_command() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(3))).await;
+    let mut session = initialized(&mock, &[], None).await;
+    let mut params = execute("handinger.createTask", json!({"input": "cancel me"}));
+    params["workDoneToken"] = json!("wd-cancel");
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": params}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    session
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": "wd-cancel"}),
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let (answer, _) = session.response(2).await;
+    assert_eq!(answer["error"]["code"], -32800, "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cancelled at once"
+    );
+}
+
+#[tokio::test]
+async fn wrong_shaped_json_gets_invalid_request_with_its_id() {
+    let mock = MockApi::start().await;
+    let mut session = initialized(&mock, &[], None).await;
+    let cases = [
+        (json!({"jsonrpc": "2.0", "id": 5, "params": {}}), json!(5)),
+        (json!({"jsonrpc": "2.0", "id": 6, "method": 7}), json!(6)),
+        (
+            json!({"jsonrpc": "2.0", "id": "s", "method": ["x"]}),
+            json!("s"),
+        ),
+        (json!([1, 2]), Value::Null),
+        (json!(42), Value::Null),
+    ];
+    for (message, id) in cases {
+        session.send(message.clone()).await;
+        let answer = session.read().await;
+        assert_eq!(answer["id"], id, "{message}: {answer}");
+        assert_eq!(answer["error"]["code"], -32600, "{message}: {answer}");
+    }
+    // Responses to requests of ours are not answered; the session goes on.
+    session
+        .send(json!({"jsonrpc": "2.0", "id": 99, "result": null}))
+        .await;
+    let alive = session.request(7, "shutdown", json!(null)).await;
+    assert_eq!(alive["result"], Value::Null, "{alive}");
+}
+
+#[tokio::test]
+async fn a_content_length_past_the_hard_cap_ends_the_session_with_a_log_line() {
+    let mock = MockApi::start().await;
+    let mut cmd = command(&mock.base_url, Some(KEY), &["--lsp"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use tokio::io::AsyncWriteExt;
+    stdin
+        .write_all(b"Content-Length: 5000000000\r\n\r\n{\"jsonrpc\":\"2.0\"}")
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("the session ends by itself")
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("5000000000 bytes") && stderr.contains("stopping"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn messages_speak_of_commands_and_the_editor_config() {
+    let mock = MockApi::start().await;
+    let mut session = LspSession::spawn(command(&mock.base_url, None, &["--lsp"]));
+    session.request(1, "initialize", json!({})).await;
+    let answer = session
+        .request(
+            2,
+            "workspace/executeCommand",
+            execute("handinger.createTask", json!({"input": "no key"})),
+        )
+        .await;
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("your editor config"), "{message}");
+    for mcp_word in ["MCP host", "create_task", "get_task", "follow_up_task"] {
+        assert!(!message.contains(mcp_word), "{mcp_word}: {message}");
+    }
+}

@@ -10,6 +10,11 @@ use tokio_util::codec::{Decoder, Encoder};
 /// Largest header block accepted before the blank line.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 
+/// Largest frame that is skipped (answered with an error) rather than ending the
+/// session: beyond it a Content-Length is taken as a broken stream, since skipping
+/// it would swallow every later frame as body.
+pub const MAX_SKIPPED_FRAME_BYTES: usize = 1 << 30;
+
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -80,6 +85,12 @@ impl Decoder for LspCodec {
                 };
                 let header = src.split_to(end + 4);
                 let length = content_length(&header[..end])?;
+                if length > MAX_SKIPPED_FRAME_BYTES {
+                    return Err(FrameError::TooLarge {
+                        length,
+                        limit: MAX_SKIPPED_FRAME_BYTES,
+                    });
+                }
                 if length > self.max_frame {
                     let skip = length.min(src.len());
                     src.advance(skip);
@@ -233,18 +244,47 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_content_length_is_skipped_without_allocating_it() {
+    fn a_huge_content_length_ends_the_session_without_allocating_it() {
         let mut codec = LspCodec::new(1024);
         let huge = usize::MAX / 2;
         let mut buf = BytesMut::from(format!("Content-Length: {huge}\r\n\r\n{{").as_bytes());
-        match codec.decode(&mut buf).unwrap() {
-            Some(Frame::Dropped(FrameError::TooLarge { length, .. })) => assert_eq!(length, huge),
-            other => panic!("expected TooLarge, got {other:?}"),
+        match codec.decode(&mut buf) {
+            Err(FrameError::TooLarge { length, limit }) => {
+                assert_eq!((length, limit), (huge, MAX_SKIPPED_FRAME_BYTES))
+            }
+            other => panic!("expected a fatal TooLarge, got {other:?}"),
         }
         assert!(
             buf.capacity() < 1 << 20,
             "no allocation of the announced size"
         );
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_but_under_the_hard_cap_is_skipped_exactly() {
+        let mut codec = LspCodec::new(16);
+        let body = "x".repeat(5000);
+        let next = json!({"id": 3});
+        let mut stream = format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes();
+        stream.extend(frame(&next));
+        // Fed in small pieces, the skipped body never leaks into the next frame.
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for piece in stream.chunks(700) {
+            buf.extend_from_slice(piece);
+            while let Some(frame) = codec.decode(&mut buf).unwrap() {
+                frames.push(frame);
+            }
+        }
+        assert!(matches!(
+            frames[0],
+            Frame::Dropped(FrameError::TooLarge { length: 5000, .. })
+        ));
+        assert!(
+            matches!(&frames[1], Frame::Message(m) if *m == next),
+            "{frames:?}"
+        );
+        assert_eq!(frames.len(), 2);
     }
 
     #[test]

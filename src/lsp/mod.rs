@@ -83,9 +83,18 @@ struct Session {
     workspace: Mutex<Workspace>,
     /// Cancellation tokens of the commands in flight, by request id.
     in_flight: Mutex<HashMap<String, CancellationToken>>,
+    /// The request id of each command in flight, by its work-done token.
+    progress_tokens: Mutex<HashMap<String, String>>,
 }
 
 impl Session {
+    /// Cancel the command in flight with request id `key` (JSON text), if any.
+    fn cancel(&self, key: &str) {
+        if let Some(token) = self.in_flight.lock().expect("lock").get(key) {
+            token.cancel();
+        }
+    }
+
     /// Queue a message for the writer, waiting while the queue is full.
     async fn send(&self, message: Value) {
         // The writer ends only when the process does.
@@ -129,6 +138,7 @@ where
         out,
         workspace: Mutex::new(Workspace::from_uris([], RootSource::Client)),
         in_flight: Mutex::new(HashMap::new()),
+        progress_tokens: Mutex::new(HashMap::new()),
     });
     let mut frames = FramedRead::new(input, LspCodec::new(MAX_FRAME_BYTES));
     let mut state = Lifecycle::Uninitialized;
@@ -182,18 +192,33 @@ pub struct SessionLimits {
 
 /// Handle one message; `Some(code)` when the process should exit.
 async fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Option<ExitCode> {
-    let method = message
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let id = message.get("id").cloned();
-    let params = message.get("params").cloned().unwrap_or(Value::Null);
-    let (Some(method), Some(id)) = (method.clone(), id.clone()) else {
-        // A notification, or a response to a request of ours (none need reading).
-        if let Some(method) = method {
-            return notification(session, *state, &method, params);
-        }
+    let Some(object) = message.as_object() else {
+        let reason = "Invalid request: a JSON-RPC message is an object (batches are not supported)";
+        let error = ResponseError::new(code::INVALID_REQUEST, reason);
+        session.respond(Value::Null, Err(error)).await;
         return None;
+    };
+    let id = object
+        .get("id")
+        .filter(|id| id.is_string() || id.is_number())
+        .cloned();
+    let params = object.get("params").cloned().unwrap_or(Value::Null);
+    let (method, id) = match (object.get("method"), id) {
+        (Some(Value::String(method)), Some(id)) => (method.clone(), id),
+        (Some(Value::String(method)), None) => {
+            return notification(session, *state, method, params);
+        }
+        // A response to a request of ours (none need reading).
+        (None, _) if object.contains_key("result") || object.contains_key("error") => {
+            return None;
+        }
+        (_, id) => {
+            let reason = "Invalid request: not a JSON-RPC 2.0 request, notification or response \
+                          (a request needs a string method and a number or string id)";
+            let error = ResponseError::new(code::INVALID_REQUEST, reason);
+            session.respond(id.unwrap_or(Value::Null), Err(error)).await;
+            return None;
+        }
     };
     let answer = match (method.as_str(), *state) {
         ("initialize", Lifecycle::Uninitialized) => {
@@ -254,8 +279,23 @@ fn notification(
         }),
         "$/cancelRequest" => {
             let key = params.get("id").map(Value::to_string).unwrap_or_default();
-            if let Some(token) = session.in_flight.lock().expect("lock").get(&key) {
-                token.cancel();
+            session.cancel(&key);
+            None
+        }
+        // The editor's cancel button on a work-done progress: cancel its command.
+        "window/workDoneProgress/cancel" => {
+            let token = params
+                .get("token")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            let key = session
+                .progress_tokens
+                .lock()
+                .expect("lock")
+                .get(&token)
+                .cloned();
+            if let Some(key) = key {
+                session.cancel(&key);
             }
             None
         }
@@ -342,10 +382,18 @@ fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
         .lock()
         .expect("lock")
         .insert(key.clone(), cancel.clone());
+    let work_done = params.get("workDoneToken").cloned();
+    if let Some(token) = &work_done {
+        session
+            .progress_tokens
+            .lock()
+            .expect("lock")
+            .insert(token.to_string(), key.clone());
+    }
     tokio::spawn(async move {
         let mut progress = WorkDone {
             session: session.clone(),
-            token: params.get("workDoneToken").cloned(),
+            token: work_done.clone(),
         };
         progress
             .send(
@@ -356,6 +404,13 @@ fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
         let result = execute(&session, &params, &cancel, &mut progress).await;
         progress.send(json!({"kind": "end"})).await;
         session.in_flight.lock().expect("lock").remove(&key);
+        if let Some(token) = &work_done {
+            session
+                .progress_tokens
+                .lock()
+                .expect("lock")
+                .remove(&token.to_string());
+        }
         session.respond(id, result).await;
     });
 }
