@@ -304,6 +304,10 @@ pub struct Config {
     pub max_output_chars: Option<usize>,
     pub max_in_flight: usize,
     pub log_filter: String,
+    /// Whether the log filter was given (flag or environment), not the default:
+    /// the LSP-style mode logs only warnings unless asked, since editors show a
+    /// server's stderr lines as errors.
+    pub log_filter_given: bool,
     /// Configured workspace folders (not yet checked).
     pub workspace: Vec<PathBuf>,
     pub max_file_bytes: u64,
@@ -425,12 +429,20 @@ impl Command {
             subcommand_matches(&matches).value_source("wait"),
             Some(ValueSource::CommandLine)
         );
+        let log_filter_given = matches!(
+            subcommand_matches(&matches).value_source("log_level"),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
         let cli = Cli::from_arg_matches(&matches)?;
         let api_key = env("HANDINGER_API_KEY")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .map(ApiKey::new);
-        let config = move || cli.settings.clone().into_config(api_key.clone());
+        let config = move || {
+            cli.settings
+                .clone()
+                .into_config(api_key.clone(), log_filter_given)
+        };
         let call = |action, output: CallOutput| -> Result<Command, UsageError> {
             let config = config()?;
             let wait = wait_flag.then_some(config.wait);
@@ -485,7 +497,11 @@ fn subcommand_matches(matches: &clap::ArgMatches) -> &clap::ArgMatches {
 impl Settings {
     /// Check what clap could not (the base URL with its insecure-http switch) and
     /// give the plain configuration.
-    fn into_config(self, api_key: Option<ApiKey>) -> Result<Config, UsageError> {
+    fn into_config(
+        self,
+        api_key: Option<ApiKey>,
+        log_filter_given: bool,
+    ) -> Result<Config, UsageError> {
         let base_url = checked_base_url(&self.base_url, self.allow_insecure_http)?;
         Ok(Config {
             key: KeySource {
@@ -505,6 +521,7 @@ impl Settings {
             max_output_chars: self.max_output_chars,
             max_in_flight: self.max_in_flight as usize,
             log_filter: self.log_level,
+            log_filter_given,
             workspace: self
                 .workspace
                 .into_iter()

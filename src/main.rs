@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         Command::Completions(shell) => cli::print_completions(shell),
         Command::Man => cli::print_man_page(),
         Command::Serve { config, lsp } => {
-            init_logging(&config.log_filter);
+            // Logging starts once the protocol is known (see `serve`).
             return block_on(serve(*config, lsp));
         }
         Command::Call(call) => {
@@ -78,13 +78,6 @@ fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
 }
 
 async fn serve(config: Config, force_lsp: bool) -> ExitCode {
-    let runner = match app::runner(&config) {
-        Ok(runner) => Arc::new(runner),
-        Err(error) => {
-            tracing::error!(%error, "cannot build the HTTP client");
-            return ExitCode::FAILURE;
-        }
-    };
     let stdin_closed = CancellationToken::new();
     if std::io::stdin().is_terminal() {
         // Started by hand: say what this is, since it will sit silently otherwise.
@@ -98,17 +91,31 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
     let (first, detected_lsp, stdin) = match read_first_bytes(tokio::io::stdin()).await {
         Ok(read) => read,
         Err(error) => {
-            tracing::error!(%error, "cannot read stdin");
+            eprintln!("handinger-mcp: cannot read stdin: {error}");
             return ExitCode::FAILURE;
         }
     };
+    let lsp_mode = force_lsp || detected_lsp;
+    // Editors show a server's stderr lines as errors: in LSP mode, warnings and
+    // above only, unless a log level was asked for.
+    if lsp_mode && !config.log_filter_given {
+        init_logging("warn");
+    } else {
+        init_logging(&config.log_filter);
+    }
     if first.is_empty() {
         // End of input before any message (Ctrl-D, or a host that gave up): nothing
         // was asked, so nothing failed.
         tracing::info!("stdin closed before any message");
         return ExitCode::SUCCESS;
     }
-    let lsp_mode = force_lsp || detected_lsp;
+    let runner = match app::runner(&config) {
+        Ok(runner) => Arc::new(runner),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the HTTP client");
+            return ExitCode::FAILURE;
+        }
+    };
     let input = std::io::Cursor::new(first).chain(stdin);
     let served = async {
         if lsp_mode {

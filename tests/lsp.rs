@@ -425,3 +425,51 @@ async fn messages_speak_of_commands_and_the_editor_config() {
         assert!(!message.contains(mcp_word), "{mcp_word}: {message}");
     }
 }
+
+/// Editors show a server's stderr lines as errors, so the LSP-style mode logs
+/// warnings and above unless a level is asked for.
+#[tokio::test]
+async fn lsp_mode_logs_only_warnings_unless_a_level_is_asked_for() {
+    use tokio::io::AsyncWriteExt;
+    let mock = MockApi::start().await;
+    let frame = |body: Value| {
+        let body = body.to_string();
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let session = [
+        frame(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})),
+        frame(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})),
+        frame(json!({"jsonrpc": "2.0", "method": "exit"})),
+    ]
+    .concat();
+    for (level, expect_info) in [(None, false), (Some("info"), true)] {
+        let mut cmd = command(&mock.base_url, Some(KEY), &["--lsp"]);
+        match level {
+            Some(level) => cmd.env("HANDINGER_LOG", level),
+            None => cmd.env_remove("HANDINGER_LOG"),
+        };
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(session.as_bytes())
+            .await
+            .unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains(" INFO "),
+            expect_info,
+            "{level:?}: {stderr}"
+        );
+    }
+}
