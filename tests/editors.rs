@@ -153,3 +153,130 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
         "{seen}"
     );
 }
+
+/// Emacs with eglot (Emacs 28 and the elpa eglot package: .ci/run installs them
+/// from Debian's packages when CI=true; elsewhere the test skips).
+fn emacs() -> Option<&'static str> {
+    let found = std::process::Command::new("emacs")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if found {
+        return Some("emacs");
+    }
+    let message =
+        "Emacs is missing: apt-get install emacs-nox elpa-eglot (.ci/run does when CI=true)";
+    assert!(
+        std::env::var("CI").ok().as_deref() != Some("true"),
+        "{message}"
+    );
+    eprintln!("skipped: {message}");
+    None
+}
+
+#[tokio::test]
+async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_files() {
+    let Some(emacs) = emacs() else {
+        return;
+    };
+    let mock = MockApi::start_with(editor_api()).await;
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("notes.txt"), "some notes\n").unwrap();
+    // A project root (git), as eglot expects.
+    std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(ws.path())
+        .status()
+        .unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let report = ws.path().join("report.json");
+    let mut cmd = tokio::process::Command::new(emacs);
+    cmd.env("HANDINGER_BASE_URL", &mock.base_url)
+        .env("HANDINGER_API_KEY", KEY)
+        .env("HANDINGER_TEST_BIN", crate::support::bin())
+        .env("HANDINGER_REPORT", &report)
+        .env_remove("HANDINGER_LOG")
+        .current_dir(ws.path())
+        .args(["-q", "--batch", "-l"])
+        .arg(format!("{root}/editor-configs/emacs-eglot.el"))
+        .arg("-l")
+        .arg(format!("{root}/tests/editors/emacs_driver.el"))
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("Emacs finishes within 120 s")
+        .unwrap();
+    let seen: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }))
+    .unwrap();
+    assert!(seen.get("driver_error").is_none(), "{seen}");
+    // The call returned at once; the answer came after more than 10 s, no timeout.
+    assert_eq!(seen["returned_at_once"], true, "{seen}");
+    assert_eq!(seen["long_done"], true, "{seen}");
+    assert!(seen["long_seconds"].as_f64().unwrap() > 10.0, "{seen}");
+    let result = seen["long_result"].as_str().unwrap();
+    for part in [
+        "Answer to: slow brief",
+        "Sources:",
+        "Files produced:",
+        "taskId: tsk_",
+        "handinger.followUpTask",
+    ] {
+        assert!(result.contains(part), "{part:?} not in {result}");
+    }
+    assert_eq!(seen["wrapped"], true);
+    let messages: Vec<&str> = seen["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("Handinger task tsk_") && m.contains("was sent")),
+        "{messages:?}"
+    );
+    assert_eq!(seen["follow_up_done"], true, "{seen}");
+    assert_eq!(seen["attach_done"], true, "{seen}");
+    let posts = mock.task_posts();
+    assert_eq!(
+        posts[1].field("taskId"),
+        posts[0].field("taskId"),
+        "the follow-up continued the task"
+    );
+    assert!(posts.iter().any(|p| {
+        p.parts
+            .iter()
+            .any(|part| part.filename.as_deref() == Some("notes.txt"))
+    }));
+    // Errors are one line, and their taskId is remembered; cancel reaches the server.
+    let error = seen["error_seen"].as_str().unwrap();
+    assert!(
+        error.contains("HTTP 500") && !error.contains('\n'),
+        "{error}"
+    );
+    let failed = posts
+        .iter()
+        .find(|p| p.input().unwrap_or_default().contains("fail"))
+        .unwrap();
+    assert_eq!(seen["after_error"], json!(failed.field("taskId").unwrap()));
+    assert!(
+        seen["cancelled"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cancelled"),
+        "{seen}"
+    );
+    assert!(
+        seen["missing_binary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("was not found"),
+        "{seen}"
+    );
+}
