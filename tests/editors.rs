@@ -26,6 +26,54 @@ fn editor_api() -> crate::support::mock::Handler {
     })
 }
 
+/// A workspace with notes.txt (a git repository, so editors see a project), and
+/// where the editor's report goes.
+fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("notes.txt"), "some notes\n").unwrap();
+    std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(ws.path())
+        .status()
+        .unwrap();
+    let report = ws.path().join("report.json");
+    (ws, report)
+}
+
+/// Run the editor until it quits (at most 120 s) and read its report.
+async fn run_editor(mut editor: tokio::process::Command, report: &Path) -> Value {
+    editor.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), editor.output())
+        .await
+        .expect("the editor finishes within 120 s")
+        .unwrap();
+    let bytes = std::fs::read(report).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// What every editor's session must have sent: a follow-up on the first task, and
+/// notes.txt attached.
+fn assert_follow_up_and_attachment(mock: &MockApi) {
+    let posts = mock.task_posts();
+    assert_eq!(
+        posts[1].field("taskId"),
+        posts[0].field("taskId"),
+        "the follow-up continued the task"
+    );
+    assert!(
+        posts.iter().any(|p| p
+            .parts
+            .iter()
+            .any(|part| part.filename.as_deref() == Some("notes.txt"))),
+        "the file was attached"
+    );
+}
+
 fn neovim() -> Option<String> {
     let nvim = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/nvim");
     if Path::new(nvim).exists() {
@@ -46,10 +94,8 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
         return;
     };
     let mock = MockApi::start_with(editor_api()).await;
-    let ws = tempfile::tempdir().unwrap();
-    std::fs::write(ws.path().join("notes.txt"), "some notes\n").unwrap();
+    let (ws, report) = workspace();
     let root = env!("CARGO_MANIFEST_DIR");
-    let report = ws.path().join("report.json");
     // The editor's own environment: the key, the mock's URL, the binary to run.
     let cmd = command(&mock.base_url, Some(KEY), &[]);
     let init = format!(
@@ -76,19 +122,8 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
         .args([
             "-c",
             &format!("luafile {root}/tests/editors/neovim_driver.lua"),
-        ])
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(120), nvim_cmd.output())
-        .await
-        .expect("Neovim finishes within 120 s")
-        .unwrap();
-    let seen: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }))
-    .unwrap();
+        ]);
+    let seen = run_editor(nvim_cmd, &report).await;
 
     // The long task completed asynchronously, long after 10 s, without a timeout.
     assert_eq!(seen["long_done"], true, "{seen}");
@@ -126,14 +161,8 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
         assert!(text.contains(part), "{part:?} not in {text}");
     }
     assert_eq!(results[0]["wrap"], true);
-    // The follow-up went to the same task; the attachment was sent.
+    assert_follow_up_and_attachment(&mock);
     let posts = mock.task_posts();
-    assert_eq!(posts[1].field("taskId"), posts[0].field("taskId"));
-    assert!(posts.iter().any(|p| {
-        p.parts
-            .iter()
-            .any(|part| part.filename.as_deref() == Some("notes.txt"))
-    }));
     // An error is one readable line, and its taskId is remembered.
     let notes = seen["notifications"].as_array().unwrap();
     let error = notes[0]["message"].as_str().unwrap();
@@ -180,16 +209,8 @@ async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_fil
         return;
     };
     let mock = MockApi::start_with(editor_api()).await;
-    let ws = tempfile::tempdir().unwrap();
-    std::fs::write(ws.path().join("notes.txt"), "some notes\n").unwrap();
-    // A project root (git), as eglot expects.
-    std::process::Command::new("git")
-        .args(["init", "-q"])
-        .current_dir(ws.path())
-        .status()
-        .unwrap();
+    let (ws, report) = workspace();
     let root = env!("CARGO_MANIFEST_DIR");
-    let report = ws.path().join("report.json");
     let mut cmd = tokio::process::Command::new(emacs);
     cmd.env("HANDINGER_BASE_URL", &mock.base_url)
         .env("HANDINGER_API_KEY", KEY)
@@ -200,19 +221,8 @@ async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_fil
         .args(["-q", "--batch", "-l"])
         .arg(format!("{root}/editor-configs/emacs-eglot.el"))
         .arg("-l")
-        .arg(format!("{root}/tests/editors/emacs_driver.el"))
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .expect("Emacs finishes within 120 s")
-        .unwrap();
-    let seen: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }))
-    .unwrap();
+        .arg(format!("{root}/tests/editors/emacs_driver.el"));
+    let seen = run_editor(cmd, &report).await;
     assert!(seen.get("driver_error").is_none(), "{seen}");
     // The call returned at once; the answer came after more than 10 s, no timeout.
     assert_eq!(seen["returned_at_once"], true, "{seen}");
@@ -243,17 +253,8 @@ async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_fil
     );
     assert_eq!(seen["follow_up_done"], true, "{seen}");
     assert_eq!(seen["attach_done"], true, "{seen}");
+    assert_follow_up_and_attachment(&mock);
     let posts = mock.task_posts();
-    assert_eq!(
-        posts[1].field("taskId"),
-        posts[0].field("taskId"),
-        "the follow-up continued the task"
-    );
-    assert!(posts.iter().any(|p| {
-        p.parts
-            .iter()
-            .any(|part| part.filename.as_deref() == Some("notes.txt"))
-    }));
     // Errors are one line, and their taskId is remembered; cancel reaches the server.
     let error = seen["error_seen"].as_str().unwrap();
     assert!(
