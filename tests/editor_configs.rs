@@ -28,8 +28,20 @@ fn parse_structured(path: &Path, text: &str) -> Value {
     } else if name.ends_with(".yaml") {
         serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{name}: bad YAML: {e}"))
     } else {
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: bad JSON: {e}"))
+        serde_json::from_str(&without_line_comments(&name, text))
+            .unwrap_or_else(|e| panic!("{name}: bad JSON: {e}"))
     }
+}
+
+/// Sublime's settings and keymaps are JSON that allows whole-line `//` comments.
+fn without_line_comments(name: &str, text: &str) -> String {
+    if !name.starts_with("sublime.") {
+        return text.to_owned();
+    }
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The objects that launch a command, anywhere in a parsed config.
@@ -240,7 +252,7 @@ fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
             Some("el") => check(&path, &elisp_launch(&text), lsp),
             Some("sh") => check(&path, &shell_launch(&path, &text), lsp),
             Some("sublime-keymap") => {
-                let keymap: Value = serde_json::from_str(&text).unwrap();
+                let keymap: Value = parse_structured(&path, &text);
                 for binding in keymap.as_array().unwrap() {
                     let command = binding["args"]["command_name"].as_str().unwrap();
                     assert!(
