@@ -52,8 +52,8 @@ pub fn task_options(config: &Config) -> TaskOptions {
     }
 }
 
-/// The core, ready to run tasks.
-pub fn runner(config: &Config) -> Result<TaskRunner, reqwest::Error> {
-    let client = Client::new(client_options(config))?;
-    Ok(TaskRunner::new(client, task_options(config)))
+/// The core, ready to run tasks. Nothing here touches the network or the TLS
+/// trust roots: the HTTP client is built on the first request.
+pub fn runner(config: &Config) -> TaskRunner {
+    TaskRunner::new(Client::new(client_options(config)), task_options(config))
 }

@@ -270,7 +270,7 @@ fn report(
 
 /// Check the key, reach the API through `client`, verify auth, and print what a
 /// host should run.
-pub async fn doctor(config: Config, client: Result<Client, reqwest::Error>) -> ExitCode {
+pub async fn doctor(config: Config, client: Client) -> ExitCode {
     let mut ok = true;
     let mut line = |good: bool, text: String| {
         ok &= good;
@@ -297,50 +297,45 @@ pub async fn doctor(config: Config, client: Result<Client, reqwest::Error>) -> E
                     }
                 ),
             );
-            match client {
-                Ok(client) => {
-                    // Asking for a task that cannot exist tells auth apart from reach:
-                    // 404 means the key was accepted.
-                    let probe = format!("tsk_doctor_{}", &crate::tasks::new_task_id()[4..]);
-                    let base_url = client.display_base_url();
-                    match client.get_task(&key, &probe).await {
-                        // Only the API's own `{"error": ...}` 404 proves the key was
-                        // accepted: any web server answers 404 to an unknown path.
-                        Ok(_)
-                        | Err(ApiError::Status {
-                            status: 404,
-                            from_api: true,
-                            ..
-                        }) => {
-                            line(true, format!("reached {base_url} and the key was accepted"));
-                        }
-                        Err(ApiError::Status {
-                            status: 404,
-                            from_api: false,
-                            ..
-                        }) => line(
-                            false,
-                            format!(
-                                "reached {base_url}, but the answer is not the Handinger API's \
-                                 (a 404 without its {{\"error\": ...}} JSON): check the base URL \
-                                 setting (HANDINGER_BASE_URL)"
-                            ),
-                        ),
-                        Err(ApiError::Status {
-                            status: status @ (401 | 403),
-                            message,
-                            ..
-                        }) => line(
-                            false,
-                            format!(
-                                "reached {base_url} but the key was refused (HTTP {status}: \
-                                 {message})"
-                            ),
-                        ),
-                        Err(error) => line(false, format!("{error}")),
-                    }
+            // Asking for a task that cannot exist tells auth apart from reach:
+            // 404 means the key was accepted.
+            let probe = format!("tsk_doctor_{}", &crate::tasks::new_task_id()[4..]);
+            let base_url = client.display_base_url();
+            match client.get_task(&key, &probe).await {
+                // Only the API's own `{"error": ...}` 404 proves the key was
+                // accepted: any web server answers 404 to an unknown path.
+                Ok(_)
+                | Err(ApiError::Status {
+                    status: 404,
+                    from_api: true,
+                    ..
+                }) => {
+                    line(true, format!("reached {base_url} and the key was accepted"));
                 }
-                Err(error) => line(false, format!("cannot build the HTTP client: {error}")),
+                Err(ApiError::Status {
+                    status: 404,
+                    from_api: false,
+                    ..
+                }) => line(
+                    false,
+                    format!(
+                        "reached {base_url}, but the answer is not the Handinger API's \
+                         (a 404 without its {{\"error\": ...}} JSON): check the base URL \
+                         setting (HANDINGER_BASE_URL)"
+                    ),
+                ),
+                Err(ApiError::Status {
+                    status: status @ (401 | 403),
+                    message,
+                    ..
+                }) => line(
+                    false,
+                    format!(
+                        "reached {base_url} but the key was refused (HTTP {status}: \
+                         {message})"
+                    ),
+                ),
+                Err(error) => line(false, format!("{error}")),
             }
         }
         Err(problem) => line(false, problem.to_string()),

@@ -38,13 +38,7 @@ fn main() -> ExitCode {
                 Ok(call) => call,
                 Err(code) => return code,
             };
-            let runner = match app::runner(&call.config) {
-                Ok(runner) => Arc::new(runner),
-                Err(error) => {
-                    eprintln!("handinger-mcp: cannot build the HTTP client: {error}");
-                    return ExitCode::from(cli::exit::FAILED);
-                }
-            };
+            let runner = Arc::new(app::runner(&call.config));
             return block_on(cli::run_call(runner, call));
         }
         Command::Doctor(config) => {
@@ -109,13 +103,7 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
         tracing::info!("stdin closed before any message");
         return ExitCode::SUCCESS;
     }
-    let runner = match app::runner(&config) {
-        Ok(runner) => Arc::new(runner),
-        Err(error) => {
-            tracing::error!(%error, "cannot build the HTTP client");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runner = Arc::new(app::runner(&config));
     let input = std::io::Cursor::new(first).chain(stdin);
     let served = async {
         if lsp_mode {

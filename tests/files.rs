@@ -388,7 +388,7 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
         .unwrap();
     // The file is truncated after the check, before the upload.
     std::fs::write(&path, b"short now").unwrap();
-    let client = Client::new(app::client_options(&config)).unwrap();
+    let client = Client::new(app::client_options(&config));
     let body = CreateTaskBody {
         input: "x".into(),
         budget: None,

@@ -53,6 +53,10 @@ pub enum ApiError {
     /// The response body is larger than the bridge accepts.
     #[error("the Handinger API's answer is larger than the {} MiB the bridge accepts", .limit / (1024 * 1024))]
     TooLarge { limit: usize },
+    /// The HTTP client could not be set up (no TLS trust roots, say): nothing was
+    /// sent.
+    #[error("the HTTP client could not be set up: {reason}")]
+    NoHttpClient { reason: String },
     /// An attached file could not be sent whole; the request was cut off before its
     /// end, so the server never received a complete task.
     #[error("an attached file could not be sent whole: {reason}")]
@@ -68,7 +72,9 @@ impl ApiError {
     /// sent again: the task would run twice and spend credits twice.
     pub fn may_have_run(&self) -> bool {
         match self {
-            ApiError::Unreachable { .. } | ApiError::UploadAborted { .. } => false,
+            ApiError::Unreachable { .. }
+            | ApiError::UploadAborted { .. }
+            | ApiError::NoHttpClient { .. } => false,
             ApiError::Status { status, .. } => *status >= 500,
             _ => true,
         }

@@ -18,7 +18,7 @@ mod redact;
 
 use std::{
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -69,7 +69,10 @@ pub struct ClientOptions {
 /// A client for one base URL, shared by every call of the process.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    /// Built on first use: building it loads the system's trust roots (a hundred
+    /// files or more, milliseconds of work), which start-up should not pay.
+    http: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    connect_timeout: Duration,
     /// The base URL without userinfo: requests never carry it.
     base_url: Url,
     /// The base URL as configured, so its userinfo can be masked wherever it is echoed.
@@ -105,13 +108,7 @@ enum Attempt {
 }
 
 impl Client {
-    pub fn new(options: ClientOptions) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    pub fn new(options: ClientOptions) -> Self {
         let mut base_url = options.base_url.clone();
         if !base_url.username().is_empty() || base_url.password().is_some() {
             // The HTTP client would turn them into Basic auth in place of the key.
@@ -123,14 +120,31 @@ impl Client {
         let redactor_url = base_url.clone();
         let _ = base_url.set_username("");
         let _ = base_url.set_password(None);
-        Ok(Self {
-            http,
+        Self {
+            http: Arc::default(),
+            connect_timeout: options.connect_timeout,
             base_url,
             userinfo_url: redactor_url,
             request_timeout: options.request_timeout,
             retries: options.retries,
             max_retry_wait: options.max_retry_wait,
             files_field: options.files_field,
+        }
+    }
+
+    /// The HTTP client, built the first time a request needs it.
+    fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        let built = self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| describe_chain(&e))
+        });
+        built.as_ref().map_err(|reason| ApiError::NoHttpClient {
+            reason: reason.clone(),
         })
     }
 
@@ -204,8 +218,9 @@ impl Client {
         payload: &Payload<'_>,
     ) -> Result<reqwest::RequestBuilder, ApiError> {
         let url = url.clone();
+        let http = self.http()?;
         match payload {
-            Payload::Get => Ok(self.http.get(url).bearer_auth(key.expose())),
+            Payload::Get => Ok(http.get(url).bearer_auth(key.expose())),
             Payload::Task {
                 body,
                 files: [],
@@ -213,7 +228,7 @@ impl Client {
             } => {
                 // A small JSON body goes out with the request head: count it as sent.
                 body_sent.store(true, Ordering::Release);
-                Ok(self.http.post(url).bearer_auth(key.expose()).json(body))
+                Ok(http.post(url).bearer_auth(key.expose()).json(body))
             }
             Payload::Task {
                 body,
@@ -225,11 +240,7 @@ impl Client {
                     .map_err(|e| ApiError::UploadAborted {
                         reason: e.to_string(),
                     })?;
-                Ok(self
-                    .http
-                    .post(url)
-                    .bearer_auth(key.expose())
-                    .multipart(form))
+                Ok(http.post(url).bearer_auth(key.expose()).multipart(form))
             }
         }
     }

@@ -135,7 +135,7 @@ pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
     else {
         unreachable!("no subcommand means serve")
     };
-    std::sync::Arc::new(handinger_mcp::app::runner(&config).expect("HTTP client"))
+    std::sync::Arc::new(handinger_mcp::app::runner(&config))
 }
 
 /// The first text block of a result.
