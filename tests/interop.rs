@@ -238,8 +238,11 @@ async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
 }
 
 /// The official Python SDK 2.x (installed by .ci/run into .ci/venv-mcp2), in its
-/// legacy mode (initialize) and its 2026-07-28 mode (no handshake, per-request
-/// _meta).
+/// legacy mode (initialize; plainly and advertising the tasks extension) and its
+/// 2026-07-28 mode (no handshake, per-request _meta). In 2026-07-28 a client that
+/// advertises the extension opts every request in, and gets a task, as the
+/// extension says; SDK 2.3 only advertises it (it implements no tasks client), so
+/// that side is covered by the raw JSON-RPC test in tests/long.rs.
 #[tokio::test]
 async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-mcp2/bin/python");

@@ -2,7 +2,10 @@
 mode: "legacy" (the initialize handshake) or "2026-07-28" (per-request _meta, no
 handshake).
 
-Usage: python2_client.py MODE BINARY BASE_URL
+Usage: python2_client.py MODE BINARY BASE_URL [--tasks-extension]
+With --tasks-extension the client advertises io.modelcontextprotocol/tasks (only
+meaningful in legacy mode: there it is declared at initialize, and a plain call
+must still get a normal result).
 Prints one JSON line with what it saw; exits non-zero on any mismatch.
 """
 
@@ -11,9 +14,10 @@ import json
 import sys
 
 from mcp import Client, StdioServerParameters
+from mcp.client.extension import advertise
 
 
-async def main(mode: str, binary: str, base_url: str) -> None:
+async def main(mode: str, binary: str, base_url: str, tasks_extension: bool) -> None:
     params = StdioServerParameters(
         command=binary,
         args=[],
@@ -23,7 +27,8 @@ async def main(mode: str, binary: str, base_url: str) -> None:
             "HANDINGER_LOG": "warn",
         },
     )
-    async with Client(params, mode=mode) as client:
+    extensions = [advertise("io.modelcontextprotocol/tasks")] if tasks_extension else []
+    async with Client(params, mode=mode, extensions=extensions) as client:
         listed = await client.list_tools()
         names = sorted(tool.name for tool in listed.tools)
         assert names == ["create_task", "follow_up_task", "get_task"], names
@@ -35,4 +40,4 @@ async def main(mode: str, binary: str, base_url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], "--tasks-extension" in sys.argv[4:]))
