@@ -135,6 +135,8 @@ impl Client {
     /// The HTTP client, built the first time a request needs it.
     fn http(&self) -> Result<&reqwest::Client, ApiError> {
         let built = self.http.get_or_init(|| {
+            // rustls's crypto: ring. Installing it twice (a second client) is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(self.connect_timeout)
@@ -511,6 +513,21 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_http_client_is_built_on_first_use_with_ring_and_the_trust_roots() {
+        let client = Client::new(ClientOptions {
+            base_url: Url::parse("https://handinger.com").unwrap(),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            retries: 0,
+            max_retry_wait: Duration::ZERO,
+            files_field: "files".into(),
+        });
+        assert!(client.http.get().is_none(), "nothing is built at construction");
+        assert!(client.http().is_ok(), "{:?}", client.http().err());
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
 
     #[test]
     fn ids_cannot_escape_their_path_segment() {
