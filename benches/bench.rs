@@ -179,6 +179,11 @@ async fn startup() {
         percentile(idle_rss, 90.0),
         target("<= 10 MiB")
     );
+    let size = std::fs::metadata(support::bin()).map_or(0, |m| m.len());
+    println!(
+        "| binary size (this build) | {:.1} MiB | | |",
+        size as f64 / (1024.0 * 1024.0)
+    );
 }
 
 /// What the bridge adds to one create_task: the same POST direct vs through it.

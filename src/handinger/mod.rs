@@ -524,7 +524,10 @@ mod tests {
             max_retry_wait: Duration::ZERO,
             files_field: "files".into(),
         });
-        assert!(client.http.get().is_none(), "nothing is built at construction");
+        assert!(
+            client.http.get().is_none(),
+            "nothing is built at construction"
+        );
         assert!(client.http().is_ok(), "{:?}", client.http().err());
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
