@@ -42,6 +42,8 @@ fn target(text: &'static str) -> &'static str {
 }
 
 fn main() {
+    // The direct-HTTP baselines use reqwest too, with the bridge's crypto: ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     QUICK
         .set(!std::env::args().any(|a| a == "--bench"))
         .unwrap();
