@@ -21,9 +21,6 @@ use crate::{
     units::{MAX_SETTING_SECONDS, parse_seconds, parse_size},
 };
 
-/// Separator of several folders in `HANDINGER_WORKSPACE`.
-const PATH_LIST_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
-
 /// What `--help` adds after the options.
 const AFTER_HELP: &str = "\
 With no command, serves MCP (newline-delimited JSON-RPC) on stdio, or the LSP-style \
@@ -214,8 +211,7 @@ pub struct Settings {
     /// Folder files may be attached from, when the client sends no MCP roots;
     /// repeatable, or several in the environment separated by ':' (';' on
     /// Windows). Default: the working directory (server, command line).
-    #[arg(long, env = "HANDINGER_WORKSPACE", value_name = "DIR",
-          value_delimiter = PATH_LIST_SEPARATOR, global = true)]
+    #[arg(long, env = "HANDINGER_WORKSPACE", value_name = "DIR", global = true)]
     pub workspace: Vec<PathBuf>,
     /// Largest file one call may attach, in bytes or with KiB/MiB/GiB (server,
     /// command line).
@@ -433,7 +429,21 @@ impl Command {
             subcommand_matches(&matches).value_source("log_level"),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
         );
-        let cli = Cli::from_arg_matches(&matches)?;
+        // HANDINGER_WORKSPACE is a list, as PATH is; a --workspace flag is one folder,
+        // whatever characters its path holds.
+        let workspace_from_env = matches!(
+            subcommand_matches(&matches).value_source("workspace"),
+            Some(ValueSource::EnvVariable)
+        );
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if workspace_from_env {
+            cli.settings.workspace = cli
+                .settings
+                .workspace
+                .iter()
+                .flat_map(|list| std::env::split_paths(list).collect::<Vec<_>>())
+                .collect();
+        }
         let api_key = env("HANDINGER_API_KEY")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
@@ -761,6 +771,12 @@ mod tests {
         ]);
         assert_eq!(c.workspace, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(c.max_file_bytes, 10 * 1024);
+        let c = config(&["--workspace", "/projects/with:colon"]);
+        assert_eq!(
+            c.workspace,
+            vec![PathBuf::from("/projects/with:colon")],
+            "a flag is one folder"
+        );
         let Command::Serve { config, .. } = Command::parse_from(["handinger-mcp"], |name| {
             (name == "HANDINGER_API_KEY").then(|| " hdg_live_x \n".to_owned())
         })

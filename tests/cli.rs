@@ -435,3 +435,31 @@ async fn empty_environment_values_count_as_unset() {
         }
     }
 }
+
+#[tokio::test]
+async fn handinger_workspace_is_a_list_and_a_flag_is_one_folder() {
+    let mock =
+        MockApi::start_with(Arc::new(|_: &Recorded| Reply::error(404, "task not found"))).await;
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    let list = format!("{}:{}", one.path().display(), two.path().display());
+    let mut cmd = crate::support::command(&mock.base_url, Some(KEY), &["doctor"]);
+    cmd.env("HANDINGER_WORKSPACE", &list);
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for dir in [one.path(), two.path()] {
+        let shown = dir.canonicalize().unwrap().display().to_string();
+        assert!(
+            stdout.contains(&format!("\"{shown}\"")),
+            "{shown} not in {stdout}"
+        );
+    }
+    // As a flag, the same text is one folder (which does not exist, so the snippet
+    // keeps it as given).
+    let out = crate::support::command(&mock.base_url, Some(KEY), &["doctor", "--workspace", &list])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("\"{list}\"")), "{stdout}");
+}
