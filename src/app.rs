@@ -49,6 +49,7 @@ pub fn task_options(config: &Config) -> TaskOptions {
             max_wait: config.max_wait,
             progress_interval: config.progress_interval,
         },
+        max_running: config.max_in_flight,
     }
 }
 

@@ -203,8 +203,9 @@ pub struct Settings {
         global = true
     )]
     pub max_output_chars: Option<usize>,
-    /// Most requests one client may have in flight; over it, a request is answered
-    /// at once with a JSON-RPC "server busy" error (server).
+    /// Most requests one client may have in flight (over it, a request is answered
+    /// at once with a JSON-RPC "server busy" error), and most tasks running at once,
+    /// counting those whose call stopped waiting (server, command line).
     #[arg(long, env = "HANDINGER_MAX_IN_FLIGHT", value_name = "N", default_value = "256",
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_in_flight: u32,

@@ -650,3 +650,34 @@ async fn shutdown_during_an_upload_reports_the_task_as_not_started() {
     assert!(!stderr.contains("may still run"), "{stderr}");
     held.abort();
 }
+
+#[tokio::test]
+async fn tasks_left_running_by_short_waits_are_bounded_too() {
+    // Calls that return "still running" at once leave their requests running: past
+    // --max-in-flight such tasks, a new one is refused and nothing more is sent.
+    let mock =
+        MockApi::start_with(crate::support::mock::slow_handler(Duration::from_secs(30))).await;
+    let client = connect(&mock, &["--max-in-flight", "3"]).await;
+    for n in 0..3 {
+        let running = call(
+            &client,
+            "create_task",
+            json!({"input": format!("long {n}"), "waitSeconds": 0}),
+        )
+        .await;
+        assert_eq!(running.is_error, Some(false), "{}", text(&running));
+    }
+    let refused = call(
+        &client,
+        "create_task",
+        json!({"input": "one too many", "waitSeconds": 0}),
+    )
+    .await;
+    assert_tool_error(
+        &refused,
+        &["Not sent", "3 tasks are already running", "--max-in-flight"],
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mock.task_posts().len(), 3, "the fourth task was never sent");
+    client.cancel().await.unwrap();
+}

@@ -24,6 +24,10 @@ pub enum TaskFailure {
     Api(ApiError),
     /// The caller stopped waiting; the work itself goes on.
     Cancelled,
+    /// As many requests as allowed are running already; nothing was sent.
+    TooManyRunning {
+        limit: usize,
+    },
     /// A bug inside the bridge (a caught panic) while the request was in flight:
     /// the task may have run.
     Internal {
@@ -58,6 +62,11 @@ impl fmt::Display for TaskError {
             TaskFailure::Cancelled => write!(
                 f,
                 "The call was cancelled. Task {task} keeps running on Handinger."
+            ),
+            TaskFailure::TooManyRunning { limit } => write!(
+                f,
+                "Not sent: {limit} tasks are already running through this server \
+                 (--max-in-flight). Wait for some to finish, then call again."
             ),
             TaskFailure::Internal { message } => write!(
                 f,

@@ -75,10 +75,28 @@ struct Job {
 }
 
 /// The table of calls, keyed by task id (the latest call of each task).
-#[derive(Default)]
 pub struct Jobs {
     entries: Mutex<HashMap<String, Job>>,
     next_generation: AtomicU64,
+    /// Most calls running at once. A call that stops waiting (a short wait) leaves
+    /// its request running, so without this a flood of calls would pile up
+    /// requests without bound.
+    max_running: usize,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self::with_limit(usize::MAX)
+    }
+}
+
+/// Why a call could not begin.
+#[derive(Debug)]
+pub enum NotBegun {
+    /// A call of the same task still runs: here it is.
+    SameTaskRunning(JobHandle),
+    /// As many calls as allowed are running already.
+    Full { limit: usize },
 }
 
 /// The right to set one call's result.
@@ -90,6 +108,15 @@ pub struct Completion {
 }
 
 impl Jobs {
+    /// A table that lets at most `max_running` calls run at once.
+    pub fn with_limit(max_running: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            next_generation: AtomicU64::default(),
+            max_running,
+        }
+    }
+
     /// Record a new call of `task_id`, replacing any earlier finished one. While a
     /// call of the same task still runs, nothing is recorded and that call is
     /// returned instead: one task never has two calls in flight.
@@ -98,11 +125,20 @@ impl Jobs {
         task_id: &str,
         kind: TaskKind,
         worker_id: Option<String>,
-    ) -> Result<(JobHandle, Completion), JobHandle> {
+    ) -> Result<(JobHandle, Completion), NotBegun> {
         let mut entries = self.entries.lock().expect("jobs lock");
         prune(&mut entries, Instant::now());
         if let Some(running) = entries.get(task_id).filter(|job| job.finished_at.is_none()) {
-            return Err(running.handle.clone());
+            return Err(NotBegun::SameTaskRunning(running.handle.clone()));
+        }
+        let running = entries
+            .values()
+            .filter(|job| job.finished_at.is_none())
+            .count();
+        if running >= self.max_running {
+            return Err(NotBegun::Full {
+                limit: self.max_running,
+            });
         }
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let (sender, done) = watch::channel(None);
@@ -247,7 +283,10 @@ mod tests {
     fn a_task_never_has_two_calls_in_flight() {
         let jobs = Jobs::default();
         let (_, first) = jobs.begin("tsk_a", TaskKind::New, None).unwrap();
-        let running = jobs.begin("tsk_a", TaskKind::FollowUp, None).unwrap_err();
+        let Err(NotBegun::SameTaskRunning(running)) = jobs.begin("tsk_a", TaskKind::FollowUp, None)
+        else {
+            panic!("the running call is handed back")
+        };
         assert_eq!(
             running.kind,
             TaskKind::New,
@@ -257,6 +296,22 @@ mod tests {
         let (second, _done) = jobs.begin("tsk_a", TaskKind::FollowUp, None).unwrap();
         assert_eq!(second.kind, TaskKind::FollowUp);
         assert_eq!(jobs.get("tsk_a").unwrap().kind, TaskKind::FollowUp);
+    }
+
+    #[test]
+    fn no_more_than_the_limit_of_calls_run_at_once() {
+        let jobs = Jobs::with_limit(2);
+        let (_, first) = jobs.begin("tsk_1", TaskKind::New, None).unwrap();
+        let (_, _second) = jobs.begin("tsk_2", TaskKind::New, None).unwrap();
+        assert!(matches!(
+            jobs.begin("tsk_3", TaskKind::New, None),
+            Err(NotBegun::Full { limit: 2 })
+        ));
+        jobs.finish(first, outcome("tsk_1"));
+        assert!(
+            jobs.begin("tsk_3", TaskKind::New, None).is_ok(),
+            "a slot came free"
+        );
     }
 
     #[test]

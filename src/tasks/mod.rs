@@ -27,7 +27,7 @@ use crate::{
     key::{ApiKey, KeySource},
     workspace::{AttachLimits, Attachment, Workspace},
 };
-use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs};
+use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -176,6 +176,9 @@ pub struct TaskOptions {
     pub workspace: Workspace,
     pub attach_limits: AttachLimits,
     pub wait: WaitPolicy,
+    /// Most requests to the API running at once (calls that stopped waiting
+    /// included).
+    pub max_running: usize,
 }
 
 /// Runs tasks against the API with the process's defaults.
@@ -199,7 +202,7 @@ impl TaskRunner {
             default_worker_id: options.default_worker_id,
             workspace: options.workspace,
             attach_limits: options.attach_limits,
-            jobs: Arc::default(),
+            jobs: Arc::new(Jobs::with_limit(options.max_running)),
             wait: options.wait,
         }
     }
@@ -245,7 +248,14 @@ impl TaskRunner {
                         .settle(handle, deadline, cancel, progress, Some(describe))
                         .await;
                 }
-                Err(running) => running,
+                Err(NotBegun::SameTaskRunning(running)) => running,
+                Err(NotBegun::Full { limit }) => {
+                    return Err(TaskError {
+                        task_id: Some(prepared.task_id),
+                        kind: prepared.kind,
+                        failure: TaskFailure::TooManyRunning { limit },
+                    });
+                }
             };
             // Only a follow-up can meet a running call of its task (new tasks get
             // fresh ids): wait for that turn, then try again.
