@@ -239,6 +239,9 @@ fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
     let mut checked = 0;
     for entry in std::fs::read_dir(dir()).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue; // npx/: checked below
+        }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let lsp = ["lsp", "eglot", "helix", "sublime"]
@@ -263,18 +266,75 @@ fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
                 }
             }
             Some("json" | "toml" | "yaml" | "sublime-settings") => {
-                let value = parse_structured(&path, &text);
-                let mut found = Vec::new();
-                launches(&value, &mut found);
-                assert_eq!(found.len(), 1, "{name}: one launch, found {found:?}");
-                check(&path, &found[0], lsp);
-                host_specific(&name, &value, &found[0]);
+                let (launch, value) = structured_launch(&path, &text);
+                check(&path, &launch, lsp);
+                host_specific(&name, &value, &launch);
             }
             _ => panic!("{name}: no check for this kind of file; add one"),
         }
         checked += 1;
     }
     assert!(checked >= 19, "only {checked} snippets");
+}
+
+/// The one launch in a JSON, TOML or YAML snippet, and the parsed snippet.
+fn structured_launch(path: &Path, text: &str) -> (Launch, Value) {
+    let value = parse_structured(path, text);
+    let mut found = Vec::new();
+    launches(&value, &mut found);
+    let name = path.file_name().unwrap().to_string_lossy();
+    assert_eq!(found.len(), 1, "{name}: one launch, found {found:?}");
+    (found.remove(0), value)
+}
+
+/// The launch of an MCP host's snippet (shell line or structured file).
+fn host_launch(path: &Path) -> Launch {
+    let text = std::fs::read_to_string(path).unwrap();
+    if path.extension().is_some_and(|e| e == "sh") {
+        shell_launch(path, &text)
+    } else {
+        structured_launch(path, &text).0
+    }
+}
+
+/// Every MCP host's snippet has an npx twin in editor-configs/npx/: the same
+/// file with `npx -y handinger-mcp` in place of the binary, and the same
+/// arguments and variables; and each twin launches what the binary accepts.
+#[test]
+fn every_mcp_host_snippet_has_an_npx_form_with_the_same_arguments() {
+    let npx_dir = dir().join("npx");
+    let mut twins = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let lsp = ["lsp", "eglot", "helix", "sublime"]
+            .iter()
+            .any(|k| name.to_lowercase().contains(k));
+        if path.is_dir() || lsp {
+            continue;
+        }
+        let twin = npx_dir.join(&name);
+        assert!(
+            twin.exists(),
+            "{name} has no npx form in editor-configs/npx/"
+        );
+        let binary = host_launch(&path);
+        let mut npx = host_launch(&twin);
+        assert_eq!(npx.command, "npx", "npx/{name}");
+        assert_eq!(npx.args[..2], ["-y", "handinger-mcp"], "npx/{name}");
+        npx.args.drain(..2);
+        assert_eq!(npx.args, binary.args, "npx/{name}: other arguments");
+        assert_eq!(npx.env, binary.env, "npx/{name}: other variables");
+        npx.command = "handinger-mcp".into();
+        check(&twin, &npx, false);
+        twins += 1;
+    }
+    assert_eq!(
+        twins,
+        std::fs::read_dir(&npx_dir).unwrap().count(),
+        "a stray file in npx/"
+    );
+    assert!(twins >= 14, "only {twins} MCP hosts");
 }
 
 /// What some hosts need beyond the launch.
@@ -333,8 +393,17 @@ fn host_specific(name: &str, value: &Value, launch: &Launch) {
 fn the_readme_links_every_snippet() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for entry in std::fs::read_dir(dir()).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+    let npx = std::fs::read_dir(dir().join("npx")).unwrap();
+    for entry in std::fs::read_dir(dir()).unwrap().chain(npx) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
+        let name = path
+            .strip_prefix(dir())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert!(
             readme.contains(&format!("(editor-configs/{name})")),
             "README does not link {name}"

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{MockApi, bin};
+use crate::support::{MockApi, bin, missing_client};
 
 /// The Python with the MCP SDK: $PYTHON, else the repository's venv, else python3.
 fn python() -> String {
@@ -14,18 +14,6 @@ fn python() -> String {
             "python3".into()
         }
     })
-}
-
-/// Whether a missing client must fail the test (under .ci/run) or only skip it
-/// with a message (a plain `cargo test` on a developer's machine).
-fn missing_client(what: &str, how: &str) -> bool {
-    let message =
-        format!("{what} is missing: {how} (bash .ci/run installs it inside the repository)");
-    if std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    true
 }
 
 /// The official Python MCP SDK (installed by .ci/run from tests/interop/requirements.txt),

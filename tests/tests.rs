@@ -13,6 +13,7 @@ mod interop;
 mod live;
 mod long;
 mod lsp;
+mod packaging;
 mod protocol;
 mod robustness;
 mod schemas;

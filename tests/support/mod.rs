@@ -32,7 +32,18 @@ pub fn bin() -> &'static str {
 /// A command for the binary pointed at `base_url`, with a clean environment: no
 /// HANDINGER_* variable leaks in from the machine running the tests.
 pub fn command(base_url: &str, key: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
+    command_for(bin(), base_url, key, args)
+}
+
+/// Like [`command`], for another program that starts the server (a packaged
+/// launcher, say).
+pub fn command_for(
+    program: impl AsRef<std::ffi::OsStr>,
+    base_url: &str,
+    key: Option<&str>,
+    args: &[&str],
+) -> Command {
+    let mut cmd = Command::new(program);
     for (name, _) in std::env::vars() {
         if name.starts_with("HANDINGER_") {
             cmd.env_remove(name);
@@ -117,6 +128,18 @@ pub fn has_system_tool(name: &str) -> bool {
         eprintln!("skipped: {message}");
     }
     found
+}
+
+/// Whether a missing client must fail the test (under .ci/run) or only skip it
+/// with a message (a plain `cargo test` on a developer's machine).
+pub fn missing_client(what: &str, how: &str) -> bool {
+    let message =
+        format!("{what} is missing: {how} (bash .ci/run installs it inside the repository)");
+    if std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("skipped: {message}");
+    true
 }
 
 /// A runner for in-process tests, pointed at a closed port.
