@@ -2,8 +2,9 @@
 //! The parts never see the settings; main.rs and the command line build them here.
 
 use crate::{
-    config::Config,
+    config::{Config, HttpServe, SERVER_MAX_OUTPUT_CHARS},
     handinger::{Client, ClientOptions},
+    mcp::http::HttpOptions,
     tasks::{TaskOptions, TaskRunner, WaitPolicy},
     workspace::{AttachLimits, RootSource, Workspace},
 };
@@ -57,4 +58,21 @@ pub fn task_options(config: &Config) -> TaskOptions {
 /// trust roots: the HTTP client is built on the first request.
 pub fn runner(config: &Config) -> TaskRunner {
     TaskRunner::new(Client::new(client_options(config)), task_options(config))
+}
+
+/// The HTTP front-end's options. Over HTTP only an explicitly configured workspace
+/// serves files: the working directory is never a default there.
+pub fn http_options(config: &Config, http: &HttpServe) -> HttpOptions {
+    HttpOptions {
+        addr: http.addr,
+        tokens: http.tokens.clone(),
+        allowed_hosts: http.allowed_hosts.clone(),
+        allowed_origins: http.allowed_origins.clone(),
+        max_body_bytes: http.max_body_bytes,
+        max_calls_per_client: http.max_calls_per_client,
+        shutdown_grace: http.shutdown_grace,
+        max_output_chars: config.max_output_chars.unwrap_or(SERVER_MAX_OUTPUT_CHARS),
+        workspace: (!config.workspace.is_empty())
+            .then(|| Workspace::new(&config.workspace, RootSource::Configured)),
+    }
 }

@@ -6,7 +6,7 @@
 //! [`crate::budget`], [`crate::key`]). The composition root ([`crate::app`]) turns
 //! a [`Config`] into each part's own options.
 
-use std::{ffi::OsString, path::PathBuf, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{
     ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
@@ -57,11 +57,13 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum CliCommand {
-    /// Serve over stdio (the default).
+    /// Serve over stdio (the default), or MCP over Streamable HTTP with --http.
     Serve {
         /// Serve the LSP-style protocol instead of detecting it.
         #[arg(long)]
         lsp: bool,
+        #[command(flatten)]
+        http: HttpSettings,
     },
     /// Start a task and print its answer.
     Task {
@@ -282,6 +284,118 @@ fn size(raw: &str) -> Result<u64, String> {
     parse_size(raw).ok_or_else(|| "expected a size like 500MiB or 2GiB".to_owned())
 }
 
+/// The settings of MCP over Streamable HTTP (`serve --http`). Bearer tokens come
+/// from a file or HANDINGER_HTTP_TOKENS, never from the command line, where
+/// process lists would show them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpSettings {
+    /// Serve MCP over Streamable HTTP on ADDR (host:port, e.g. 127.0.0.1:8080)
+    /// instead of stdio; the endpoint is /mcp. A non-loopback address needs tokens.
+    #[arg(long, env = "HANDINGER_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// File of bearer tokens clients must present, one per line (# comments);
+    /// HANDINGER_HTTP_TOKENS may also list tokens, comma-separated.
+    #[arg(long, env = "HANDINGER_HTTP_TOKENS_FILE", value_name = "PATH")]
+    pub http_tokens_file: Option<PathBuf>,
+    /// Host names (or host:port) accepted in the Host header, besides loopback and
+    /// the bound address; comma-separated (DNS-rebinding defence).
+    #[arg(
+        long,
+        env = "HANDINGER_HTTP_ALLOWED_HOSTS",
+        value_name = "HOSTS",
+        value_delimiter = ','
+    )]
+    pub http_allowed_hosts: Vec<String>,
+    /// Browser origins accepted (scheme://host:port, `:*` for any port);
+    /// comma-separated. A request with another Origin gets 403; requests without
+    /// Origin (non-browser clients) pass.
+    #[arg(
+        long,
+        env = "HANDINGER_HTTP_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub http_allowed_origins: Vec<String>,
+    /// Largest request body accepted (413 beyond).
+    #[arg(long, env = "HANDINGER_HTTP_MAX_BODY", value_name = "SIZE", default_value = "4MiB",
+          value_parser = size)]
+    pub http_max_body: u64,
+    /// Most requests one client (one token, or one address without tokens) may
+    /// have in flight; beyond it, 429.
+    #[arg(long, env = "HANDINGER_HTTP_MAX_CALLS_PER_CLIENT", value_name = "N", default_value = "64",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_max_calls_per_client: u32,
+    /// After SIGTERM, how long calls in flight may go on before the server exits
+    /// (their tasks keep running on Handinger; get_task finds them).
+    #[arg(long, env = "HANDINGER_SHUTDOWN_GRACE", value_name = "SECS", default_value = "30",
+          value_parser = seconds)]
+    pub shutdown_grace: Duration,
+}
+
+/// Checked settings of the HTTP mode.
+#[derive(Debug, Clone)]
+pub struct HttpServe {
+    pub addr: SocketAddr,
+    pub tokens: Vec<String>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub max_calls_per_client: usize,
+    pub shutdown_grace: Duration,
+}
+
+/// Shortest bearer token accepted: guessing one must be hopeless.
+const MIN_TOKEN_CHARS: usize = 16;
+
+impl HttpSettings {
+    /// The checked HTTP settings, or `None` without `--http`. `env_tokens` is
+    /// HANDINGER_HTTP_TOKENS.
+    fn checked(self, env_tokens: Option<String>) -> Result<Option<HttpServe>, UsageError> {
+        let Some(addr) = self.http else {
+            return Ok(None);
+        };
+        let mut tokens: Vec<String> = env_tokens
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(path) = &self.http_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError::Invalid(format!(
+                    "--http-tokens-file {}: cannot read it ({e})",
+                    path.display()
+                ))
+            })?;
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        if let Some(short) = tokens
+            .iter()
+            .position(|t| t.chars().count() < MIN_TOKEN_CHARS)
+        {
+            return Err(UsageError::Invalid(format!(
+                "bearer token number {} is shorter than {MIN_TOKEN_CHARS} characters; use long \
+                 random tokens (e.g. `openssl rand -hex 32`)",
+                short + 1
+            )));
+        }
+        Ok(Some(HttpServe {
+            addr,
+            tokens,
+            allowed_hosts: self.http_allowed_hosts,
+            allowed_origins: self.http_allowed_origins,
+            max_body_bytes: usize::try_from(self.http_max_body).unwrap_or(usize::MAX),
+            max_calls_per_client: self.http_max_calls_per_client as usize,
+            shutdown_grace: self.shutdown_grace,
+        }))
+    }
+}
+
 /// The checked configuration of one process: plain values.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -320,8 +434,13 @@ pub const SERVER_MAX_OUTPUT_CHARS: usize = 40_000;
 /// What the command line asks for, with its checked configuration.
 #[derive(Debug)]
 pub enum Command {
-    /// Serve over stdio: MCP, or LSP-style framing (`--lsp`, or detected).
-    Serve { config: Box<Config>, lsp: bool },
+    /// Serve over stdio (MCP, or LSP-style framing: `--lsp`, or detected), or MCP
+    /// over Streamable HTTP (`http`).
+    Serve {
+        config: Box<Config>,
+        lsp: bool,
+        http: Option<HttpServe>,
+    },
     /// A one-shot task, follow-up or lookup from the shell.
     Call(CliCall),
     /// Check the set-up and print what a host should run.
@@ -411,8 +530,9 @@ impl Command {
     }
 
     /// Parse `args` (the program name first). clap reads settings from the
-    /// process environment; `env` is only for HANDINGER_API_KEY, so tests can
-    /// pass a key without setting one process-wide.
+    /// process environment; `env` is only for the secrets HANDINGER_API_KEY and
+    /// HANDINGER_HTTP_TOKENS, so tests can pass them without setting them
+    /// process-wide.
     pub fn parse_from<I, T>(
         args: I,
         env: impl Fn(&str) -> Option<String>,
@@ -468,11 +588,21 @@ impl Command {
             None => Ok(Command::Serve {
                 config: Box::new(config()?),
                 lsp: cli.lsp,
+                http: None,
             }),
-            Some(CliCommand::Serve { lsp }) => Ok(Command::Serve {
-                config: Box::new(config()?),
-                lsp: lsp || cli.lsp,
-            }),
+            Some(CliCommand::Serve { lsp, http }) => {
+                let http = http.checked(env("HANDINGER_HTTP_TOKENS"))?;
+                if http.is_some() && (lsp || cli.lsp) {
+                    return Err(UsageError::Invalid(
+                        "--http serves MCP; the LSP-style mode is for stdio only".to_owned(),
+                    ));
+                }
+                Ok(Command::Serve {
+                    config: Box::new(config()?),
+                    lsp: lsp || cli.lsp,
+                    http,
+                })
+            }
             Some(CliCommand::Task {
                 input,
                 output,

@@ -7,7 +7,7 @@ use handinger_mcp::{
     config::{Command, Config, SERVER_MAX_OUTPUT_CHARS},
     handinger::Client,
     lsp,
-    mcp::{HandingerServer, transport::LineTransport},
+    mcp::{self, HandingerServer, transport::LineTransport},
     stdio::EofSignal,
     tasks::TaskRunner,
 };
@@ -27,7 +27,25 @@ fn main() -> ExitCode {
         ),
         Command::Completions(shell) => cli::print_completions(shell),
         Command::Man => cli::print_man_page(),
-        Command::Serve { config, lsp } => {
+        Command::Serve {
+            config,
+            http: Some(http),
+            ..
+        } => {
+            init_logging(&config.log_filter);
+            let runner = Arc::new(app::runner(&config));
+            let options = app::http_options(&config, &http);
+            return block_on(async move {
+                match mcp::http::serve(runner, options, shutdown_signal()).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("handinger-mcp: {error}");
+                        ExitCode::from(2)
+                    }
+                }
+            });
+        }
+        Command::Serve { config, lsp, .. } => {
             // Logging starts once the protocol is known (see `serve`).
             return block_on(serve(*config, lsp));
         }
@@ -140,7 +158,7 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
     };
-    report_unfinished(&runner);
+    runner.report_unfinished();
     code
 }
 
@@ -198,26 +216,6 @@ async fn serve_mcp<R: AsyncRead + Send + Unpin + 'static>(
         Err(error) => {
             tracing::error!(%error, "MCP session crashed");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Name the calls still in flight and what is known of each, so nobody has to
-/// guess what to look up later.
-fn report_unfinished(runner: &TaskRunner) {
-    for call in runner.running_calls() {
-        let task_id = call.task_id;
-        if call.body_sent {
-            tracing::warn!(
-                task_id,
-                "exiting while this task may still run on Handinger; get_task finds its result later"
-            );
-        } else {
-            tracing::warn!(
-                task_id,
-                "exiting before this task's request was sent whole: the upload is cut, so the \
-                 task was not started"
-            );
         }
     }
 }

@@ -176,6 +176,17 @@ impl Client {
         url
     }
 
+    /// Whether the API answers HTTP at all (any status counts), within `timeout`;
+    /// sends no key. The reason when it does not.
+    pub async fn reachable(&self, timeout: Duration) -> Result<(), String> {
+        let http = self.http().map_err(|e| e.to_string())?;
+        let url = self.endpoint("/api/tasks".to_owned());
+        match http.head(url).timeout(timeout).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(describe_chain(&error)),
+        }
+    }
+
     /// The base URL as it may be shown: without userinfo.
     pub fn display_base_url(&self) -> String {
         redact::display_url(&self.base_url)

@@ -1,6 +1,7 @@
 //! The MCP front-end: the tool table as MCP tools, progress, cancellation, roots
 //! and the MCP tasks extension, translated to and from the core.
 
+pub mod http;
 pub mod transport;
 
 use std::{sync::Arc, time::Duration};
@@ -64,10 +65,20 @@ taskId: pass it to follow_up_task to ask a follow-up question in the same task, 
 worker's earlier context. Tasks can take minutes: when a call returns status \"running\", the \
 work goes on; call get_task with the taskId to get the answer.";
 
-/// The MCP server: the tool table over one [`TaskRunner`].
+/// Where a call's runner and files come from.
+#[derive(Clone)]
+enum Calls {
+    /// stdio: one client, one runner; files from the client's roots.
+    Local(Arc<TaskRunner>),
+    /// HTTP: the runner of the key that pays (the client's, else the server's);
+    /// files only from the server's configured workspace.
+    Shared(Arc<http::KeyedRunners>),
+}
+
+/// The MCP server: the tool table over the core.
 #[derive(Clone)]
 pub struct HandingerServer {
-    runner: Arc<TaskRunner>,
+    calls: Calls,
     max_output_chars: usize,
     /// The client's roots, fetched when a call first needs them and dropped on
     /// `notifications/roots/list_changed`.
@@ -135,10 +146,36 @@ impl Progress for TaskStatusProgress {
 impl HandingerServer {
     pub fn new(runner: Arc<TaskRunner>, max_output_chars: usize) -> Self {
         Self {
-            runner,
+            calls: Calls::Local(runner),
             max_output_chars,
             client_roots: Arc::default(),
             mcp_tasks: TaskManager::new(),
+        }
+    }
+
+    /// A server for MCP over HTTP: runners by key, the server's workspace only, and
+    /// no tasks extension (its tasks would live on one replica only).
+    pub fn for_http(runners: Arc<http::KeyedRunners>, max_output_chars: usize) -> Self {
+        Self {
+            calls: Calls::Shared(runners),
+            max_output_chars,
+            client_roots: Arc::default(),
+            mcp_tasks: TaskManager::new(),
+        }
+    }
+
+    /// The runner for this request; a message when no key can pay for it.
+    fn runner_for(&self, context: &RequestContext<RoleServer>) -> Result<Arc<TaskRunner>, String> {
+        match &self.calls {
+            Calls::Local(runner) => Ok(runner.clone()),
+            Calls::Shared(runners) => {
+                let client_key = context
+                    .extensions
+                    .get::<::http::request::Parts>()
+                    .and_then(|parts| parts.headers.get(http::CLIENT_KEY_HEADER))
+                    .and_then(|value| value.to_str().ok());
+                runners.for_request(client_key)
+            }
         }
     }
 
@@ -151,13 +188,17 @@ impl HandingerServer {
 impl HandingerServer {
     /// Run one tool call within this request, with progress and cancellation.
     async fn run(&self, call: ToolCall, context: RequestContext<RoleServer>) -> CallToolResult {
+        let runner = match self.runner_for(&context) {
+            Ok(runner) => runner,
+            Err(message) => return CallToolResult::error(vec![ContentBlock::text(message)]),
+        };
         let workspace = self.client_workspace(&context.peer, call.files()).await;
         let mut progress = McpProgress {
             peer: context.peer.clone(),
             meta: context.meta,
         };
         let outcome = call
-            .run(&self.runner, workspace, None, &context.ct, &mut progress)
+            .run(&runner, workspace, None, &context.ct, &mut progress)
             .await;
         self.result(&context.peer, outcome)
     }
@@ -194,6 +235,9 @@ impl HandingerServer {
         peer: &Peer<RoleServer>,
         files: &[String],
     ) -> Option<Workspace> {
+        if let Calls::Shared(runners) = &self.calls {
+            return Some(runners.workspace.clone());
+        }
         let declares_roots = peer
             .peer_info()
             .is_some_and(|info| info.capabilities.roots.is_some());
@@ -239,9 +283,13 @@ impl HandingerServer {
     /// For a client of the tasks extension, run a call that starts work as an MCP
     /// task: answered at once with the task, polled with tasks/get, cancelled with
     /// tasks/cancel.
-    async fn start_mcp_task(&self, call: ToolCall, peer: &Peer<RoleServer>) -> CallToolResponse {
+    async fn start_mcp_task(
+        &self,
+        call: ToolCall,
+        runner: Arc<TaskRunner>,
+        peer: &Peer<RoleServer>,
+    ) -> CallToolResponse {
         let workspace = self.client_workspace(peer, call.files()).await;
-        let runner = self.runner.clone();
         let max_output_chars = self.max_output_chars;
         let options = TaskOptions::new()
             .with_ttl_ms(KEEP_FOR.as_millis() as u64)
@@ -286,17 +334,19 @@ impl HandingerServer {
 
 impl ServerHandler for HandingerServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
+        let capabilities = match self.calls {
+            Calls::Local(_) => ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tasks()
                 .build(),
-        )
-        .with_server_info(Implementation::new(
-            "handinger-mcp",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+            Calls::Shared(_) => ServerCapabilities::builder().enable_tools().build(),
+        };
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(
+                "handinger-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -337,8 +387,14 @@ impl ServerHandler for HandingerServer {
             .meta
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
-        if wants_task && call.starts_work() {
-            return Ok(self.start_mcp_task(call, &context.peer).await);
+        if wants_task && call.starts_work() && matches!(self.calls, Calls::Local(_)) {
+            let runner = match self.runner_for(&context) {
+                Ok(runner) => runner,
+                Err(message) => {
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+                }
+            };
+            return Ok(self.start_mcp_task(call, runner, &context.peer).await);
         }
         Ok(self.run(call, context).await.into())
     }

@@ -190,6 +190,7 @@ pub struct TaskRunner {
     workspace: Workspace,
     attach_limits: AttachLimits,
     jobs: Arc<Jobs>,
+    max_running: usize,
     pub wait: WaitPolicy,
 }
 
@@ -203,8 +204,35 @@ impl TaskRunner {
             workspace: options.workspace,
             attach_limits: options.attach_limits,
             jobs: Arc::new(Jobs::with_limit(options.max_running)),
+            max_running: options.max_running,
             wait: options.wait,
         }
+    }
+
+    /// A runner with the same client and defaults that sends `key`, with its own
+    /// table of calls: a call started with one key is never seen through another.
+    pub fn with_key(&self, key: KeySource) -> Self {
+        Self {
+            client: self.client.clone(),
+            key,
+            default_budget: self.default_budget,
+            default_worker_id: self.default_worker_id.clone(),
+            workspace: self.workspace.clone(),
+            attach_limits: self.attach_limits,
+            jobs: Arc::new(Jobs::with_limit(self.max_running)),
+            max_running: self.max_running,
+            wait: self.wait,
+        }
+    }
+
+    /// Whether a key is configured (it may still be refused by the API).
+    pub fn has_key(&self) -> bool {
+        self.key.resolve().is_ok()
+    }
+
+    /// The HTTP client, for checks that are not tasks (readiness).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The workspace used when the front-end supplies none.
@@ -215,6 +243,26 @@ impl TaskRunner {
     /// Calls whose POST is still in flight (for the shutdown report).
     pub fn running_calls(&self) -> Vec<InFlight> {
         self.jobs.running()
+    }
+
+    /// Name the calls still in flight and what is known of each, so nobody has to
+    /// guess what to look up later.
+    pub fn report_unfinished(&self) {
+        for call in self.running_calls() {
+            let task_id = call.task_id;
+            if call.body_sent {
+                tracing::warn!(
+                    task_id,
+                    "exiting while this task may still run on Handinger; get_task finds its result later"
+                );
+            } else {
+                tracing::warn!(
+                    task_id,
+                    "exiting before this task's request was sent whole: the upload is cut, so the \
+                     task was not started"
+                );
+            }
+        }
     }
 
     /// Start a task or follow-up turn and wait for it up to `wait`.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the mock API, spawning the real binary
 //! with a real MCP client, and reading results.
 
+pub mod http;
 pub mod lsp;
 pub mod mock;
 pub mod raw;

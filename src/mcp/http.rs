@@ -1,0 +1,435 @@
+//! MCP over Streamable HTTP (`serve --http ADDR`): rmcp's stateless service at
+//! `/mcp`, behind the checks a shared bridge needs: bearer tokens (required off
+//! loopback), Host and Origin allow-lists, a body limit and a per-client limit on
+//! calls in flight; `/healthz` and `/readyz` beside it.
+//!
+//! Stateless: no request needs anything an earlier request left on this replica,
+//! so any replica answers any request. A task that outlives its call is fetched
+//! with get_task, which asks the API.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::HandingerServer;
+use crate::{key::KeySource, tasks::TaskRunner, workspace::Workspace};
+
+/// The header that carries a client's own Handinger key.
+pub const CLIENT_KEY_HEADER: &str = "handinger-api-key";
+/// How long /readyz waits for the API.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most distinct client keys whose runners are kept; past it, idle ones go.
+const MAX_KEYED_RUNNERS: usize = 1024;
+
+/// What the HTTP front-end needs, built from the settings by the composition root.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub addr: SocketAddr,
+    /// Bearer tokens a client must present; empty means no authentication, which
+    /// only a loopback bind allows.
+    pub tokens: Vec<String>,
+    /// `Host` values accepted (DNS-rebinding defence).
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted; a request with any other Origin gets 403.
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Requests one client may have in flight at once.
+    pub max_calls_per_client: usize,
+    /// How long calls may go on after SIGTERM.
+    pub shutdown_grace: Duration,
+    pub max_output_chars: usize,
+    /// The only folder files may come from; `None`: files are refused.
+    pub workspace: Option<Workspace>,
+}
+
+/// Why the HTTP server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpServeError {
+    #[error(
+        "refusing to serve on {0} without client authentication: a non-loopback address is \
+         reachable by others. Give bearer tokens with --http-tokens-file or HANDINGER_HTTP_TOKENS, \
+         or bind to 127.0.0.1"
+    )]
+    Unauthenticated(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Runners by the key that pays for the call: the server's own, or the one a
+/// client sent. Each key has its own runner (and table of calls), so one client's
+/// key never serves, or reveals, another client's call.
+pub struct KeyedRunners {
+    server: Arc<TaskRunner>,
+    by_client_key: Mutex<HashMap<String, Arc<TaskRunner>>>,
+    /// The workspace calls over HTTP attach from.
+    pub(super) workspace: Workspace,
+}
+
+impl KeyedRunners {
+    pub fn new(server: Arc<TaskRunner>, workspace: Option<Workspace>) -> Self {
+        let workspace = workspace.unwrap_or_else(|| {
+            Workspace::unusable(
+                crate::workspace::RootSource::Configured,
+                "--workspace",
+                "over HTTP, files are attached only from a folder configured on the server \
+                 (--workspace or HANDINGER_WORKSPACE), and this server has none; a client's \
+                 roots do not name this machine's files"
+                    .to_owned(),
+            )
+        });
+        Self {
+            server,
+            by_client_key: Mutex::default(),
+            workspace,
+        }
+    }
+
+    /// The runner for a request: the client's key when it sent one, else the
+    /// server's; an error message when there is neither.
+    pub fn for_request(&self, client_key: Option<&str>) -> Result<Arc<TaskRunner>, String> {
+        let Some(key) = client_key.map(str::trim).filter(|k| !k.is_empty()) else {
+            if self.server.has_key() {
+                return Ok(self.server.clone());
+            }
+            return Err(format!(
+                "No Handinger API key: send yours in the {CLIENT_KEY_HEADER} header (set it in \
+                 your MCP host's config for this server), or start the server with \
+                 HANDINGER_API_KEY."
+            ));
+        };
+        let mut runners = self.by_client_key.lock().expect("runners lock");
+        if let Some(runner) = runners.get(key) {
+            return Ok(runner.clone());
+        }
+        if runners.len() >= MAX_KEYED_RUNNERS {
+            runners.retain(|_, runner| !runner.running_calls().is_empty());
+        }
+        let runner = Arc::new(self.server.with_key(KeySource {
+            env_value: Some(crate::key::ApiKey::new(key.to_owned())),
+            file: None,
+        }));
+        runners.insert(key.to_owned(), runner.clone());
+        Ok(runner)
+    }
+
+    /// Every runner, for the shutdown report.
+    pub fn all(&self) -> Vec<Arc<TaskRunner>> {
+        let runners = self.by_client_key.lock().expect("runners lock");
+        std::iter::once(self.server.clone())
+            .chain(runners.values().cloned())
+            .collect()
+    }
+}
+
+type HttpBody = BoxBody<Bytes, Infallible>;
+
+/// Shared by every connection.
+struct State {
+    mcp: StreamableHttpService<HandingerServer, NeverSessionManager>,
+    runners: Arc<KeyedRunners>,
+    tokens: Vec<String>,
+    max_calls_per_client: usize,
+    calls_by_client: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Serve until `shutdown` resolves, then let calls finish for the grace period
+/// and log the tasks of calls still waiting.
+pub async fn serve(
+    runner: Arc<TaskRunner>,
+    options: HttpOptions,
+    shutdown: impl Future<Output = &'static str>,
+) -> Result<(), HttpServeError> {
+    if options.tokens.is_empty() && !options.addr.ip().is_loopback() {
+        return Err(HttpServeError::Unauthenticated(options.addr));
+    }
+    let listener =
+        TcpListener::bind(options.addr)
+            .await
+            .map_err(|source| HttpServeError::Bind {
+                addr: options.addr,
+                source,
+            })?;
+    let local = listener.local_addr().unwrap_or(options.addr);
+    let runners = Arc::new(KeyedRunners::new(runner, options.workspace.clone()));
+    let cancel = CancellationToken::new();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(false)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_allowed_hosts(allowed_hosts(&options, local))
+        .with_allowed_origins(options.allowed_origins.clone())
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_cancellation_token(cancel.clone());
+    config.sse_retry = None;
+    let server = HandingerServer::for_http(runners.clone(), options.max_output_chars);
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let state = Arc::new(State {
+        mcp,
+        runners: runners.clone(),
+        tokens: options.tokens.clone(),
+        max_calls_per_client: options.max_calls_per_client,
+        calls_by_client: Mutex::default(),
+    });
+    tracing::info!(
+        address = %local,
+        authentication = !options.tokens.is_empty(),
+        "serving MCP over Streamable HTTP at /mcp"
+    );
+    // The address plainly on stderr, whatever the log level, so a script that
+    // asked for port 0 learns it.
+    eprintln!("handinger-mcp: listening on http://{local}/mcp");
+
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    let signal = loop {
+        tokio::select! {
+            signal = &mut shutdown => break signal,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = watched.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    };
+    drop(listener);
+    tracing::info!(
+        signal,
+        grace_secs = options.shutdown_grace.as_secs_f64(),
+        "no longer accepting; letting calls finish"
+    );
+    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over with calls still open");
+    }
+    cancel.cancel();
+    for runner in runners.all() {
+        runner.report_unfinished();
+    }
+    Ok(())
+}
+
+/// Loopback names, the bound address, and the configured hosts.
+fn allowed_hosts(options: &HttpOptions, local: SocketAddr) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(str::to_owned).into();
+    if !local.ip().is_unspecified() {
+        hosts.push(local.ip().to_string());
+    }
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    hosts
+}
+
+async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> Response<HttpBody> {
+    match request.uri().path() {
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => readiness(state).await,
+        "/mcp" => {
+            let client = match authenticate(&state.tokens, &request, peer.ip()) {
+                Ok(client) => client,
+                Err(response) => return *response,
+            };
+            let Ok(permit) = state.permit(&client) else {
+                let mut response = text(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many calls in flight for this client; retry when one ends\n",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                return response;
+            };
+            let response = state.mcp.handle(request).await;
+            response.map(|body| {
+                PermitBody {
+                    inner: body,
+                    _permit: permit,
+                }
+                .boxed()
+            })
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: the MCP endpoint is /mcp\n",
+        ),
+    }
+}
+
+/// 200 when the API answers HTTP, 503 (with the reason) when it does not.
+async fn readiness(state: &State) -> Response<HttpBody> {
+    match state.runners.server.client().reachable(READY_TIMEOUT).await {
+        Ok(()) => text(StatusCode::OK, "ready\n"),
+        Err(reason) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("the Handinger API is not reachable: {reason}\n"),
+        ),
+    }
+}
+
+/// Who the client is, for its limit: its token's position, or its address when
+/// no tokens are configured. A missing or wrong token is a 401.
+fn authenticate(
+    tokens: &[String],
+    request: &Request<Incoming>,
+    peer: IpAddr,
+) -> Result<String, Box<Response<HttpBody>>> {
+    if tokens.is_empty() {
+        return Ok(format!("address {peer}"));
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .unwrap_or("");
+    // Compare with every token, each in constant time, so neither the match nor
+    // its position shows in the timing.
+    let mut matched = None;
+    for (index, token) in tokens.iter().enumerate() {
+        if !presented.is_empty() && constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            matched.get_or_insert(index);
+        }
+    }
+    match matched {
+        Some(index) => Ok(format!("token {index}")),
+        None => {
+            let mut response = text(
+                StatusCode::UNAUTHORIZED,
+                "a bearer token is required: send Authorization: Bearer <token>\n",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            Err(Box::new(response))
+        }
+    }
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = (a.len() ^ b.len()) as u64;
+    for (index, byte) in b.iter().enumerate() {
+        let other = a.get(index).copied().unwrap_or(0);
+        difference |= u64::from(other ^ byte);
+    }
+    difference == 0
+}
+
+impl State {
+    fn permit(&self, client: &str) -> Result<tokio::sync::OwnedSemaphorePermit, ()> {
+        let semaphore = {
+            let mut clients = self.calls_by_client.lock().expect("clients lock");
+            if clients.len() > 10_000 {
+                // Forget clients with nothing in flight.
+                let limit = self.max_calls_per_client;
+                clients.retain(|_, s| s.available_permits() < limit);
+            }
+            clients
+                .entry(client.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.max_calls_per_client)))
+                .clone()
+        };
+        semaphore.try_acquire_owned().map_err(|_| ())
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<HttpBody> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())).boxed());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A response body that holds its client's permit until the body (an SSE stream,
+/// say) has been sent whole or dropped.
+struct PermitBody {
+    inner: HttpBody,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Body for PermitBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_equal_only_when_equal() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-tokeN", b"secret-token"));
+        assert!(!constant_time_eq(b"secret", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token-longer", b"secret-token"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,601 @@
+//! MCP over Streamable HTTP (`serve --http`): the real binary on loopback, spoken
+//! to over real HTTP: stateless replicas, authentication, Host and Origin checks,
+//! limits, per-client keys, the server-only workspace, health and shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    KEY, MockApi, Recorded, Reply,
+    http::{
+        Answer, HttpServer, bearer_of_key, call_text, http_client, initialize, post, serve_command,
+        tool_call,
+    },
+    mock::{slow_handler, worker_json},
+};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+fn ping(id: i64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "ping"})
+}
+
+#[tokio::test]
+async fn tools_are_listed_and_called_over_http_without_a_session() {
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let url = server.mcp_url();
+
+    let init = post(&http, &url, &initialize(1), &[]).await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    let result = &init.response(1)["result"];
+    assert_eq!(result["serverInfo"]["name"], "handinger-mcp");
+    assert!(result["capabilities"]["tools"].is_object());
+    assert!(
+        result["capabilities"].get("tasks").is_none(),
+        "no tasks extension over HTTP: its tasks would live on one replica"
+    );
+
+    // No session id is handed out, and none is needed.
+    let list = post(
+        &http,
+        &url,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        &[],
+    )
+    .await;
+    let names: Vec<&str> = list.response(2)["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
+
+    let called = post(
+        &http,
+        &url,
+        &tool_call(3, "create_task", json!({"input": "over HTTP"})),
+        &[],
+    )
+    .await;
+    let (text, is_error) = call_text(called.response(3));
+    assert!(!is_error && text.contains("Answer to: over HTTP"), "{text}");
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0].header("authorization"),
+        Some(bearer_of_key().as_str())
+    );
+    assert_eq!(post(&http, &url, &ping(4), &[]).await.status, 200);
+}
+
+/// The API as a second replica sees it: the task and its worker, once the first
+/// replica's POST has been answered.
+fn api_keeping_answers() -> crate::support::mock::Handler {
+    Arc::new(|r: &Recorded| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/api/tasks") => {
+            Reply::json(200, worker_json(r)).after(Duration::from_millis(1500))
+        }
+        ("GET", path) if path.starts_with("/api/tasks/") => Reply::json(
+            200,
+            json!({"task": {"id": "x", "status": "completed", "workerId": "wrk_mock",
+                            "url": "https://v3.handinger.com/worker/wrk_mock"}}),
+        ),
+        ("GET", path) if path.starts_with("/api/workers/wrk_mock") => {
+            let mut worker = worker_json(&Recorded::default());
+            worker["output_text"] = json!("Answer kept by the API");
+            Reply::json(200, worker)
+        }
+        _ => Reply::error(404, "not found"),
+    })
+}
+
+#[tokio::test]
+async fn any_replica_answers_any_request_and_get_task_finds_a_task_started_on_another() {
+    let mock = MockApi::start_with(api_keeping_answers()).await;
+    let a = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let b = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+
+    // Initialize on one replica, call on the other.
+    assert_eq!(
+        post(&http, &a.mcp_url(), &initialize(1), &[]).await.status,
+        200
+    );
+    let started = post(
+        &http,
+        &b.mcp_url(),
+        &tool_call(
+            2,
+            "create_task",
+            json!({"input": "long one", "waitSeconds": 0}),
+        ),
+        &[],
+    )
+    .await;
+    let response = started.response(2);
+    let task_id = response["result"]["structuredContent"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a taskId: {response}"))
+        .to_owned();
+    assert_eq!(response["result"]["structuredContent"]["status"], "running");
+
+    let fetched = post(
+        &http,
+        &a.mcp_url(),
+        &tool_call(3, "get_task", json!({"taskId": task_id, "waitSeconds": 10})),
+        &[],
+    )
+    .await;
+    let (text, is_error) = call_text(fetched.response(3));
+    assert!(
+        !is_error && text.starts_with("Answer kept by the API"),
+        "{text}"
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == format!("/api/tasks/{task_id}")),
+        "replica A asked the API"
+    );
+}
+
+#[tokio::test]
+async fn a_non_loopback_bind_needs_tokens_and_the_tokens_are_checked() {
+    let mock = MockApi::start().await;
+    let refused = serve_command(&mock.base_url, Some(KEY), "0.0.0.0:0", &[])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("without client authentication"), "{stderr}");
+    assert!(stderr.contains("--http-tokens-file"), "{stderr}");
+
+    let short = serve_command(&mock.base_url, Some(KEY), "0.0.0.0:0", &[])
+        .env("HANDINGER_HTTP_TOKENS", "short")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 16"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("# clients\n{TOKEN}\n\nsecond-token-0123456789\n"),
+    )
+    .unwrap();
+    let server = HttpServer::start_at(
+        &mock.base_url,
+        Some(KEY),
+        "0.0.0.0:0",
+        &["--http-tokens-file", tokens.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let http = http_client();
+    let url = server.mcp_url().replace("0.0.0.0", "127.0.0.1");
+    for bad in [
+        None,
+        Some("Bearer wrong-token-0123456789abc"),
+        Some("Bearer "),
+        Some(TOKEN),
+    ] {
+        let headers: Vec<(&str, &str)> = bad.map(|b| ("authorization", b)).into_iter().collect();
+        let answer = post(&http, &url, &ping(1), &headers).await;
+        assert_eq!(answer.status, 401, "{bad:?}");
+    }
+    for good in [
+        format!("Bearer {TOKEN}"),
+        "Bearer second-token-0123456789".to_owned(),
+    ] {
+        let answer = post(&http, &url, &ping(1), &[("authorization", &good)]).await;
+        assert_eq!(answer.status, 200, "{good}: {}", answer.text);
+    }
+    // Health checks need no token (load balancers call them).
+    let health = http.get(format!(
+        "{}/healthz",
+        server.base.replace("0.0.0.0", "127.0.0.1")
+    ));
+    assert_eq!(health.send().await.unwrap().status(), 200);
+    assert!(!server.stderr().contains(TOKEN), "a token was logged");
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_get_403_and_allowed_ones_pass() {
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(
+        &mock.base_url,
+        Some(KEY),
+        &[
+            "--http-allowed-origins",
+            "https://app.example.com",
+            "--http-allowed-hosts",
+            "bridge.example.com",
+        ],
+    )
+    .await;
+    let http = http_client();
+    let url = server.mcp_url();
+    let status = |answer: Answer| answer.status;
+    assert_eq!(
+        status(post(&http, &url, &ping(1), &[]).await),
+        200,
+        "no Origin: a non-browser client"
+    );
+    assert_eq!(
+        status(post(&http, &url, &ping(1), &[("origin", "https://evil.example")]).await),
+        403
+    );
+    assert_eq!(
+        status(
+            post(
+                &http,
+                &url,
+                &ping(1),
+                &[("origin", "http://localhost:1234")]
+            )
+            .await
+        ),
+        403,
+        "only listed origins"
+    );
+    assert_eq!(
+        status(
+            post(
+                &http,
+                &url,
+                &ping(1),
+                &[("origin", "https://app.example.com")]
+            )
+            .await
+        ),
+        200
+    );
+    assert_eq!(
+        status(post(&http, &url, &ping(1), &[("host", "evil.example")]).await),
+        403,
+        "DNS rebinding: a foreign Host"
+    );
+    assert_eq!(
+        status(post(&http, &url, &ping(1), &[("host", "bridge.example.com")]).await),
+        200
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_and_each_client_has_a_call_limit() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(2))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\nsecond-token-0123456789\n")).unwrap();
+    let server = HttpServer::start(
+        &mock.base_url,
+        Some(KEY),
+        &[
+            "--http-max-body",
+            "64KiB",
+            "--http-max-calls-per-client",
+            "2",
+            "--http-tokens-file",
+            tokens.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let http = http_client();
+    let url = server.mcp_url();
+    let first = format!("Bearer {TOKEN}");
+    let auth = [("authorization", first.as_str())];
+
+    let big = tool_call(1, "create_task", json!({"input": "x".repeat(100 * 1024)}));
+    assert_eq!(post(&http, &url, &big, &auth).await.status, 413);
+    assert!(mock.task_posts().is_empty());
+
+    // Two slow calls fill the first client's limit; its third is refused at once
+    // with 429, while the second client is served.
+    let slow = |id: i64, auth: String| {
+        let http = http.clone();
+        let url = url.clone();
+        tokio::spawn(async move {
+            post(
+                &http,
+                &url,
+                &tool_call(id, "create_task", json!({"input": format!("slow {id}")})),
+                &[("authorization", &auth)],
+            )
+            .await
+        })
+    };
+    let running = [slow(2, first.clone()), slow(3, first.clone())];
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = post(&http, &url, &ping(4), &auth).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    let other = post(
+        &http,
+        &url,
+        &ping(5),
+        &[("authorization", "Bearer second-token-0123456789")],
+    )
+    .await;
+    assert_eq!(other.status, 200);
+    for call in running {
+        let answer = call.await.unwrap();
+        assert_eq!(answer.status, 200);
+    }
+    // The permits come back when the calls end.
+    assert_eq!(post(&http, &url, &ping(6), &auth).await.status, 200);
+}
+
+#[tokio::test]
+async fn each_client_key_pays_for_its_own_calls_and_sees_only_its_own_tasks() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(300))).await;
+    // The server has no key of its own: every call must bring one.
+    let server = HttpServer::start(&mock.base_url, None, &[]).await;
+    let http = http_client();
+    let url = server.mcp_url();
+
+    let none = post(
+        &http,
+        &url,
+        &tool_call(1, "create_task", json!({"input": "no key"})),
+        &[],
+    )
+    .await;
+    let (text, is_error) = call_text(none.response(1));
+    assert!(is_error && text.contains("handinger-api-key"), "{text}");
+    assert!(mock.task_posts().is_empty());
+
+    let keys = ["hdg_live_client_a_0000", "hdg_live_client_b_1111"];
+    let mut calls = Vec::new();
+    for round in 0..10 {
+        for (who, key) in keys.iter().enumerate() {
+            let (http, url, key) = (http.clone(), url.clone(), key.to_string());
+            calls.push(tokio::spawn(async move {
+                let input = format!("from client {who} call {round}");
+                let answer = post(
+                    &http,
+                    &url,
+                    &tool_call(1, "create_task", json!({"input": input})),
+                    &[("handinger-api-key", &key)],
+                )
+                .await;
+                let (text, is_error) = call_text(answer.response(1));
+                assert!(!is_error && text.contains(&input), "{text}");
+            }));
+        }
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 20);
+    for post in &posts {
+        let who: usize = post.input().unwrap()["from client ".len()..][..1]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            post.header("authorization"),
+            Some(format!("Bearer {}", keys[who]).as_str()),
+            "client {who}'s call went out with another key"
+        );
+    }
+
+    // A task client A left running is not answered to client B from A's table:
+    // B's get_task asks the API with B's key.
+    mock.set_handler(slow_handler(Duration::from_secs(3)));
+    let started = post(
+        &http,
+        &url,
+        &tool_call(
+            1,
+            "create_task",
+            json!({"input": "private to A", "waitSeconds": 0}),
+        ),
+        &[("handinger-api-key", keys[0])],
+    )
+    .await;
+    let task_id = started.response(1)["result"]["structuredContent"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peek = post(
+        &http,
+        &url,
+        &tool_call(2, "get_task", json!({"taskId": task_id, "waitSeconds": 5})),
+        &[("handinger-api-key", keys[1])],
+    )
+    .await;
+    let (text, _) = call_text(peek.response(2));
+    assert!(
+        !text.contains("Answer to: private to A"),
+        "B saw A's answer: {text}"
+    );
+    let lookups: Vec<Recorded> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains(&task_id))
+        .collect();
+    let with_b = format!("Bearer {}", keys[1]);
+    assert!(
+        lookups.iter().any(|r| r.header("authorization") == Some(with_b.as_str())),
+        "B's get_task asked the API with B's key: {lookups:?}"
+    );
+    // A gets its own answer, kept by A's runner.
+    let own = post(
+        &http,
+        &url,
+        &tool_call(3, "get_task", json!({"taskId": task_id, "waitSeconds": 10})),
+        &[("handinger-api-key", keys[0])],
+    )
+    .await;
+    let (text, is_error) = call_text(own.response(3));
+    assert!(
+        !is_error && text.contains("Answer to: private to A"),
+        "{text}"
+    );
+    let log = server.stderr();
+    for key in keys {
+        assert!(!log.contains(key), "a client key was logged");
+    }
+}
+
+#[tokio::test]
+async fn files_come_only_from_a_workspace_configured_on_the_server() {
+    let mock = MockApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "server-side notes").unwrap();
+    let http = http_client();
+    let attach = tool_call(
+        1,
+        "create_task",
+        json!({"input": "read", "files": ["notes.txt"]}),
+    );
+
+    // No --workspace: refused, nothing sent, even though the server's working
+    // directory holds the file.
+    let mut cmd = serve_command(&mock.base_url, Some(KEY), "127.0.0.1:0", &[]);
+    cmd.current_dir(dir.path());
+    let bare = HttpServer::spawn(cmd).await;
+    let refused = post(&http, &bare.mcp_url(), &attach, &[]).await;
+    let (text, is_error) = call_text(refused.response(1));
+    assert!(is_error, "{text}");
+    assert!(text.contains("configured on the server"), "{text}");
+    assert!(mock.task_posts().is_empty(), "nothing is sent");
+
+    let served = HttpServer::start(
+        &mock.base_url,
+        Some(KEY),
+        &["--workspace", dir.path().to_str().unwrap()],
+    )
+    .await;
+    let sent = post(&http, &served.mcp_url(), &attach, &[]).await;
+    let (text, is_error) = call_text(sent.response(1));
+    assert!(!is_error, "{text}");
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 1);
+    let part = posts[0]
+        .parts
+        .iter()
+        .find(|p| p.filename.as_deref() == Some("notes.txt"));
+    assert_eq!(part.map(|p| p.len), Some(17));
+}
+
+#[tokio::test]
+async fn healthz_is_liveness_and_readyz_asks_the_api() {
+    let mock = MockApi::start().await;
+    let up = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(format!("{}/healthz", up.base)).await, 200);
+    assert_eq!(get(format!("{}/readyz", up.base)).await, 200);
+
+    // An API nobody listens on: alive, not ready.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let down = HttpServer::start(&dead_url, Some(KEY), &[]).await;
+    assert_eq!(get(format!("{}/healthz", down.base)).await, 200);
+    let ready = http
+        .get(format!("{}/readyz", down.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.text().await.unwrap().contains("not reachable"));
+    assert_eq!(get(format!("{}/elsewhere", down.base)).await, 404);
+}
+
+#[tokio::test]
+async fn sigterm_lets_calls_finish_then_names_the_tasks_still_waiting() {
+    // A call that ends within the grace period gets its answer.
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(2))).await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &["--shutdown-grace", "10"]).await;
+    let http = http_client();
+    let url = server.mcp_url();
+    let call = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            post(
+                &http,
+                &url,
+                &tool_call(1, "create_task", json!({"input": "finish me"})),
+                &[],
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    terminate(&server);
+    let answer = call.await.unwrap();
+    let (text, is_error) = call_text(answer.response(1));
+    assert!(!is_error && text.contains("Answer to: finish me"), "{text}");
+    let mut server = server;
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("exits once the call is done")
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+
+    // A call longer than the grace period: the server exits after it, naming the
+    // task, which get_task finds later.
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(30))).await;
+    let mut server = HttpServer::start(&mock.base_url, Some(KEY), &["--shutdown-grace", "1"]).await;
+    let url = server.mcp_url();
+    let _call = tokio::spawn(async move {
+        post(
+            &http,
+            &url,
+            &tool_call(1, "create_task", json!({"input": "too long"})),
+            &[],
+        )
+        .await
+    });
+    let task_id = loop {
+        if let Some(post) = mock.task_posts().first() {
+            break post.field("taskId").unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    terminate(&server);
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("exits after the grace period")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the grace period"
+    );
+    let log = server.stderr();
+    assert!(
+        log.contains("may still run on Handinger")
+            && (task_id.is_empty() || log.contains(&task_id)),
+        "{log}"
+    );
+}
+
+fn terminate(server: &HttpServer) {
+    let pid = server.child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
