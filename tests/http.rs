@@ -422,7 +422,9 @@ async fn each_client_key_pays_for_its_own_calls_and_sees_only_its_own_tasks() {
         .collect();
     let with_b = format!("Bearer {}", keys[1]);
     assert!(
-        lookups.iter().any(|r| r.header("authorization") == Some(with_b.as_str())),
+        lookups
+            .iter()
+            .any(|r| r.header("authorization") == Some(with_b.as_str())),
         "B's get_task asked the API with B's key: {lookups:?}"
     );
     // A gets its own answer, kept by A's runner.

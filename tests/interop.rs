@@ -267,3 +267,98 @@ async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
         );
     }
 }
+
+/// The official Python SDK's Streamable HTTP client against `serve --http`, with
+/// its own Handinger key in a header: initialize, list, a call with progress,
+/// structuredContent validated by the SDK, and no session needed.
+#[tokio::test]
+async fn python_sdk_speaks_streamable_http_with_its_own_key() {
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(
+        std::time::Duration::from_millis(1500),
+    ))
+    .await;
+    // The server has no key: the client's pays.
+    let server = crate::support::http::HttpServer::start(
+        &mock.base_url,
+        None,
+        &["--progress-interval", "0.5"],
+    )
+    .await;
+    let python = python();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/python_http_client.py"
+    );
+    let out = tokio::process::Command::new(&python)
+        .args([script, &server.mcp_url(), "hdg_live_python_client"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'mcp'")
+        && missing_client(
+            "the Python MCP SDK",
+            "pip install -r tests/interop/requirements.txt",
+        )
+    {
+        return;
+    }
+    assert!(out.status.success(), "Python HTTP client failed:\n{stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert!(seen["sessionId"].is_null(), "stateless: {seen}");
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0].header("authorization"),
+        Some("Bearer hdg_live_python_client")
+    );
+    assert!(seen["progress"].as_array().unwrap().len() >= 2, "{seen}");
+}
+
+/// The official MCP conformance suite (npm @modelcontextprotocol/conformance,
+/// pinned in .ci/run, on Node 22 from .ci/node22) against `serve --http`: the
+/// whole active suite, with tests/conformance/expected-failures.yml naming the
+/// scenarios that do not apply (and why). The suite fails on an unexpected
+/// failure and on a baseline entry that passes.
+#[tokio::test]
+async fn the_conformance_suite_passes_every_scenario_that_applies_over_http() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let node = format!("{root}/.ci/node22/node_modules/node/bin/node");
+    let suite = format!("{root}/.ci/conformance/node_modules/.bin/conformance");
+    if !(std::path::Path::new(&suite).exists() && std::path::Path::new(&node).exists())
+        && missing_client(
+            "the MCP conformance suite or Node 22",
+            "npm install --prefix .ci/node22 node@22 and --prefix .ci/conformance \
+             @modelcontextprotocol/conformance",
+        )
+    {
+        return;
+    }
+    let mock = MockApi::start().await;
+    let server =
+        crate::support::http::HttpServer::start(&mock.base_url, Some(crate::support::KEY), &[])
+            .await;
+    let results = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(&node)
+        .arg(&suite)
+        .args(["server", "--url", &server.mcp_url(), "--expected-failures"])
+        .arg(format!("{root}/tests/conformance/expected-failures.yml"))
+        .current_dir(results.path())
+        .output()
+        .await
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{report}");
+    for passed in [
+        "✓ server-initialize: 1 passed, 0 failed",
+        "✓ ping: 1 passed, 0 failed",
+        "✓ tools-list: 1 passed, 0 failed",
+        "✓ dns-rebinding-protection: 2 passed, 0 failed",
+    ] {
+        assert!(report.contains(passed), "{passed:?} not in:\n{report}");
+    }
+}

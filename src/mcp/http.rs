@@ -178,7 +178,7 @@ pub async fn serve(
         .with_json_response(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_allowed_hosts(allowed_hosts(&options, local))
-        .with_allowed_origins(options.allowed_origins.clone())
+        .with_allowed_origins(allowed_origins(&options, local))
         .enforce_origin_validation()
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(cancel.clone());
@@ -262,6 +262,22 @@ fn allowed_hosts(options: &HttpOptions, local: SocketAddr) -> Vec<String> {
     }
     hosts.extend(options.allowed_hosts.iter().cloned());
     hosts
+}
+
+/// The server's own origins (a page it served, were it to serve one) and the
+/// configured ones. Any other Origin, another port on localhost included, is
+/// refused.
+fn allowed_origins(options: &HttpOptions, local: SocketAddr) -> Vec<String> {
+    let port = local.port();
+    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .map(|host| format!("http://{host}:{port}"))
+        .collect();
+    if !local.ip().is_unspecified() && !local.ip().is_loopback() {
+        origins.push(format!("http://{local}"));
+    }
+    origins.extend(options.allowed_origins.iter().cloned());
+    origins
 }
 
 async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> Response<HttpBody> {
