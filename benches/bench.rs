@@ -62,6 +62,7 @@ fn main() {
         ("overhead", || Box::pin(overhead())),
         ("upload", || Box::pin(upload())),
         ("concurrency", || Box::pin(concurrency())),
+        ("http", || Box::pin(http_load())),
     ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("machine: {}", machine());
@@ -404,6 +405,192 @@ async fn concurrency() {
         idle_rss as f64 / 1024.0
     );
     println!("| bridge peak RSS | {:.1} MiB | |", peak as f64 / 1024.0);
+}
+
+/// MCP over Streamable HTTP under load, as a closed loop: each of many sessions
+/// initializes, then calls create_task again and again, against a mock that
+/// answers each task after 1 s, so that every session always has a call waiting.
+/// Sessions start spread over the first second (a steady state, not a single
+/// burst). The baseline is the same loop of direct POSTs to the same mock.
+async fn http_load() {
+    use support::http::{HttpServer, initialize, post, tool_call};
+    let sessions: usize = match std::env::var("HANDINGER_BENCH_HTTP_SESSIONS") {
+        Ok(n) => n
+            .parse()
+            .expect("HANDINGER_BENCH_HTTP_SESSIONS is a number"),
+        Err(_) if quick() => 20,
+        Err(_) => 1000,
+    };
+    let rounds = if quick() { 2 } else { 4 };
+    let delay = std::time::Duration::from_secs(1);
+    let mock = MockApi::start_with(support::mock::slow_handler(delay)).await;
+    mock.skip_hashing();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(sessions)
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let stagger = |n: usize| delay.mul_f64(n as f64 / sessions as f64);
+
+    // Baseline: the same closed loop, straight to the mock.
+    let direct: Vec<f64> = futures_util::future::join_all((0..sessions).map(|n| {
+        let (http, url) = (http.clone(), format!("{}/api/tasks", mock.base_url));
+        async move {
+            tokio::time::sleep(stagger(n)).await;
+            let mut latencies = Vec::new();
+            for round in 0..rounds {
+                let start = Instant::now();
+                let response = http
+                    .post(&url)
+                    .json(&json!({"input": format!("direct {n} {round}"),
+                                  "taskId": format!("tsk_direct{n}_{round}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.status().is_success());
+                response.bytes().await.unwrap();
+                // The first round ramps up; the steady state is measured.
+                if round > 0 {
+                    latencies.push(start.elapsed().as_secs_f64());
+                }
+            }
+            latencies
+        }
+    }))
+    .await
+    .concat();
+
+    let limit = (sessions * 2).to_string();
+    let server = HttpServer::start_at(
+        &mock.base_url,
+        Some(KEY),
+        "127.0.0.1:0",
+        &[
+            "--http-max-calls-per-client",
+            &limit,
+            "--max-in-flight",
+            &limit,
+            "--wait",
+            "60",
+        ],
+        &[("HANDINGER_LOG", "warn")],
+    )
+    .await;
+    let pid = server.child.id().unwrap();
+    let url = server.mcp_url();
+    // One call first, so the HTTP client and its pool exist before measuring.
+    post(
+        &http,
+        &url,
+        &tool_call(0, "create_task", json!({"input": "warm-up"})),
+        &[],
+    )
+    .await;
+    let idle_rss = support::proc_status_kib(pid, "VmRSS");
+    let posts_before = mock.task_posts().len();
+
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let load = futures_util::future::join_all((0..sessions).map(|n| {
+        let (http, url, in_flight) = (http.clone(), url.clone(), in_flight.clone());
+        async move {
+            tokio::time::sleep(stagger(n)).await;
+            let init = post(&http, &url, &initialize(1), &[]).await;
+            assert_eq!(init.status, 200);
+            let mut latencies = Vec::new();
+            for round in 0..rounds {
+                let input = format!("session {n} round {round}");
+                let call_start = Instant::now();
+                in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let call = tool_call(2 + round as i64, "create_task", json!({"input": input}));
+                let answer = post(&http, &url, &call, &[]).await;
+                in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                let latency = call_start.elapsed().as_secs_f64();
+                let id = 2 + round as i64;
+                let responses: Vec<_> = answer.messages.iter().filter(|m| m["id"] == id).collect();
+                assert_eq!(responses.len(), 1, "exactly one answer: {answer:?}");
+                let text = responses[0]["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or("");
+                assert!(text.contains(&format!("Answer to: {input}\n")), "{text}");
+                if round > 0 {
+                    latencies.push(latency);
+                }
+            }
+            latencies
+        }
+    }));
+    // Sample the server's memory while the calls wait; keep the sample taken with
+    // the most calls in flight.
+    let sampler = async {
+        let mut best = (0, 0);
+        while start.elapsed() < delay.mul_f64(rounds as f64) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let waiting = in_flight.load(std::sync::atomic::Ordering::SeqCst);
+            let rss = support::proc_status_kib(pid, "VmRSS");
+            if waiting > best.0 || (waiting == best.0 && rss > best.1) {
+                best = (waiting, rss);
+            }
+        }
+        best
+    };
+    let (latencies, (waiting, waiting_rss)) = tokio::join!(load, sampler);
+    let latencies = latencies.concat();
+    let wall = start.elapsed().as_secs_f64();
+    // A clean stop, as an operator's would be.
+    let mut server = server;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), server.child.wait()).await;
+    let posts = mock.task_posts();
+    let mut inputs: Vec<String> = posts[posts_before..]
+        .iter()
+        .filter_map(|p| p.input())
+        .collect();
+    let calls = sessions * rounds;
+    inputs.sort();
+    inputs.dedup();
+    assert_eq!(inputs.len(), calls, "each task sent exactly once");
+    assert_eq!(posts.len() - posts_before, calls, "and nothing sent twice");
+
+    let overhead = |p: f64| percentile(latencies.clone(), p) - percentile(direct.clone(), p);
+    let per_call_kib = waiting_rss.saturating_sub(idle_rss) as f64 / waiting.max(1) as f64;
+    println!(
+        "\n## http: {sessions} Streamable HTTP sessions, each calling create_task {rounds} times \
+         in a row (mock answers each after 1 s; sessions start over the first second; the first \
+         call of each is ramp-up, not counted)"
+    );
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| throughput | {:.0} calls/s ({calls} calls in {:.2} s) | |",
+        calls as f64 / wall,
+        wall
+    );
+    println!(
+        "| direct POST latency p50 / p99 (baseline) | {} / {} | |",
+        ms(percentile(direct.clone(), 50.0)),
+        ms(percentile(direct.clone(), 99.0))
+    );
+    println!(
+        "| create_task latency p50 / p99 | {} / {} | |",
+        ms(percentile(latencies.clone(), 50.0)),
+        ms(percentile(latencies.clone(), 99.0))
+    );
+    println!(
+        "| overhead p50 | {} | {} |",
+        ms(overhead(50.0)),
+        target("<= 2 ms")
+    );
+    println!("| overhead p99 | {} | |", ms(overhead(99.0)));
+    println!(
+        "| RSS per waiting call | {per_call_kib:.1} KiB ({:.1} MiB idle, {:.1} MiB with {waiting} calls waiting) | {} |",
+        idle_rss as f64 / 1024.0,
+        waiting_rss as f64 / 1024.0,
+        target("<= 20 KiB")
+    );
+    println!("| answered exactly once | {calls} of {calls} | all |");
 }
 
 fn write_file(path: &Path, size_mib: u64) {

@@ -122,6 +122,10 @@ struct TerminalProgress {
 }
 
 impl Progress for TerminalProgress {
+    fn shown(&self) -> bool {
+        self.enabled
+    }
+
     async fn report(&mut self, _: Duration, message: String) {
         if self.enabled {
             eprint!("\r\x1b[2K{message}");

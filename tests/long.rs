@@ -766,3 +766,28 @@ async fn the_first_progress_names_the_task_at_once_and_then_its_dashboard() {
     );
     session.close_stdin();
 }
+
+/// A call without a progress token shows no progress, so nothing is looked up
+/// to report: the POST is the only request. (rmcp's client sends a token with
+/// every call, so this one is spoken raw.)
+#[tokio::test]
+async fn a_call_without_a_progress_token_costs_no_dashboard_lookup() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-11-25").await;
+    let answer = session
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "quiet"}}),
+        )
+        .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let requests: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(requests, ["POST /api/tasks"]);
+    session.close_stdin();
+}

@@ -367,6 +367,10 @@ impl WorkDone {
 }
 
 impl Progress for WorkDone {
+    fn shown(&self) -> bool {
+        self.token.is_some()
+    }
+
     async fn report(&mut self, _: Duration, message: String) {
         self.send(json!({"kind": "report", "message": message, "cancellable": true}))
             .await;

@@ -122,6 +122,10 @@ struct McpProgress {
 }
 
 impl Progress for McpProgress {
+    fn shown(&self) -> bool {
+        self.meta.get_progress_token().is_some()
+    }
+
     async fn report(&mut self, elapsed: Duration, message: String) {
         let Some(token) = self.meta.get_progress_token() else {
             return;

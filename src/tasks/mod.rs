@@ -128,6 +128,12 @@ pub struct StillRunning {
 /// Receives progress while a call waits; each front-end reports it its own way.
 pub trait Progress: Send {
     fn report(&mut self, elapsed: Duration, message: String) -> impl Future<Output = ()> + Send;
+
+    /// Whether reports reach anyone. When they do not, nothing is looked up just
+    /// to report it (the dashboard URL costs a request to the API).
+    fn shown(&self) -> bool {
+        true
+    }
 }
 
 /// How long calls wait, and how often they report while waiting.
@@ -291,9 +297,11 @@ impl TaskRunner {
                     // dashboard URL follows if the API names it within a second.
                     let sent = format!("Handinger task {} was sent", handle.task_id);
                     progress.report(Duration::ZERO, sent).await;
-                    let describe = self.dashboard_url(handle.task_id.clone());
+                    let describe = progress
+                        .shown()
+                        .then(|| self.dashboard_url(handle.task_id.clone()));
                     return self
-                        .settle(handle, deadline, cancel, progress, Some(describe))
+                        .settle(handle, deadline, cancel, progress, describe)
                         .await;
                 }
                 Err(NotBegun::SameTaskRunning(running)) => running,
