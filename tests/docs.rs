@@ -12,8 +12,13 @@ fn readme() -> String {
 fn readme_settings_table_matches_the_parser() {
     let readme = readme();
     let command = cli_command();
+    let serve = command
+        .find_subcommand("serve")
+        .expect("a serve command")
+        .clone();
     let settings: Vec<_> = command
         .get_arguments()
+        .chain(serve.get_arguments())
         .filter(|a| a.get_env().is_some())
         .collect();
     assert!(settings.len() >= 20, "the parser lists its settings");

@@ -240,7 +240,7 @@ fn every_snippet_parses_and_launches_the_binary_as_it_accepts() {
     for entry in std::fs::read_dir(dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            continue; // npx/: checked below
+            continue; // npx/: checked below; http/: in tests/http.rs
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -394,7 +394,8 @@ fn the_readme_links_every_snippet() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let npx = std::fs::read_dir(dir().join("npx")).unwrap();
-    for entry in std::fs::read_dir(dir()).unwrap().chain(npx) {
+    let http = std::fs::read_dir(dir().join("http")).unwrap();
+    for entry in std::fs::read_dir(dir()).unwrap().chain(npx).chain(http) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             continue;

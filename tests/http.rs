@@ -30,6 +30,10 @@ async fn tools_are_listed_and_called_over_http_without_a_session() {
 
     let init = post(&http, &url, &initialize(1), &[]).await;
     assert_eq!(init.status, 200, "{}", init.text);
+    assert!(
+        init.headers.get("mcp-session-id").is_none(),
+        "stateless: no session ID"
+    );
     let result = &init.response(1)["result"];
     assert_eq!(result["serverInfo"]["name"], "handinger-mcp");
     assert!(result["capabilities"]["tools"].is_object());
@@ -315,6 +319,7 @@ async fn bodies_over_the_limit_get_413_and_each_client_has_a_call_limit() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let refused = post(&http, &url, &ping(4), &auth).await;
     assert_eq!(refused.status, 429, "{}", refused.text);
+    assert_eq!(refused.headers["retry-after"], "1");
     let other = post(
         &http,
         &url,
@@ -600,4 +605,142 @@ fn terminate(server: &HttpServer) {
             .unwrap()
             .success()
     );
+}
+
+/// What a remote-server snippet in editor-configs/http/ makes its host send: the
+/// URL and each header, with the host's placeholders for the bridge token and the
+/// Handinger key filled in.
+fn snippet_request(
+    path: &std::path::Path,
+    token: &str,
+    key: &str,
+) -> (String, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let fill = |value: &str| {
+        value
+            .replace("${input:handinger-bridge-token}", token)
+            .replace("${env:HANDINGER_BRIDGE_TOKEN}", token)
+            .replace("$HANDINGER_BRIDGE_TOKEN", token)
+            .replace("${input:handinger-api-key}", key)
+            .replace("${env:HANDINGER_API_KEY}", key)
+            .replace("$HANDINGER_API_KEY", key)
+    };
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    if name.ends_with(".sh") {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("claude mcp add"))
+            .unwrap();
+        assert!(line.contains("--transport http"), "{name}");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap()
+            .to_owned();
+        let headers = line
+            .split("--header \"")
+            .skip(1)
+            .map(|h| {
+                let h = &h[..h.find('"').unwrap()];
+                let (n, v) = h.split_once(": ").unwrap();
+                (n.to_owned(), fill(v))
+            })
+            .collect();
+        return (url, headers);
+    }
+    if name.ends_with(".toml") {
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        let server = &value["mcp_servers"]["handinger"];
+        let from_env = |var: &str| match var {
+            "HANDINGER_BRIDGE_TOKEN" => token.to_owned(),
+            "HANDINGER_API_KEY" => key.to_owned(),
+            other => panic!("{name}: unknown variable {other}"),
+        };
+        let mut headers = vec![(
+            "Authorization".to_owned(),
+            format!(
+                "Bearer {}",
+                from_env(server["bearer_token_env_var"].as_str().unwrap())
+            ),
+        )];
+        for (header, var) in server["env_http_headers"].as_table().unwrap() {
+            headers.push((header.clone(), from_env(var.as_str().unwrap())));
+        }
+        return (server["url"].as_str().unwrap().to_owned(), headers);
+    }
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let server = value
+        .get("servers")
+        .or_else(|| value.get("mcpServers"))
+        .map(|s| &s["handinger"])
+        .unwrap();
+    if let Some(kind) = server.get("type") {
+        assert_eq!(kind, "http", "{name}");
+    }
+    let headers = server["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, v)| (n.clone(), fill(v.as_str().unwrap())))
+        .collect();
+    (server["url"].as_str().unwrap().to_owned(), headers)
+}
+
+/// Each remote-host snippet, filled in as its host would, reaches a bridge with
+/// tokens: the bearer token is accepted and the user's own key pays for the call.
+#[tokio::test]
+async fn every_remote_host_snippet_authenticates_and_sends_its_own_key() {
+    let mock = MockApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    let server = HttpServer::start(
+        &mock.base_url,
+        None,
+        &["--http-tokens-file", tokens.to_str().unwrap()],
+    )
+    .await;
+    let http = http_client();
+    let snippets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("editor-configs/http");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(snippets).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let key = format!("hdg_live_snippet_{}", name.replace(['.', '-'], "_"));
+        let (url, headers) = snippet_request(&path, TOKEN, &key);
+        assert!(url.ends_with("/mcp"), "{name}: {url}");
+        assert!(
+            headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("handinger-api-key")),
+            "{name} sends no Handinger-Api-Key"
+        );
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let input = format!("from {name}");
+        let answer = post(
+            &http,
+            &server.mcp_url(),
+            &tool_call(1, "create_task", json!({"input": input})),
+            &headers,
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        let (text, is_error) = call_text(answer.response(1));
+        assert!(!is_error, "{name}: {text}");
+        let sent = mock
+            .task_posts()
+            .into_iter()
+            .find(|p| p.input().as_deref() == Some(input.as_str()))
+            .unwrap();
+        assert_eq!(
+            sent.header("authorization"),
+            Some(format!("Bearer {key}").as_str()),
+            "{name}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
 }

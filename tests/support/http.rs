@@ -109,6 +109,7 @@ pub fn http_client() -> reqwest::Client {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub messages: Vec<Value>,
     pub text: String,
 }
@@ -141,6 +142,7 @@ pub async fn post(
     }
     let response = request.send().await.expect("the server answers HTTP");
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let messages = if text.trim_start().starts_with('{') {
         serde_json::from_str(&text).into_iter().collect()
@@ -152,6 +154,7 @@ pub async fn post(
     };
     Answer {
         status,
+        headers,
         messages,
         text,
     }
