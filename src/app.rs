@@ -70,6 +70,8 @@ pub fn http_options(config: &Config, http: &HttpServe) -> HttpOptions {
         allowed_origins: http.allowed_origins.clone(),
         max_body_bytes: http.max_body_bytes,
         max_calls_per_client: http.max_calls_per_client,
+        header_timeout: http.header_timeout,
+        max_connections: http.max_connections,
         shutdown_grace: http.shutdown_grace,
         max_output_chars: config.max_output_chars.unwrap_or(SERVER_MAX_OUTPUT_CHARS),
         workspace: (!config.workspace.is_empty())

@@ -289,9 +289,11 @@ fn size(raw: &str) -> Result<u64, String> {
 /// process lists would show them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpSettings {
-    /// Serve MCP over Streamable HTTP on ADDR (host:port, e.g. 127.0.0.1:8080)
-    /// instead of stdio; the endpoint is /mcp. A non-loopback address needs tokens.
-    #[arg(long, env = "HANDINGER_HTTP", value_name = "ADDR")]
+    /// Serve MCP over Streamable HTTP on ADDR (host:port; 127.0.0.1:8080 when
+    /// ADDR is left out) instead of stdio; the endpoint is /mcp. A non-loopback
+    /// address needs tokens.
+    #[arg(long, env = "HANDINGER_HTTP", value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = "127.0.0.1:8080")]
     pub http: Option<SocketAddr>,
     /// File of bearer tokens clients must present, one per line (# comments);
     /// HANDINGER_HTTP_TOKENS may also list tokens, comma-separated.
@@ -325,6 +327,15 @@ pub struct HttpSettings {
     #[arg(long, env = "HANDINGER_HTTP_MAX_CALLS_PER_CLIENT", value_name = "N", default_value = "64",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub http_max_calls_per_client: u32,
+    /// Time a client has to send a request's headers; a slower one is dropped.
+    #[arg(long, env = "HANDINGER_HTTP_HEADER_TIMEOUT", value_name = "SECS", default_value = "30",
+          value_parser = seconds)]
+    pub http_header_timeout: Duration,
+    /// Most client connections open at once; past it, new ones wait to be
+    /// accepted.
+    #[arg(long, env = "HANDINGER_HTTP_MAX_CONNECTIONS", value_name = "N", default_value = "10000",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_max_connections: u32,
     /// After SIGTERM, how long calls in flight may go on before the server exits
     /// (their tasks keep running on Handinger; get_task finds them).
     #[arg(long, env = "HANDINGER_SHUTDOWN_GRACE", value_name = "SECS", default_value = "30",
@@ -341,6 +352,8 @@ pub struct HttpServe {
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub max_calls_per_client: usize,
+    pub header_timeout: Duration,
+    pub max_connections: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -391,6 +404,8 @@ impl HttpSettings {
             allowed_origins: self.http_allowed_origins,
             max_body_bytes: usize::try_from(self.http_max_body).unwrap_or(usize::MAX),
             max_calls_per_client: self.http_max_calls_per_client as usize,
+            header_timeout: self.http_header_timeout.max(Duration::from_millis(100)),
+            max_connections: self.http_max_connections as usize,
             shutdown_grace: self.shutdown_grace,
         }))
     }
@@ -730,6 +745,19 @@ fn redacted_for_message(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_without_an_address_serves_on_loopback() {
+        let Ok(Command::Serve {
+            http: Some(http), ..
+        }) = parse(&["serve", "--http"])
+        else {
+            panic!("serve --http parses");
+        };
+        assert_eq!(http.addr, "127.0.0.1:8080".parse().unwrap());
+        assert!(http.tokens.is_empty());
+        assert!(parse(&["serve", "--http", "--lsp"]).is_err());
+    }
 
     fn parse(args: &[&str]) -> Result<Command, UsageError> {
         let mut all = vec!["handinger-mcp"];

@@ -744,3 +744,49 @@ async fn every_remote_host_snippet_authenticates_and_sends_its_own_key() {
     }
     assert_eq!(checked, 4);
 }
+
+/// A client that never finishes its headers is dropped after the header timeout,
+/// and past the connection limit new connections wait until one closes.
+#[tokio::test]
+async fn slow_headers_are_dropped_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(
+        &mock.base_url,
+        Some(KEY),
+        &["--http-header-timeout", "1", "--http-max-connections", "2"],
+    )
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+
+    // Both slots are taken: a third client waits...
+    let http = http_client();
+    let third = tokio::spawn({
+        let url = format!("{}/healthz", server.base);
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection was served past the limit"
+    );
+
+    // ...until the slow ones are dropped for taking too long over their headers.
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the slow client is dropped within 5 s");
+    let status = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("the waiting client is served once a slot frees")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    drop(idle);
+}

@@ -53,6 +53,10 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// Requests one client may have in flight at once.
     pub max_calls_per_client: usize,
+    /// Time allowed for a request's headers (slow-header attacks).
+    pub header_timeout: Duration,
+    /// Connections open at once; the accept loop waits past it.
+    pub max_connections: usize,
     /// How long calls may go on after SIGTERM.
     pub shutdown_grace: Duration,
     pub max_output_chars: usize,
@@ -206,11 +210,23 @@ pub async fn serve(
     eprintln!("handinger-mcp: listening on http://{local}/mcp");
 
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(options.max_connections));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(options.header_timeout);
     tokio::pin!(shutdown);
     let signal = loop {
+        // A free connection slot first, then a connection: past the limit,
+        // clients wait in the kernel's backlog.
+        let next = async {
+            let slot = connections.clone().acquire_owned().await;
+            (slot, listener.accept().await)
+        };
         tokio::select! {
             signal = &mut shutdown => break signal,
-            accepted = listener.accept() => {
+            (slot, accepted) = next => {
+                let Ok(slot) = slot else { break "closed" };
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
@@ -224,13 +240,13 @@ pub async fn serve(
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
                 });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
+                let connection = http1.serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(connection);
                 tokio::spawn(async move {
                     if let Err(error) = watched.await {
                         tracing::debug!(%error, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
         }
