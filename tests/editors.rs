@@ -183,31 +183,47 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
     );
 }
 
-/// Emacs with eglot (Emacs 28 and the elpa eglot package: .ci/run installs them
-/// from Debian's packages when CI=true; elsewhere the test skips).
-fn emacs() -> Option<&'static str> {
-    let found = std::process::Command::new("emacs")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if found {
-        return Some("emacs");
+/// The Emacsen to drive, with eglot: the system's `emacs` (Emacs 28 and the elpa
+/// eglot package, from Debian: .ci/run installs them when CI=true), and Emacs 30
+/// with its built-in eglot, unpacked by .ci/run into .ci/emacs30 from Debian's
+/// backports. Under CI both must be there; elsewhere a missing one is skipped.
+fn emacsen() -> Vec<String> {
+    let runs = |program: &str| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let ci = std::env::var("CI").ok().as_deref() == Some("true");
+    let mut found = Vec::new();
+    let emacs30 = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/emacs30/emacs");
+    for (program, how) in [
+        (
+            "emacs",
+            "apt-get install emacs-nox elpa-eglot (.ci/run does when CI=true)",
+        ),
+        (emacs30, "bash .ci/run unpacks Emacs 30 into .ci/emacs30"),
+    ] {
+        if runs(program) {
+            found.push(program.to_owned());
+        } else {
+            let message = format!("{program} is missing: {how}");
+            assert!(!ci, "{message}");
+            eprintln!("skipped: {message}");
+        }
     }
-    let message =
-        "Emacs is missing: apt-get install emacs-nox elpa-eglot (.ci/run does when CI=true)";
-    assert!(
-        std::env::var("CI").ok().as_deref() != Some("true"),
-        "{message}"
-    );
-    eprintln!("skipped: {message}");
-    None
+    found
 }
 
 #[tokio::test]
 async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_files() {
-    let Some(emacs) = emacs() else {
-        return;
-    };
+    for emacs in emacsen() {
+        emacs_eglot_session(&emacs).await;
+    }
+}
+
+/// One Emacs, driven through every command of the snippet.
+async fn emacs_eglot_session(emacs: &str) {
     let mock = MockApi::start_with(editor_api()).await;
     let (ws, report) = workspace();
     let root = env!("CARGO_MANIFEST_DIR");
@@ -223,7 +239,19 @@ async fn emacs_eglot_runs_long_tasks_asynchronously_with_progress_cancel_and_fil
         .arg("-l")
         .arg(format!("{root}/tests/editors/emacs_driver.el"));
     let seen = run_editor(cmd, &report).await;
-    assert!(seen.get("driver_error").is_none(), "{seen}");
+    assert!(seen.get("driver_error").is_none(), "{emacs}: {seen}");
+    // The Emacs asked for ran: 30 with its built-in eglot, or 28 with elpa's.
+    let version = seen["emacs_version"].as_str().unwrap_or_default();
+    let eglot = seen["eglot_file"].as_str().unwrap_or_default();
+    if emacs.ends_with("emacs30/emacs") {
+        assert!(version.starts_with("30."), "{version}");
+        assert!(
+            eglot.contains("/emacs/30.1/lisp/"),
+            "built-in eglot: {eglot}"
+        );
+    } else {
+        eprintln!("{emacs}: Emacs {version}, eglot from {eglot}");
+    }
     // The call returned at once; the answer came after more than 10 s, no timeout.
     assert_eq!(seen["returned_at_once"], true, "{seen}");
     assert_eq!(seen["long_done"], true, "{seen}");

@@ -30,6 +30,8 @@
 
 (defvar report nil)
 (defun note (key value) (push (cons key value) report))
+(note 'emacs_version emacs-version)
+(note 'eglot_file (locate-library "eglot"))
 
 (condition-case failure
     (progn
