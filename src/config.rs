@@ -245,8 +245,8 @@ pub struct Settings {
     #[arg(long, env = "HANDINGER_FILES_FIELD", value_name = "NAME", default_value = "files",
           value_parser = NonEmptyStringValueParser::new(), global = true)]
     pub files_field: String,
-    /// Log filter for stderr: error, warn, info, debug, trace or a tracing
-    /// directive (server, command line).
+    /// Log filter for stderr: error, warn, info, debug, trace, or comma-separated
+    /// target=level directives (server, command line).
     #[arg(
         long,
         env = "HANDINGER_LOG",

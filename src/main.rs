@@ -14,7 +14,7 @@ use handinger_mcp::{
 use rmcp::ServiceExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
 
 fn main() -> ExitCode {
     let command = match Command::from_env() {
@@ -243,13 +243,19 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Logs go to stderr: stdout carries only the protocol.
+/// Logs go to stderr: stdout carries only the protocol. The filter is a level,
+/// or `target=level` directives (`info,rmcp=warn`); one that does not parse is
+/// reported and `info` is used.
 fn init_logging(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let targets = filter.parse::<Targets>().unwrap_or_else(|error| {
+        eprintln!("handinger-mcp: log filter {filter:?} not understood ({error}); logging at info");
+        Targets::new().with_default(tracing::Level::INFO)
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
+        .finish()
+        .with(targets)
         .init();
 }
 

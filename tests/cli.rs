@@ -463,3 +463,39 @@ async fn handinger_workspace_is_a_list_and_a_flag_is_one_folder() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("\"{list}\"")), "{stdout}");
 }
+
+/// A log filter that does not parse is reported, and the server still starts
+/// (logging at info); a valid one with targets is taken as given.
+#[tokio::test]
+async fn a_log_filter_that_does_not_parse_is_reported_not_fatal() {
+    let mock = MockApi::start().await;
+    let bad = command(&mock.base_url, Some(KEY), &[])
+        .env("HANDINGER_LOG", "[span{field=1}]")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("log filter \"[span{field=1}]\" not understood"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stdin closed before any message"),
+        "info still logs: {stderr}"
+    );
+
+    let quiet = command(&mock.base_url, Some(KEY), &[])
+        .env("HANDINGER_LOG", "warn,handinger_mcp=error")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(quiet.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stderr),
+        "",
+        "nothing at info"
+    );
+}
