@@ -67,6 +67,14 @@ async fn tools_are_listed_and_called_over_http_without_a_session() {
     .await;
     let (text, is_error) = call_text(called.response(3));
     assert!(!is_error && text.contains("Answer to: over HTTP"), "{text}");
+    // A call with nothing to stream is one JSON answer (a progress token would
+    // turn it into an event stream).
+    assert!(
+        called.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let posts = mock.task_posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(

@@ -179,7 +179,7 @@ pub async fn serve(
     let cancel = CancellationToken::new();
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
-        .with_json_response(false)
+        .with_json_response(true)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_allowed_hosts(allowed_hosts(&options, local))
         .with_allowed_origins(allowed_origins(&options, local))
