@@ -798,3 +798,47 @@ async fn slow_headers_are_dropped_and_connections_are_capped() {
     assert_eq!(status, 200);
     drop(idle);
 }
+
+/// A key header that is there but empty (a host variable that is unset, say) is
+/// an error, never a silent fall-back to the server's own key.
+#[tokio::test]
+async fn an_empty_key_header_never_falls_back_to_the_server_key() {
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let call = tool_call(1, "create_task", json!({"input": "whose key?"}));
+    for value in ["", "   "] {
+        let answer = post(
+            &http,
+            &server.mcp_url(),
+            &call,
+            &[("handinger-api-key", value)],
+        )
+        .await;
+        let (text, is_error) = call_text(answer.response(1));
+        assert!(
+            is_error && text.contains("header is empty"),
+            "{value:?}: {text}"
+        );
+    }
+    let unexpanded = post(
+        &http,
+        &server.mcp_url(),
+        &call,
+        &[("handinger-api-key", "${env:HANDINGER_API_KEY}")],
+    )
+    .await;
+    let (text, is_error) = call_text(unexpanded.response(1));
+    assert!(is_error && text.contains("literal text"), "{text}");
+    assert!(
+        mock.task_posts().is_empty(),
+        "nothing sent with the server's key"
+    );
+    // Without the header at all, the server's key pays.
+    let answer = post(&http, &server.mcp_url(), &call, &[]).await;
+    assert!(!call_text(answer.response(1)).1);
+    assert_eq!(
+        mock.task_posts()[0].header("authorization"),
+        Some(bearer_of_key().as_str())
+    );
+}

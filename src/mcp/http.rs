@@ -109,18 +109,29 @@ impl KeyedRunners {
         }
     }
 
-    /// The runner for a request: the client's key when it sent one, else the
-    /// server's; an error message when there is neither.
-    pub fn for_request(&self, client_key: Option<&str>) -> Result<Arc<TaskRunner>, String> {
-        let Some(key) = client_key.map(str::trim).filter(|k| !k.is_empty()) else {
-            if self.server.has_key() {
-                return Ok(self.server.clone());
+    /// The runner for a request's headers: the client's key when it sent the
+    /// header, else the server's; an error message when there is neither, or
+    /// when the header is there but holds no usable key (an empty value, say,
+    /// from a host variable that is unset): that never falls back to the
+    /// server's key.
+    pub fn for_request(&self, headers: &http::HeaderMap) -> Result<Arc<TaskRunner>, String> {
+        let sent = headers.get(CLIENT_KEY_HEADER).map(|value| {
+            value
+                .to_str()
+                .map(str::trim)
+                .ok()
+                .filter(|key| !key.is_empty())
+        });
+        let key = match sent {
+            Some(Some(key)) => key,
+            Some(None) => {
+                return Err(format!(
+                    "The {CLIENT_KEY_HEADER} header is empty or not text. Set it to your \
+                     Handinger API key (hdg_live_...) in your MCP host's config for this \
+                     server, or leave the header out to use the server's key."
+                ));
             }
-            return Err(format!(
-                "No Handinger API key: send yours in the {CLIENT_KEY_HEADER} header (set it in \
-                 your MCP host's config for this server), or start the server with \
-                 HANDINGER_API_KEY."
-            ));
+            None => return self.server_runner(),
         };
         let mut runners = self.by_client_key.lock().expect("runners lock");
         if let Some(runner) = runners.get(key) {
@@ -135,6 +146,17 @@ impl KeyedRunners {
         }));
         runners.insert(key.to_owned(), runner.clone());
         Ok(runner)
+    }
+
+    /// The runner paid by the server's own key, when it has one.
+    fn server_runner(&self) -> Result<Arc<TaskRunner>, String> {
+        if self.server.has_key() {
+            return Ok(self.server.clone());
+        }
+        Err(format!(
+            "No Handinger API key: send yours in the {CLIENT_KEY_HEADER} header (set it in your \
+             MCP host's config for this server), or start the server with HANDINGER_API_KEY."
+        ))
     }
 
     /// Every runner, for the shutdown report.

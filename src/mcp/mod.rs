@@ -173,12 +173,12 @@ impl HandingerServer {
         match &self.calls {
             Calls::Local(runner) => Ok(runner.clone()),
             Calls::Shared(runners) => {
-                let client_key = context
+                let no_headers = ::http::HeaderMap::new();
+                let headers = context
                     .extensions
                     .get::<::http::request::Parts>()
-                    .and_then(|parts| parts.headers.get(http::CLIENT_KEY_HEADER))
-                    .and_then(|value| value.to_str().ok());
-                runners.for_request(client_key)
+                    .map_or(&no_headers, |parts| &parts.headers);
+                runners.for_request(headers)
             }
         }
     }
