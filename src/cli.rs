@@ -54,11 +54,19 @@ pub fn print(text: &str) {
 
 /// The `mcpServers` entry for this setup: the binary's absolute path, the
 /// configured workspace folders, and the base URL when it is not the default.
-fn host_snippet(config: &Config) -> Value {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "handinger-mcp".to_owned());
-    let mut args = Vec::new();
+fn host_snippet(config: &Config, launch: Launch) -> Value {
+    let (command, mut args) = match launch {
+        Launch::Binary => {
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "handinger-mcp".to_owned());
+            (exe, Vec::new())
+        }
+        Launch::Npx => (
+            "npx".to_owned(),
+            vec!["-y".to_owned(), "handinger-mcp".to_owned()],
+        ),
+    };
     for folder in &config.workspace {
         let folder = folder.canonicalize().unwrap_or_else(|_| folder.clone());
         args.push("--workspace".to_owned());
@@ -72,7 +80,15 @@ fn host_snippet(config: &Config) -> Value {
     if base_url.as_str() != DEFAULT_BASE_URL {
         env.insert("HANDINGER_BASE_URL".into(), json!(base_url.as_str()));
     }
-    json!({"mcpServers": {"handinger": {"command": exe, "args": args, "env": env}}})
+    json!({"mcpServers": {"handinger": {"command": command, "args": args, "env": env}}})
+}
+
+/// How a host starts the server: this binary by its absolute path, or the npm
+/// package through npx (no install beyond Node).
+#[derive(Clone, Copy)]
+enum Launch {
+    Binary,
+    Npx,
 }
 
 /// The base URL every snippet can leave out.
@@ -344,9 +360,12 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
         }
         Err(problem) => line(false, problem.to_string()),
     }
+    let snippet = |launch| serde_json::to_string_pretty(&host_snippet(&config, launch));
     print(&format!(
-        "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n{}",
-        serde_json::to_string_pretty(&host_snippet(&config)).expect("serializes")
+        "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n{}\n\
+         Or, with npx (needs Node 18 or newer, nothing else):\n{}",
+        snippet(Launch::Binary).expect("serializes"),
+        snippet(Launch::Npx).expect("serializes")
     ));
     if config.workspace.is_empty() {
         print(

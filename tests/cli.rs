@@ -235,11 +235,26 @@ async fn doctor_checks_key_reach_and_auth() {
     assert!(!good.stdout.contains(KEY), "the key is never printed");
     // The snippet carries what this setup needs: the non-default base URL, and the
     // workspace when one is configured (otherwise a hint to add one).
-    let snippet_start = good.stdout.find('{').unwrap();
-    let snippet_end = good.stdout.rfind('}').unwrap();
-    let snippet: serde_json::Value =
-        serde_json::from_str(&good.stdout[snippet_start..=snippet_end]).unwrap();
+    let (binary_part, npx_part) = good
+        .stdout
+        .split_once("Or, with npx")
+        .expect("an npx form beside the binary's");
+    let json_in = |text: &str| -> serde_json::Value {
+        serde_json::from_str(&text[text.find('{').unwrap()..=text.rfind('}').unwrap()]).unwrap()
+    };
+    let snippet = json_in(binary_part);
     let entry = &snippet["mcpServers"]["handinger"];
+    assert!(
+        entry["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("/handinger-mcp")
+    );
+    let npx = json_in(npx_part);
+    let npx_entry = &npx["mcpServers"]["handinger"];
+    assert_eq!(npx_entry["command"], "npx");
+    assert_eq!(npx_entry["args"], json!(["-y", "handinger-mcp"]));
+    assert_eq!(npx_entry["env"], entry["env"]);
     assert_eq!(
         entry["env"]["HANDINGER_BASE_URL"],
         format!("{}/", mock.base_url)
