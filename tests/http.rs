@@ -67,13 +67,12 @@ async fn tools_are_listed_and_called_over_http_without_a_session() {
     .await;
     let (text, is_error) = call_text(called.response(3));
     assert!(!is_error && text.contains("Answer to: over HTTP"), "{text}");
-    // A call with nothing to stream is one JSON answer (a progress token would
-    // turn it into an event stream).
+    // An event stream, which carries keep-alive comments while a call waits.
     assert!(
         called.headers["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("application/json")
+            .starts_with("text/event-stream")
     );
     let posts = mock.task_posts();
     assert_eq!(posts.len(), 1);
@@ -840,5 +839,38 @@ async fn an_empty_key_header_never_falls_back_to_the_server_key() {
     assert_eq!(
         mock.task_posts()[0].header("authorization"),
         Some(bearer_of_key().as_str())
+    );
+}
+
+/// A call that waits in silence still sends something every 15 s (an SSE
+/// comment), so proxies with idle timeouts keep the connection.
+#[tokio::test]
+async fn a_long_call_keeps_its_stream_alive() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(17))).await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let started = std::time::Instant::now();
+    let mut response = http
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", crate::support::http::PROTOCOL)
+        .body(tool_call(1, "create_task", json!({"input": "slow and silent"})).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut before_result = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        if text.contains("\"result\"") {
+            break;
+        }
+        before_result.push((started.elapsed(), text));
+    }
+    assert!(
+        before_result
+            .iter()
+            .any(|(at, text)| *at > Duration::from_secs(10) && text.trim_start().starts_with(':')),
+        "no keep-alive while waiting: {before_result:?}"
     );
 }

@@ -201,7 +201,10 @@ pub async fn serve(
     let cancel = CancellationToken::new();
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
-        .with_json_response(true)
+        // Every answer is an event stream with a keep-alive comment every 15 s, so
+        // a proxy's idle timeout never cuts a call that waits minutes in silence
+        // (a plain JSON answer would send nothing until the end).
+        .with_json_response(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_allowed_hosts(allowed_hosts(&options, local))
         .with_allowed_origins(allowed_origins(&options, local))
