@@ -88,6 +88,13 @@ async fn serves_mcp(program: &Path, env: &[(&str, &str)]) {
     client.cancel().await.unwrap();
 }
 
+/// The package name inside a platform tarball's file name
+/// (`handinger-mcp-linux-x64-0.1.0.tgz` is `handinger-mcp-linux-x64`).
+fn platform_name(tarball: &Path) -> String {
+    let name = tarball.file_name().unwrap().to_string_lossy();
+    name.trim_end_matches(&format!("-{VERSION}.tgz")).to_owned()
+}
+
 /// The pids of a process's children.
 fn children(pid: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
@@ -114,6 +121,39 @@ async fn npm_tarballs_install_from_files_and_the_launcher_runs_the_native_binary
     .await;
     let bin = prefix.path().join("node_modules/.bin/handinger-mcp");
     serves_mcp(&bin, &[]).await;
+
+    // The way hosts run it: npx (npm exec) with the packages, nothing installed
+    // beforehand, in an empty cache; and no install script runs anywhere.
+    let cache = tempfile::tempdir().unwrap();
+    let version = run_ok(
+        Command::new("npx")
+            .arg("--yes")
+            .arg("--cache")
+            .arg(cache.path())
+            .arg(format!("--package={}", platform.display()))
+            .arg(format!("--package={}", launcher.display()))
+            .args(["--", "handinger-mcp", "--version"])
+            .current_dir(cache.path()),
+    )
+    .await;
+    assert_eq!(version.trim(), format!("handinger-mcp {VERSION}"));
+    for package in ["handinger-mcp", &platform_name(&platform)] {
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(
+                prefix
+                    .path()
+                    .join("node_modules")
+                    .join(package)
+                    .join("package.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            manifest.get("scripts").is_none(),
+            "{package} has install scripts"
+        );
+    }
 
     // Exit codes pass through: a usage error is 2, as with the bare binary.
     let status = Command::new(&bin)
