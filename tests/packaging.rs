@@ -69,11 +69,23 @@ async fn run_ok(cmd: &mut Command) -> String {
 /// `--version` through `program`, then a real MCP session: initialize and a
 /// create_task answered by the mock.
 async fn serves_mcp(program: &Path, env: &[(&str, &str)]) {
-    let version = run_ok(Command::new(program).arg("--version")).await;
+    serves_mcp_through(program, &[], env).await;
+}
+
+/// [`serves_mcp`] for a runner that takes its own arguments first (`uvx --from
+/// WHEEL handinger-mcp`).
+async fn serves_mcp_through(program: &Path, runner_args: &[&str], env: &[(&str, &str)]) {
+    let version = run_ok(
+        Command::new(program)
+            .args(runner_args)
+            .arg("--version")
+            .envs(env.iter().copied()),
+    )
+    .await;
     assert_eq!(version.trim(), format!("handinger-mcp {VERSION}"));
 
     let mock = MockApi::start().await;
-    let mut cmd = command_for(program, &mock.base_url, Some(KEY), &[]);
+    let mut cmd = command_for(program, &mock.base_url, Some(KEY), runner_args);
     cmd.envs(env.iter().copied());
     let client = connect_with(cmd, ProtocolVersion::V_2025_06_18).await;
     let info = client.peer_info().expect("server info");
@@ -224,6 +236,47 @@ async fn the_wheel_installs_into_a_venv_and_its_script_serves() {
     )
     .await;
     serves_mcp(&venv.path().join("bin/handinger-mcp"), &[]).await;
+
+    // As users run it: uvx and pipx run, each in its own empty cache, offline
+    // for uv (the wheel has no dependencies).
+    let tools = root().join(".ci/venv/bin");
+    let (uvx, pipx) = (tools.join("uvx"), tools.join("pipx"));
+    if !(uvx.exists() && pipx.exists()) {
+        missing_client("uv and pipx", "pip install -r packaging/requirements.txt");
+        return;
+    }
+    let homes = tempfile::tempdir().unwrap();
+    let home = |name: &str| homes.path().join(name).display().to_string();
+    let wheel_path = wheel.display().to_string();
+    serves_mcp_through(
+        &uvx,
+        &["--offline", "--from", &wheel_path, "handinger-mcp"],
+        &[
+            ("UV_CACHE_DIR", &home("uv-cache")),
+            ("UV_TOOL_DIR", &home("uv-tools")),
+        ],
+    )
+    .await;
+    let version = run_ok(
+        Command::new(&pipx)
+            .args([
+                "run",
+                "--no-cache",
+                "--spec",
+                &wheel_path,
+                "handinger-mcp",
+                "--version",
+            ])
+            .env("PIPX_HOME", home("pipx"))
+            .env("PIPX_BIN_DIR", home("pipx-bin")),
+    )
+    .await;
+    assert!(
+        version
+            .trim()
+            .ends_with(&format!("handinger-mcp {VERSION}")),
+        "{version}"
+    );
 }
 
 /// The mcpb CLI: $MCPB, else the copy .ci/run installs in .ci/mcpb.
