@@ -40,6 +40,22 @@ fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
     (ws, report)
 }
 
+/// Give an editor a home of its own, so its logs, swap files and caches (Neovim's
+/// lsp.log, Emacs's eln-cache) go to a temp folder, not the user's home.
+fn private_home(cmd: &mut tokio::process::Command) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    cmd.env("HOME", home.path());
+    for (var, sub) in [
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ] {
+        cmd.env(var, home.path().join(sub));
+    }
+    home
+}
+
 /// Run the editor until it quits (at most 120 s) and read its report.
 async fn run_editor(mut editor: tokio::process::Command, report: &Path) -> Value {
     editor.kill_on_drop(true);
@@ -109,6 +125,7 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
             None => nvim_cmd.env_remove(name),
         };
     }
+    let _home = private_home(&mut nvim_cmd);
     nvim_cmd
         .env_remove("HANDINGER_LOG")
         .env("HANDINGER_REPORT", &report)
@@ -228,6 +245,7 @@ async fn emacs_eglot_session(emacs: &str) {
     let (ws, report) = workspace();
     let root = env!("CARGO_MANIFEST_DIR");
     let mut cmd = tokio::process::Command::new(emacs);
+    let _home = private_home(&mut cmd);
     cmd.env("HANDINGER_BASE_URL", &mock.base_url)
         .env("HANDINGER_API_KEY", KEY)
         .env("HANDINGER_TEST_BIN", crate::support::bin())

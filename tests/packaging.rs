@@ -268,7 +268,10 @@ async fn the_wheel_installs_into_a_venv_and_its_script_serves() {
                 "--version",
             ])
             .env("PIPX_HOME", home("pipx"))
-            .env("PIPX_BIN_DIR", home("pipx-bin")),
+            .env("PIPX_BIN_DIR", home("pipx-bin"))
+            // pipx may install through uv, which has its own cache.
+            .env("UV_CACHE_DIR", home("uv-cache"))
+            .env("XDG_CACHE_HOME", home("cache")),
     )
     .await;
     assert!(
