@@ -549,3 +549,45 @@ async fn the_docker_image_builds_and_serves_where_docker_runs() {
     assert_ne!(user.trim(), "", "the image runs as a non-root user");
     assert_ne!(user.trim(), "root");
 }
+
+/// The release workflow parses, runs the test command first, builds every
+/// platform the launcher lists with packaging/build, and publishes every package.
+/// (It cannot run here: the other targets cannot be compiled on this machine.)
+#[test]
+fn the_release_workflow_builds_every_platform_and_publishes_every_package() {
+    let text = std::fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    let workflow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let jobs = &workflow["jobs"];
+    let test_steps = serde_yaml::to_string(&jobs["test"]["steps"]).unwrap();
+    assert!(test_steps.contains("bash .ci/run"));
+    assert_eq!(jobs["build"]["needs"], "test");
+    let targets: Vec<&str> = jobs["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["target"].as_str().unwrap())
+        .collect();
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(targets.contains(&target), "{target} is not built");
+    }
+    let build_steps = serde_yaml::to_string(&jobs["build"]["steps"]).unwrap();
+    assert!(build_steps.contains("packaging/build --target ${{ matrix.target }}"));
+    let publish = serde_yaml::to_string(&jobs["publish"]).unwrap();
+    for needle in [
+        "npm publish",
+        "pypa/gh-action-pypi-publish",
+        "cargo publish --locked",
+        "docker buildx build",
+        "mcp-publisher publish",
+        "gh release create",
+        "merge-server-json",
+    ] {
+        assert!(publish.contains(needle), "the release does not {needle}");
+    }
+}
