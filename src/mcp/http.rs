@@ -199,24 +199,11 @@ pub async fn serve(
     let local = listener.local_addr().unwrap_or(options.addr);
     let runners = Arc::new(KeyedRunners::new(runner, options.workspace.clone()));
     let cancel = CancellationToken::new();
-    let mut config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        // Every answer is an event stream with a keep-alive comment every 15 s, so
-        // a proxy's idle timeout never cuts a call that waits minutes in silence
-        // (a plain JSON answer would send nothing until the end).
-        .with_json_response(false)
-        .with_sse_keep_alive(Some(Duration::from_secs(15)))
-        .with_allowed_hosts(allowed_hosts(&options, local))
-        .with_allowed_origins(allowed_origins(&options, local))
-        .enforce_origin_validation()
-        .with_max_request_body_bytes(options.max_body_bytes)
-        .with_cancellation_token(cancel.clone());
-    config.sse_retry = None;
     let server = HandingerServer::for_http(runners.clone(), options.max_output_chars);
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
-        config,
+        transport_config(&options, local, cancel.clone()),
     );
     let state = Arc::new(State {
         mcp,
@@ -235,48 +222,7 @@ pub async fn serve(
     eprintln!("handinger-mcp: listening on http://{local}/mcp");
 
     let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(options.max_connections));
-    let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(options.header_timeout);
-    tokio::pin!(shutdown);
-    let signal = loop {
-        // A free connection slot first, then a connection: past the limit,
-        // clients wait in the kernel's backlog.
-        let next = async {
-            let slot = connections.clone().acquire_owned().await;
-            (slot, listener.accept().await)
-        };
-        tokio::select! {
-            signal = &mut shutdown => break signal,
-            (slot, accepted) = next => {
-                let Ok(slot) = slot else { break "closed" };
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let state = state.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
-                });
-                let connection = http1.serve_connection(TokioIo::new(stream), service);
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = watched.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                    drop(slot);
-                });
-            }
-        }
-    };
-    drop(listener);
+    let signal = accept_until(listener, state, &options, &graceful, shutdown).await;
     tracing::info!(
         signal,
         grace_secs = options.shutdown_grace.as_secs_f64(),
@@ -293,6 +239,80 @@ pub async fn serve(
         runner.report_unfinished();
     }
     Ok(())
+}
+
+/// rmcp's transport: stateless, event streams with keep-alive, the Host and
+/// Origin allow-lists, the body limit.
+fn transport_config(
+    options: &HttpOptions,
+    local: SocketAddr,
+    cancel: CancellationToken,
+) -> StreamableHttpServerConfig {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        // Every answer is an event stream with a keep-alive comment every 15 s, so
+        // a proxy's idle timeout never cuts a call that waits minutes in silence
+        // (a plain JSON answer would send nothing until the end).
+        .with_json_response(false)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_allowed_hosts(allowed_hosts(options, local))
+        .with_allowed_origins(allowed_origins(options, local))
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_cancellation_token(cancel);
+    // No reconnection hints: a stateless stream cannot be resumed.
+    config.sse_retry = None;
+    config
+}
+
+/// Accept connections, each watched by `graceful`, until `shutdown` resolves;
+/// the listener is dropped on return, so nothing new is accepted.
+async fn accept_until(
+    listener: TcpListener,
+    state: Arc<State>,
+    options: &HttpOptions,
+    graceful: &GracefulShutdown,
+    shutdown: impl Future<Output = &'static str>,
+) -> &'static str {
+    let connections = Arc::new(Semaphore::new(options.max_connections));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(options.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        // A free connection slot first, then a connection: past the limit,
+        // clients wait in the kernel's backlog.
+        let next = async {
+            let slot = connections.clone().acquire_owned().await;
+            (slot, listener.accept().await)
+        };
+        let (slot, accepted) = tokio::select! {
+            signal = &mut shutdown => return signal,
+            next = next => next,
+        };
+        let Ok(slot) = slot else { return "closed" };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
+        });
+        let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
 }
 
 /// Loopback names, the bound address, and the configured hosts.
