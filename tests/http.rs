@@ -595,7 +595,7 @@ async fn sigterm_lets_calls_finish_then_names_the_tasks_still_waiting() {
         started.elapsed() >= Duration::from_millis(900),
         "waited for the grace period"
     );
-    let log = server.stderr();
+    let log = server.stderr_to_the_end().await;
     assert!(
         log.contains("may still run on Handinger")
             && (task_id.is_empty() || log.contains(&task_id)),

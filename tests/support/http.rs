@@ -23,6 +23,8 @@ pub struct HttpServer {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the process closes it.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl HttpServer {
@@ -55,7 +57,7 @@ impl HttpServer {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (found, address) = tokio::sync::oneshot::channel();
         let kept = stderr.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut found = Some(found);
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(rest) = line.split("listening on http://").nth(1)
@@ -76,11 +78,21 @@ impl HttpServer {
             child,
             base: format!("http://{address}"),
             stderr,
+            reader: Some(reader),
         }
     }
 
+    /// What the server has written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// All of stderr, once the process has exited and closed it.
+    pub async fn stderr_to_the_end(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+        }
+        self.stderr()
     }
 
     pub fn mcp_url(&self) -> String {
