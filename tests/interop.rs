@@ -16,6 +16,31 @@ fn python() -> String {
     })
 }
 
+/// Run one of the Python SDK client scripts in tests/interop with `args`; `None`
+/// when the SDK is not installed (the test then skips, or fails under .ci/run).
+/// A script that ran but failed fails the test, with its stderr.
+async fn python_sdk_client(script: &str, args: &[&str]) -> Option<Value> {
+    let python = python();
+    let path = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::process::Command::new(&python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'mcp'")
+        && missing_client(
+            "the Python MCP SDK",
+            "pip install -r tests/interop/requirements.txt",
+        )
+    {
+        return None;
+    }
+    assert!(out.status.success(), "{script} {args:?} failed:\n{stderr}");
+    Some(serde_json::from_slice(&out.stdout).expect("one JSON line"))
+}
+
 /// The official Python MCP SDK (installed by .ci/run from tests/interop/requirements.txt),
 /// plainly and as a client that declares the tasks extension at initialize: a
 /// plain call must get a normal result either way.
@@ -23,31 +48,11 @@ fn python() -> String {
 async fn python_sdk_initializes_lists_and_calls() {
     for extra in [None, Some("--tasks-extension")] {
         let mock = MockApi::start().await;
-        let python = python();
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/python_client.py"
-        );
-        let out = tokio::process::Command::new(&python)
-            .args([script, bin(), &mock.base_url])
-            .args(extra)
-            .output()
-            .await
-            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("No module named 'mcp'")
-            && missing_client(
-                "the Python MCP SDK",
-                "pip install -r tests/interop/requirements.txt",
-            )
-        {
+        let mut args = vec![bin(), mock.base_url.as_str()];
+        args.extend(extra);
+        let Some(seen) = python_sdk_client("python_client.py", &args).await else {
             return;
-        }
-        assert!(
-            out.status.success(),
-            "Python client {extra:?} failed:\n{stderr}"
-        );
-        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        };
         let posts = mock.task_posts();
         assert_eq!(posts.len(), 1);
         assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["taskId"]);
@@ -284,27 +289,11 @@ async fn python_sdk_speaks_streamable_http_with_its_own_key() {
         &["--progress-interval", "0.5"],
     )
     .await;
-    let python = python();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/python_http_client.py"
-    );
-    let out = tokio::process::Command::new(&python)
-        .args([script, &server.mcp_url(), "hdg_live_python_client"])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'mcp'")
-        && missing_client(
-            "the Python MCP SDK",
-            "pip install -r tests/interop/requirements.txt",
-        )
-    {
+    let url = server.mcp_url();
+    let args = [url.as_str(), "hdg_live_python_client"];
+    let Some(seen) = python_sdk_client("python_http_client.py", &args).await else {
         return;
-    }
-    assert!(out.status.success(), "Python HTTP client failed:\n{stderr}");
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    };
     assert!(seen["sessionId"].is_null(), "stateless: {seen}");
     let posts = mock.task_posts();
     assert_eq!(posts.len(), 1);
