@@ -12,6 +12,8 @@
 #[allow(dead_code, unused_imports)]
 mod support;
 
+mod floor;
+
 use std::{path::Path, process::Stdio, time::Instant};
 
 use rmcp::{
@@ -42,6 +44,9 @@ fn target(text: &'static str) -> &'static str {
 }
 
 fn main() {
+    if let Ok(delay_ms) = std::env::var(floor::ROLE) {
+        return floor::serve(&delay_ms);
+    }
     // The direct-HTTP baselines use reqwest too, with the bridge's crypto: ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     QUICK
@@ -411,9 +416,10 @@ async fn concurrency() {
 /// initializes, then calls create_task again and again, against a mock that
 /// answers each task after 1 s, so that every session always has a call waiting.
 /// Sessions start spread over the first second (a steady state, not a single
-/// burst). The baseline is the same loop of direct POSTs to the same mock.
+/// burst). Two baselines run in the same way: the same loop of direct POSTs to the
+/// mock (for latency), and the same loop of MCP calls to the floor, rmcp's
+/// transport on hyper with a tool that only sleeps (for memory).
 async fn http_load() {
-    use support::http::{HttpServer, initialize, post, tool_call};
     let sessions: usize = match std::env::var("HANDINGER_BENCH_HTTP_SESSIONS") {
         Ok(n) => n
             .parse()
@@ -430,13 +436,18 @@ async fn http_load() {
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .unwrap();
-    let stagger = |n: usize| delay.mul_f64(n as f64 / sessions as f64);
+    let closed_loop = ClosedLoop {
+        http: &http,
+        sessions,
+        rounds,
+        delay,
+    };
 
     // Baseline: the same closed loop, straight to the mock.
     let direct: Vec<f64> = futures_util::future::join_all((0..sessions).map(|n| {
         let (http, url) = (http.clone(), format!("{}/api/tasks", mock.base_url));
         async move {
-            tokio::time::sleep(stagger(n)).await;
+            tokio::time::sleep(closed_loop.stagger(n)).await;
             let mut latencies = Vec::new();
             for round in 0..rounds {
                 let start = Instant::now();
@@ -460,8 +471,15 @@ async fn http_load() {
     .await
     .concat();
 
+    // The floor: rmcp's transport and hyper alone, in a process of its own.
+    let mut floor_command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    floor_command.env(floor::ROLE, delay.as_millis().to_string());
+    let mut floor_server = support::http::HttpServer::spawn(floor_command).await;
+    let floor = closed_loop.run(&floor_server).await;
+    let _ = floor_server.child.kill().await;
+
     let limit = (sessions * 2).to_string();
-    let server = HttpServer::start_at(
+    let mut server = support::http::HttpServer::start_at(
         &mock.base_url,
         Some(KEY),
         "127.0.0.1:0",
@@ -476,71 +494,11 @@ async fn http_load() {
         &[("HANDINGER_LOG", "warn")],
     )
     .await;
-    let pid = server.child.id().unwrap();
-    let url = server.mcp_url();
-    // One call first, so the HTTP client and its pool exist before measuring.
-    post(
-        &http,
-        &url,
-        &tool_call(0, "create_task", json!({"input": "warm-up"})),
-        &[],
-    )
-    .await;
-    let idle_rss = support::proc_status_kib(pid, "VmRSS");
-    let posts_before = mock.task_posts().len();
-
-    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now();
-    let load = futures_util::future::join_all((0..sessions).map(|n| {
-        let (http, url, in_flight) = (http.clone(), url.clone(), in_flight.clone());
-        async move {
-            tokio::time::sleep(stagger(n)).await;
-            let init = post(&http, &url, &initialize(1), &[]).await;
-            assert_eq!(init.status, 200);
-            let mut latencies = Vec::new();
-            for round in 0..rounds {
-                let input = format!("session {n} round {round}");
-                let call_start = Instant::now();
-                in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let call = tool_call(2 + round as i64, "create_task", json!({"input": input}));
-                let answer = post(&http, &url, &call, &[]).await;
-                in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                let latency = call_start.elapsed().as_secs_f64();
-                let id = 2 + round as i64;
-                let responses: Vec<_> = answer.messages.iter().filter(|m| m["id"] == id).collect();
-                assert_eq!(responses.len(), 1, "exactly one answer: {answer:?}");
-                let text = responses[0]["result"]["content"][0]["text"]
-                    .as_str()
-                    .unwrap_or("");
-                assert!(text.contains(&format!("Answer to: {input}\n")), "{text}");
-                if round > 0 {
-                    latencies.push(latency);
-                }
-            }
-            latencies
-        }
-    }));
-    // Sample the server's memory while the calls wait; keep the sample taken with
-    // the most calls in flight.
-    let sampler = async {
-        let mut best = (0, 0);
-        while start.elapsed() < delay.mul_f64(rounds as f64) {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let waiting = in_flight.load(std::sync::atomic::Ordering::SeqCst);
-            let rss = support::proc_status_kib(pid, "VmRSS");
-            if waiting > best.0 || (waiting == best.0 && rss > best.1) {
-                best = (waiting, rss);
-            }
-        }
-        best
-    };
-    let (latencies, (waiting, waiting_rss)) = tokio::join!(load, sampler);
-    let latencies = latencies.concat();
-    let wall = start.elapsed().as_secs_f64();
+    let posts_before = mock.task_posts().len() + 1;
+    let bridge = closed_loop.run(&server).await;
     // A clean stop, as an operator's would be.
-    let mut server = server;
     let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args(["-TERM", &server.child.id().unwrap().to_string()])
         .status();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(60), server.child.wait()).await;
     let posts = mock.task_posts();
@@ -554,8 +512,9 @@ async fn http_load() {
     assert_eq!(inputs.len(), calls, "each task sent exactly once");
     assert_eq!(posts.len() - posts_before, calls, "and nothing sent twice");
 
+    let latencies = &bridge.latencies;
     let overhead = |p: f64| percentile(latencies.clone(), p) - percentile(direct.clone(), p);
-    let per_call_kib = waiting_rss.saturating_sub(idle_rss) as f64 / waiting.max(1) as f64;
+    let (bridge_kib, floor_kib) = (bridge.kib_per_waiting_call(), floor.kib_per_waiting_call());
     println!(
         "\n## http: {sessions} Streamable HTTP sessions, each calling create_task {rounds} times \
          in a row (mock answers each after 1 s; sessions start over the first second; the first \
@@ -565,8 +524,8 @@ async fn http_load() {
     println!("|---|---|---|");
     println!(
         "| throughput | {:.0} calls/s ({calls} calls in {:.2} s) | |",
-        calls as f64 / wall,
-        wall
+        calls as f64 / bridge.wall,
+        bridge.wall
     );
     println!(
         "| direct POST latency p50 / p99 (baseline) | {} / {} | |",
@@ -585,12 +544,130 @@ async fn http_load() {
     );
     println!("| overhead p99 | {} | |", ms(overhead(99.0)));
     println!(
-        "| RSS per waiting call | {per_call_kib:.1} KiB ({:.1} MiB idle, {:.1} MiB with {waiting} calls waiting) | {} |",
-        idle_rss as f64 / 1024.0,
-        waiting_rss as f64 / 1024.0,
+        "| RSS per waiting call | {bridge_kib:.1} KiB ({}) | {} |",
+        bridge.memory(),
         target("<= 20 KiB")
     );
+    println!(
+        "| floor: rmcp's transport on hyper, a tool that sleeps (baseline) | {floor_kib:.1} KiB ({}) | |",
+        floor.memory()
+    );
+    println!(
+        "| the bridge's own, above the floor | {:.1} KiB ({:.2}x the floor in all) | |",
+        bridge_kib - floor_kib,
+        bridge_kib / floor_kib
+    );
     println!("| answered exactly once | {calls} of {calls} | all |");
+}
+
+/// Sessions in a closed loop against one MCP server over HTTP.
+#[derive(Clone, Copy)]
+struct ClosedLoop<'a> {
+    http: &'a reqwest::Client,
+    sessions: usize,
+    rounds: usize,
+    /// How long the mock (or the floor's tool) takes per task.
+    delay: std::time::Duration,
+}
+
+/// What one closed loop measured.
+struct LoopRun {
+    /// Steady-state create_task latencies (first round left out), in seconds.
+    latencies: Vec<f64>,
+    wall: f64,
+    idle_rss_kib: u64,
+    /// The sample with the most calls in flight, and the RSS then.
+    waiting: usize,
+    waiting_rss_kib: u64,
+}
+
+impl LoopRun {
+    fn kib_per_waiting_call(&self) -> f64 {
+        self.waiting_rss_kib.saturating_sub(self.idle_rss_kib) as f64 / self.waiting.max(1) as f64
+    }
+
+    fn memory(&self) -> String {
+        format!(
+            "{:.1} MiB idle, {:.1} MiB with {} calls waiting",
+            self.idle_rss_kib as f64 / 1024.0,
+            self.waiting_rss_kib as f64 / 1024.0,
+            self.waiting
+        )
+    }
+}
+
+impl ClosedLoop<'_> {
+    /// When session `n` starts: spread evenly over the first delay.
+    fn stagger(&self, n: usize) -> std::time::Duration {
+        self.delay.mul_f64(n as f64 / self.sessions as f64)
+    }
+
+    /// One warm-up call, the idle RSS, then every session's loop while sampling
+    /// the server's RSS; checks each call is answered exactly once, with its own
+    /// answer.
+    async fn run(&self, server: &support::http::HttpServer) -> LoopRun {
+        use support::http::{initialize, post, tool_call};
+        let (pid, url) = (server.child.id().unwrap(), server.mcp_url());
+        // One call first, so the HTTP client and its pool exist before measuring.
+        let warm_up = tool_call(0, "create_task", json!({"input": "warm-up"}));
+        post(self.http, &url, &warm_up, &[]).await;
+        let idle_rss_kib = support::proc_status_kib(pid, "VmRSS");
+
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let start = Instant::now();
+        let load = futures_util::future::join_all((0..self.sessions).map(|n| {
+            let (url, in_flight) = (url.clone(), in_flight.clone());
+            async move {
+                tokio::time::sleep(self.stagger(n)).await;
+                let init = post(self.http, &url, &initialize(1), &[]).await;
+                assert_eq!(init.status, 200);
+                let mut latencies = Vec::new();
+                for round in 0..self.rounds {
+                    let input = format!("session {n} round {round}");
+                    let id = 2 + round as i64;
+                    let call = tool_call(id, "create_task", json!({"input": input}));
+                    let call_start = Instant::now();
+                    in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = post(self.http, &url, &call, &[]).await;
+                    in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    let latency = call_start.elapsed().as_secs_f64();
+                    let responses: Vec<_> =
+                        answer.messages.iter().filter(|m| m["id"] == id).collect();
+                    assert_eq!(responses.len(), 1, "exactly one answer: {answer:?}");
+                    let text = responses[0]["result"]["content"][0]["text"]
+                        .as_str()
+                        .unwrap_or("");
+                    assert!(text.contains(&format!("Answer to: {input}\n")), "{text}");
+                    if round > 0 {
+                        latencies.push(latency);
+                    }
+                }
+                latencies
+            }
+        }));
+        // Sample the server's memory while the calls wait; keep the sample taken
+        // with the most calls in flight.
+        let sampler = async {
+            let mut best = (0, 0);
+            while start.elapsed() < self.delay.mul_f64(self.rounds as f64) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let waiting = in_flight.load(std::sync::atomic::Ordering::SeqCst);
+                let rss = support::proc_status_kib(pid, "VmRSS");
+                if waiting > best.0 || (waiting == best.0 && rss > best.1) {
+                    best = (waiting, rss);
+                }
+            }
+            best
+        };
+        let (latencies, (waiting, waiting_rss_kib)) = tokio::join!(load, sampler);
+        LoopRun {
+            latencies: latencies.concat(),
+            wall: start.elapsed().as_secs_f64(),
+            idle_rss_kib,
+            waiting,
+            waiting_rss_kib,
+        }
+    }
 }
 
 fn write_file(path: &Path, size_mib: u64) {

@@ -19,4 +19,5 @@ mod protocol;
 mod robustness;
 mod schemas;
 mod security;
+mod tls;
 mod tools;

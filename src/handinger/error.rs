@@ -13,6 +13,12 @@ pub enum ApiError {
         attempts: u32,
         reason: String,
     },
+    /// The API's TLS certificate was not trusted: nothing was sent, and sending
+    /// again cannot help until the trust roots change.
+    #[error(
+        "the Handinger API at {url} presented a TLS certificate this machine does not trust ({reason})"
+    )]
+    Untrusted { url: String, reason: String },
     /// The server answered with an error status and (usually) `{"error": "..."}`.
     #[error("the Handinger API answered HTTP {status}: {message}")]
     Status {
@@ -73,12 +79,38 @@ impl ApiError {
     pub fn may_have_run(&self) -> bool {
         match self {
             ApiError::Unreachable { .. }
+            | ApiError::Untrusted { .. }
             | ApiError::UploadAborted { .. }
             | ApiError::NoHttpClient { .. } => false,
             ApiError::Status { status, .. } => *status >= 500,
             _ => true,
         }
     }
+}
+
+/// Whether a connection failed because the server's certificate was refused.
+/// tokio-rustls wraps rustls's error in an `io::Error` (itself wrapped in
+/// another), and `io::Error::source()` skips what it wraps, so each I/O error in
+/// the chain is opened.
+pub fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let mut inner = cause;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        if matches!(
+            inner.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
 }
 
 /// An error's causes on one line. reqwest's own message ("error sending request for

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 
 pub use redact::Redactor;
 
-pub use error::{ApiError, describe_chain};
+pub use error::{ApiError, describe_chain, is_certificate_error};
 pub use types::{
     Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, TaskEnvelope, TaskInfo, Turn,
     TurnList, Usage, Worker,
@@ -137,7 +137,13 @@ impl Client {
         let built = self.http.get_or_init(|| {
             // rustls's crypto: ring. Installing it twice (a second client) is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
+            // HTTP/1.1 on purpose: a call holds its request open for as long as the
+            // task runs, minutes perhaps. Over HTTP/2 every call would share one
+            // connection, and calls past the server's stream limit would wait in
+            // line behind calls that last minutes; over HTTP/1.1 each waiting call
+            // has a connection of its own, and finished ones are reused.
             reqwest::Client::builder()
+                .http1_only()
                 .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
@@ -311,7 +317,12 @@ impl Client {
         redactor: &Redactor,
     ) -> Result<T, Attempt> {
         let response = request.send().await.map_err(|e| {
-            if e.is_connect() {
+            if is_certificate_error(&e) {
+                Attempt::Fail(ApiError::Untrusted {
+                    url: redact::display_url(url),
+                    reason: redactor.text(&describe_chain(&e)),
+                })
+            } else if e.is_connect() {
                 Attempt::Retry {
                     delay: backoff(attempt),
                     error: ApiError::Unreachable {

@@ -360,7 +360,7 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
                 return response;
             };
-            let response = state.mcp.handle(request).await;
+            let response = state.mcp.handle(owned_head(request)).await;
             response.map(|body| {
                 PermitBody {
                     inner: body,
@@ -374,6 +374,28 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
             "not found: the MCP endpoint is /mcp\n",
         ),
     }
+}
+
+/// The request with its header values and URI copied out of hyper's read buffer.
+///
+/// hyper hands them out as slices of the connection's 8 KiB read buffer, and rmcp
+/// keeps the request's head for as long as the call runs, so a call waiting
+/// minutes would pin that buffer while hyper allocates another for the next
+/// read. The copy costs the head's few hundred bytes instead.
+fn owned_head(request: Request<Incoming>) -> Request<Incoming> {
+    let (mut head, body) = request.into_parts();
+    for value in head.headers.values_mut() {
+        let copy = header::HeaderValue::from_bytes(value.as_bytes());
+        // Always Ok: the bytes were a valid header value a moment ago.
+        if let Ok(mut copy) = copy {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
+    }
+    if let Ok(uri) = http::Uri::from_maybe_shared(Bytes::from(head.uri.to_string())) {
+        head.uri = uri;
+    }
+    Request::from_parts(head, body)
 }
 
 /// 200 when the API answers HTTP, 503 (with the reason) when it does not.

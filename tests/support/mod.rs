@@ -6,6 +6,7 @@ pub mod lsp;
 pub mod mock;
 pub mod raw;
 pub mod roots;
+pub mod tls;
 
 use std::{process::Stdio, time::Duration};
 
