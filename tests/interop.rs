@@ -61,10 +61,9 @@ async fn python_sdk_initializes_lists_and_calls() {
 
 /// The MCP Inspector 2.x CLI (npm @modelcontextprotocol/inspector, pinned in
 /// .ci/run; it needs Node >= 22.19, which .ci/run installs from the npm package
-/// node@22 into .ci/node22): tools/list --strict reports no portability problem,
-/// and tools/call works in the legacy and the modern protocol era.
-#[tokio::test]
-async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
+/// node@22 into .ci/node22), as a command to which the target and the method's
+/// arguments are added; `None` when it is missing and that is allowed.
+fn inspector_cli() -> Option<tokio::process::Command> {
     let root = env!("CARGO_MANIFEST_DIR");
     let node = format!("{root}/.ci/node22/node_modules/node/bin/node");
     let inspector = format!("{root}/.ci/inspector/node_modules/.bin/mcp-inspector");
@@ -75,24 +74,19 @@ async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
              @modelcontextprotocol/inspector@2",
         )
     {
-        return;
+        return None;
     }
-    let mock = MockApi::start().await;
-    let run = |extra: &[&str]| {
-        let mut cmd = tokio::process::Command::new(&node);
-        cmd.arg(&inspector)
-            .args(["--cli", "-e"])
-            .arg(format!("HANDINGER_BASE_URL={}", mock.base_url))
-            .args([
-                "-e",
-                "HANDINGER_API_KEY=hdg_live_inspector",
-                "-e",
-                "HANDINGER_LOG=warn",
-            ])
-            .args(extra)
-            .arg(bin());
-        cmd
-    };
+    let mut cmd = tokio::process::Command::new(node);
+    cmd.arg(inspector).arg("--cli");
+    Some(cmd)
+}
+
+/// Through the Inspector CLI (`run` adds the target to the method's arguments):
+/// tools/list --strict reports no portability problem, and tools/call works in
+/// the legacy and the modern protocol era.
+async fn inspector_lists_strictly_and_calls_in_both_eras(
+    run: impl Fn(&[&str]) -> tokio::process::Command,
+) {
     let listed = run(&["--method", "tools/list", "--strict"])
         .output()
         .await
@@ -136,7 +130,60 @@ async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
             format!("Answer to: from the inspector, {era}")
         );
     }
+}
+
+/// The Inspector CLI spawning the binary over stdio.
+#[tokio::test]
+async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
+    if inspector_cli().is_none() {
+        return;
+    }
+    let mock = MockApi::start().await;
+    inspector_lists_strictly_and_calls_in_both_eras(|extra: &[&str]| {
+        let mut cmd = inspector_cli().unwrap();
+        cmd.arg("-e")
+            .arg(format!("HANDINGER_BASE_URL={}", mock.base_url))
+            .args([
+                "-e",
+                "HANDINGER_API_KEY=hdg_live_inspector",
+                "-e",
+                "HANDINGER_LOG=warn",
+            ])
+            .args(extra)
+            .arg(bin());
+        cmd
+    })
+    .await;
     assert_eq!(mock.task_posts().len(), 2);
+}
+
+/// The Inspector CLI over Streamable HTTP against `serve --http`, in both eras,
+/// with its own key in a header (the server has none).
+#[tokio::test]
+async fn mcp_inspector_cli_speaks_streamable_http_in_both_eras() {
+    if inspector_cli().is_none() {
+        return;
+    }
+    let mock = MockApi::start().await;
+    let server = crate::support::http::HttpServer::start(&mock.base_url, None, &[]).await;
+    let url = server.mcp_url();
+    inspector_lists_strictly_and_calls_in_both_eras(|extra: &[&str]| {
+        let mut cmd = inspector_cli().unwrap();
+        cmd.arg(&url)
+            .args(["--transport", "http"])
+            .args(["--header", "Handinger-Api-Key: hdg_live_inspector_http"])
+            .args(extra);
+        cmd
+    })
+    .await;
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 2);
+    for post in posts {
+        assert_eq!(
+            post.header("authorization"),
+            Some("Bearer hdg_live_inspector_http")
+        );
+    }
 }
 
 /// Every tool schema loads in a draft-07 validator and a 2020-12 one (Python's
@@ -189,11 +236,10 @@ async fn schemas_load_in_draft_07_and_2020_12_validators_and_results_validate() 
     assert_eq!(seen, serde_json::json!({"schemas": 6, "results": 2}));
 }
 
-/// The official TypeScript SDK (1.x, installed by .ci/run into .ci/ts-client):
-/// lists the tools, calls one with progress, and validates structuredContent
-/// against the output schema.
-#[tokio::test]
-async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
+/// Run tests/interop/ts_client.mjs with the official TypeScript SDK (1.x,
+/// installed by .ci/run into .ci/ts-client) and `args` after the SDK's folder;
+/// what it saw, or `None` when the SDK is missing and that is allowed.
+async fn typescript_sdk_client(args: &[&str]) -> Option<Value> {
     let root = env!("CARGO_MANIFEST_DIR");
     let sdk = format!("{root}/.ci/ts-client");
     if !std::path::Path::new(&format!("{sdk}/node_modules/@modelcontextprotocol/sdk")).exists()
@@ -202,21 +248,31 @@ async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
             "npm install --prefix .ci/ts-client @modelcontextprotocol/sdk@1",
         )
     {
-        return;
+        return None;
     }
-    let mock = MockApi::start_with(crate::support::mock::slow_handler(
-        std::time::Duration::from_millis(700),
-    ))
-    .await;
     let out = tokio::process::Command::new("node")
         .arg(format!("{root}/tests/interop/ts_client.mjs"))
-        .args([&sdk, bin(), &mock.base_url])
+        .arg(&sdk)
+        .args(args)
         .output()
         .await
         .expect("node runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "TypeScript client failed:\n{stderr}");
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    Some(serde_json::from_slice(&out.stdout).expect("one JSON line"))
+}
+
+/// The TypeScript SDK over stdio: lists the tools, calls one with progress, and
+/// validates structuredContent against the output schema.
+#[tokio::test]
+async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(
+        std::time::Duration::from_millis(700),
+    ))
+    .await;
+    let Some(seen) = typescript_sdk_client(&["stdio", bin(), &mock.base_url]).await else {
+        return;
+    };
     let progress = seen["progress"].as_array().unwrap();
     assert!(
         progress
@@ -273,25 +329,26 @@ async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
     }
 }
 
-/// The official Python SDK's Streamable HTTP client against `serve --http`, with
-/// its own Handinger key in a header: initialize, list, a call with progress,
-/// structuredContent validated by the SDK, and no session needed.
-#[tokio::test]
-async fn python_sdk_speaks_streamable_http_with_its_own_key() {
+/// An SDK's Streamable HTTP client (`client`, given the URL) against
+/// `serve --http` with no key of its own: the client's `key`, sent in a header,
+/// pays; no session is needed; progress arrives; the taskId it saw is the one
+/// sent.
+async fn sdk_client_over_http<F, Fut>(key: &str, client: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
     let mock = MockApi::start_with(crate::support::mock::slow_handler(
         std::time::Duration::from_millis(1500),
     ))
     .await;
-    // The server has no key: the client's pays.
     let server = crate::support::http::HttpServer::start(
         &mock.base_url,
         None,
         &["--progress-interval", "0.5"],
     )
     .await;
-    let url = server.mcp_url();
-    let args = [url.as_str(), "hdg_live_python_client"];
-    let Some(seen) = python_sdk_client("python_http_client.py", &args).await else {
+    let Some(seen) = client(server.mcp_url()).await else {
         return;
     };
     assert!(seen["sessionId"].is_null(), "stateless: {seen}");
@@ -299,9 +356,32 @@ async fn python_sdk_speaks_streamable_http_with_its_own_key() {
     assert_eq!(posts.len(), 1);
     assert_eq!(
         posts[0].header("authorization"),
-        Some("Bearer hdg_live_python_client")
+        Some(format!("Bearer {key}").as_str())
     );
+    assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["taskId"]);
     assert!(seen["progress"].as_array().unwrap().len() >= 2, "{seen}");
+}
+
+/// The official Python SDK's Streamable HTTP client: initialize, list, a call
+/// with progress, structuredContent validated by the SDK.
+#[tokio::test]
+async fn python_sdk_speaks_streamable_http_with_its_own_key() {
+    let key = "hdg_live_python_client";
+    sdk_client_over_http(key, |url| async move {
+        python_sdk_client("python_http_client.py", &[&url, key]).await
+    })
+    .await;
+}
+
+/// The TypeScript SDK's Streamable HTTP client: the same list, call with
+/// progress and validation.
+#[tokio::test]
+async fn typescript_sdk_speaks_streamable_http_with_its_own_key() {
+    let key = "hdg_live_typescript_http";
+    sdk_client_over_http(key, |url| async move {
+        typescript_sdk_client(&["http", &url, key]).await
+    })
+    .await;
 }
 
 /// The official MCP conformance suite (npm @modelcontextprotocol/conformance,

@@ -52,7 +52,8 @@ async fn a_private_ca_in_ssl_cert_file_is_trusted() {
 /// An API that offers HTTP/2 with a small stream limit (4 here; real servers
 /// announce 100 or so) must not make calls wait in line: each call holds its
 /// request open for the whole task, so the bridge speaks HTTP/1.1, a connection
-/// per waiting call. All 12 tasks reach the mock before the first (1 s) answer.
+/// per waiting call. Queued in waves of 4, the last tasks would reach the mock two
+/// answers (2 s) after the first; here all 12 arrive well within that.
 #[tokio::test]
 async fn calls_never_queue_behind_the_apis_http2_stream_limit() {
     let delay = Duration::from_secs(1);
@@ -67,7 +68,7 @@ async fn calls_never_queue_behind_the_apis_http2_stream_limit() {
         arrivals.iter().max().unwrap(),
     );
     assert!(
-        *last - *first < delay,
+        *last - *first < delay * 3 / 2,
         "a call waited for another to finish: arrivals spread over {:?}",
         *last - *first
     );
