@@ -78,3 +78,52 @@ pub fn http_options(config: &Config, http: &HttpServe) -> HttpOptions {
             .then(|| Workspace::new(&config.workspace, RootSource::Configured)),
     }
 }
+
+/// Raise the soft open-file limit to the hard one, as far as the system allows,
+/// and say when it still cannot hold `max_connections`: over HTTP each waiting
+/// call holds two sockets (the client's and its own connection to the API), and
+/// the usual soft limit of 1,024 would stop the server at about 500 calls.
+/// Returns the soft limit in force, when known.
+#[cfg(unix)]
+pub fn raise_open_file_limit(max_connections: usize) -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    /// macOS refuses a soft limit above OPEN_MAX even when the hard one is
+    /// unlimited; Linux caps at fs.nr_open, 1,048,576 by default.
+    const FALLBACKS: [u64; 2] = [1 << 20, 10_240];
+    let limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let mut soft = limit.current;
+    for wanted in std::iter::once(hard).chain(FALLBACKS) {
+        let wanted = wanted.min(hard);
+        if soft.is_none_or(|soft| soft >= wanted) {
+            break;
+        }
+        let raised = Rlimit {
+            current: Some(wanted),
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            tracing::debug!(from = soft, to = wanted, "raised the open-file limit");
+            soft = Some(wanted);
+            break;
+        }
+    }
+    let needed = 2 * max_connections as u64;
+    if let Some(soft) = soft.filter(|soft| *soft < needed) {
+        tracing::warn!(
+            open_file_limit = soft,
+            max_connections,
+            "the open-file limit allows about {} calls at once, fewer than \
+             --http-max-connections: raise it (LimitNOFILE= in a systemd unit, ulimit -n \
+             in a shell) or lower --http-max-connections",
+            soft / 2
+        );
+    }
+    soft
+}
+
+/// Elsewhere the limit is left as it is.
+#[cfg(not(unix))]
+pub fn raise_open_file_limit(_max_connections: usize) -> Option<u64> {
+    None
+}

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             init_logging(&config.log_filter);
             let runner = Arc::new(app::runner(&config));
             let options = app::http_options(&config, &http);
+            app::raise_open_file_limit(options.max_connections);
             return block_on(async move {
                 match mcp::http::serve(runner, options, shutdown_signal()).await {
                     Ok(()) => ExitCode::SUCCESS,

@@ -874,3 +874,72 @@ async fn a_long_call_keeps_its_stream_alive() {
         "no keep-alive while waiting: {before_result:?}"
     );
 }
+
+/// The server started through `sh` after `ulimit ULIMIT`.
+#[cfg(target_os = "linux")]
+async fn serve_under_ulimit(mock: &MockApi, ulimit: &str) -> HttpServer {
+    let inner = serve_command(&mock.base_url, Some(KEY), "127.0.0.1:0", &[]);
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(inner.as_std().get_program())
+        .args(inner.as_std().get_args())
+        .envs(inner.as_std().get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .kill_on_drop(true);
+    HttpServer::spawn(cmd).await
+}
+
+/// Each waiting call holds two sockets; started with a soft open-file limit of
+/// 64 (a hard one well above), the server raises its own, and 60 calls waiting
+/// at once (about 120 sockets, more than 64) are all answered.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_low_open_file_limit_is_raised_so_calls_are_not_refused() {
+    let hard: u64 = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .maximum
+        .unwrap_or(u64::MAX);
+    if hard < 1024 {
+        eprintln!("skipped: this machine's hard open-file limit is {hard}");
+        return;
+    }
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(1))).await;
+    let server = serve_under_ulimit(&mock, "-Sn 64").await;
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", server.child.id().unwrap())).unwrap();
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(soft > 64, "the soft limit was raised: {limits}");
+
+    let http = http_client();
+    let url = server.mcp_url();
+    let calls = (0..60).map(|n| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let call = tool_call(n, "create_task", json!({"input": format!("fd {n}")}));
+            let answer = post(&http, &url, &call, &[]).await;
+            let (text, is_error) = call_text(answer.response(n));
+            assert!(!is_error, "{text}");
+            assert!(text.contains(&format!("Answer to: fd {n}\n")), "{text}");
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    assert_eq!(mock.task_posts().len(), 60);
+}
+
+/// A hard limit too low for --http-max-connections (10,000 by default) is named
+/// at start, with what to change.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_hard_open_file_limit_too_low_for_the_connection_limit_is_reported() {
+    let mock = MockApi::start().await;
+    let server = serve_under_ulimit(&mock, "-n 512").await;
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("allows about 256 calls at once") && stderr.contains("LimitNOFILE"),
+        "{stderr}"
+    );
+}

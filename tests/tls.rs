@@ -97,16 +97,25 @@ async fn a_certificate_from_an_unknown_ca_is_a_clear_error_and_nothing_is_sent()
     assert!(mock.task_posts().is_empty());
 }
 
+/// With no CA certificate at all the call says how to get them, and nothing is
+/// sent; a failed client build is not kept, so once the bundle is in place the
+/// next call goes through without a restart.
 #[tokio::test]
 async fn a_machine_without_ca_certificates_is_told_how_to_get_them() {
     let mock = MockApi::start().await;
     let front = TlsFront::start(&mock.base_url, 100).await;
-    let nowhere = tempfile::tempdir().unwrap();
-    let client = bridge(&front, &nowhere.path().join("no-such-bundle.pem")).await;
+    let later = tempfile::tempdir().unwrap();
+    let bundle = later.path().join("bundle.pem");
+    let client = bridge(&front, &bundle).await;
     let result = call(&client, "create_task", json!({ "input": "x" })).await;
     assert_tool_error(
         &result,
         &["could not be set up", "ca-certificates", "SSL_CERT_FILE"],
     );
     assert!(mock.task_posts().is_empty());
+
+    std::fs::copy(&front.ca_file, &bundle).unwrap();
+    let result = call(&client, "create_task", json!({ "input": "y" })).await;
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    assert_eq!(mock.task_posts().len(), 1);
 }

@@ -70,8 +70,10 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct Client {
     /// Built on first use: building it loads the system's trust roots (a hundred
-    /// files or more, milliseconds of work), which start-up should not pay.
-    http: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    /// files or more, milliseconds of work), which start-up should not pay. A
+    /// failed build is not kept: it may be passing (out of file handles, say), so
+    /// the next request tries again.
+    http: Arc<OnceLock<reqwest::Client>>,
     connect_timeout: Duration,
     /// The base URL without userinfo: requests never carry it.
     base_url: Url,
@@ -134,26 +136,28 @@ impl Client {
 
     /// The HTTP client, built the first time a request needs it.
     fn http(&self) -> Result<&reqwest::Client, ApiError> {
-        let built = self.http.get_or_init(|| {
-            // rustls's crypto: ring. Installing it twice (a second client) is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            // HTTP/1.1 on purpose: a call holds its request open for as long as the
-            // task runs, minutes perhaps. Over HTTP/2 every call would share one
-            // connection, and calls past the server's stream limit would wait in
-            // line behind calls that last minutes; over HTTP/1.1 each waiting call
-            // has a connection of its own, and finished ones are reused.
-            reqwest::Client::builder()
-                .http1_only()
-                .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.request_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| describe_chain(&e))
-        });
-        built.as_ref().map_err(|reason| ApiError::NoHttpClient {
-            reason: reason.clone(),
-        })
+        if let Some(built) = self.http.get() {
+            return Ok(built);
+        }
+        // rustls's crypto: ring. Installing it twice (a second client) is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // HTTP/1.1 on purpose: a call holds its request open for as long as the
+        // task runs, minutes perhaps. Over HTTP/2 every call would share one
+        // connection, and calls past the server's stream limit would wait in line
+        // behind calls that last minutes; over HTTP/1.1 each waiting call has a
+        // connection of its own, and finished ones are reused.
+        let built = reqwest::Client::builder()
+            .http1_only()
+            .user_agent(concat!("handinger-mcp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::NoHttpClient {
+                reason: describe_chain(&e),
+            })?;
+        // Two first requests at once may both build one; either serves.
+        Ok(self.http.get_or_init(|| built))
     }
 
     /// `POST /api/tasks`: run a task (or a follow-up turn) and wait for the Worker.

@@ -194,7 +194,8 @@ impl TaskError {
                 .to_owned(),
             ApiError::NoHttpClient { .. } => "Nothing was sent. Install the system's CA \
                 certificates (the ca-certificates package), or set SSL_CERT_FILE to a PEM file \
-                of them in the bridge's environment, and start the bridge again."
+                of them in the bridge's environment (a changed setting needs a restart), then \
+                call again."
                 .to_owned(),
             other if other.may_have_run() => format!(
                 "The task may still have run on the server: its taskId is {task}. Do not start \
