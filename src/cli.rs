@@ -355,7 +355,10 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
                          {message})"
                     ),
                 ),
-                Err(error) => line(false, format!("{error}")),
+                Err(error) => match error.trust_advice() {
+                    Some(advice) => line(false, format!("{error}. {advice}")),
+                    None => line(false, format!("{error}")),
+                },
             }
         }
         Err(problem) => line(false, problem.to_string()),

@@ -119,3 +119,25 @@ async fn a_machine_without_ca_certificates_is_told_how_to_get_them() {
     assert_ne!(result.is_error, Some(true), "{result:?}");
     assert_eq!(mock.task_posts().len(), 1);
 }
+
+/// `doctor` names a refused certificate and says how to trust a proxy's CA.
+#[tokio::test]
+async fn doctor_says_how_to_trust_a_company_proxys_ca() {
+    let mock = MockApi::start().await;
+    let front = TlsFront::start(&mock.base_url, 100).await;
+    let stranger = TlsFront::start(&mock.base_url, 100).await;
+    let no_roots = tempfile::tempdir().unwrap();
+    let out = command(&front.base_url, Some(KEY), &["doctor"])
+        .env("SSL_CERT_DIR", no_roots.path())
+        .env("SSL_CERT_FILE", &stranger.ca_file)
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    for needle in ["does not trust", "SSL_CERT_FILE", "trust store"] {
+        assert!(report.contains(needle), "{needle:?} not in: {report}");
+    }
+    assert!(!report.contains(KEY));
+    assert!(mock.requests().is_empty());
+}

@@ -74,6 +74,26 @@ fn attempts_word(attempts: u32) -> &'static str {
 }
 
 impl ApiError {
+    /// What to do when the machine's TLS trust roots are the problem; shared by
+    /// every front-end's error text and `doctor`.
+    pub fn trust_advice(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Untrusted { .. } => Some(
+                "Nothing was sent. If a company proxy inspects TLS, trust its CA: on Linux set \
+                 SSL_CERT_FILE (a PEM file) or SSL_CERT_DIR to its certificate in the bridge's \
+                 environment, on macOS and Windows add it to the system's trust store; then \
+                 start the bridge again. Otherwise check the base URL setting \
+                 (HANDINGER_BASE_URL).",
+            ),
+            ApiError::NoHttpClient { .. } => Some(
+                "Nothing was sent. Install the system's CA certificates (the ca-certificates \
+                 package), or set SSL_CERT_FILE to a PEM file of them in the bridge's \
+                 environment (a changed setting needs a restart), then call again.",
+            ),
+            _ => None,
+        }
+    }
+
     /// Whether the server may have started the work. Such a request must never be
     /// sent again: the task would run twice and spend credits twice.
     pub fn may_have_run(&self) -> bool {

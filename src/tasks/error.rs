@@ -186,17 +186,9 @@ impl TaskError {
             ApiError::Unreachable { .. } => "Nothing was sent. Check the network and the base \
                 URL setting (HANDINGER_BASE_URL), then call again."
                 .to_owned(),
-            ApiError::Untrusted { .. } => "Nothing was sent. If a company proxy inspects TLS, \
-                trust its CA: on Linux set SSL_CERT_FILE (a PEM file) or SSL_CERT_DIR to its \
-                certificate in the bridge's environment, on macOS and Windows add it to the \
-                system's trust store; then start the bridge again. Otherwise check the base \
-                URL setting (HANDINGER_BASE_URL)."
-                .to_owned(),
-            ApiError::NoHttpClient { .. } => "Nothing was sent. Install the system's CA \
-                certificates (the ca-certificates package), or set SSL_CERT_FILE to a PEM file \
-                of them in the bridge's environment (a changed setting needs a restart), then \
-                call again."
-                .to_owned(),
+            ApiError::Untrusted { .. } | ApiError::NoHttpClient { .. } => {
+                error.trust_advice().unwrap_or_default().to_owned()
+            }
             other if other.may_have_run() => format!(
                 "The task may still have run on the server: its taskId is {task}. Do not start \
                  it again."
