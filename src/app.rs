@@ -83,9 +83,8 @@ pub fn http_options(config: &Config, http: &HttpServe) -> HttpOptions {
 /// and say when it still cannot hold `max_connections`: over HTTP each waiting
 /// call holds two sockets (the client's and its own connection to the API), and
 /// the usual soft limit of 1,024 would stop the server at about 500 calls.
-/// Returns the soft limit in force, when known.
 #[cfg(unix)]
-pub fn raise_open_file_limit(max_connections: usize) -> Option<u64> {
+pub fn raise_open_file_limit(max_connections: usize) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     /// macOS refuses a soft limit above OPEN_MAX even when the hard one is
     /// unlimited; Linux caps at fs.nr_open, 1,048,576 by default.
@@ -119,11 +118,8 @@ pub fn raise_open_file_limit(max_connections: usize) -> Option<u64> {
             soft / 2
         );
     }
-    soft
 }
 
 /// Elsewhere the limit is left as it is.
 #[cfg(not(unix))]
-pub fn raise_open_file_limit(_max_connections: usize) -> Option<u64> {
-    None
-}
+pub fn raise_open_file_limit(_max_connections: usize) {}

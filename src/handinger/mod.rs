@@ -29,7 +29,8 @@ use serde::de::DeserializeOwned;
 
 pub use redact::Redactor;
 
-pub use error::{ApiError, describe_chain, is_certificate_error};
+use error::is_certificate_error;
+pub use error::{ApiError, describe_chain};
 pub use types::{
     Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, TaskEnvelope, TaskInfo, Turn,
     TurnList, Usage, Worker,
