@@ -121,6 +121,7 @@ async fn the_files_field_name_is_a_setting_and_no_files_means_json() {
         ],
     )
     .await;
+    mock.know_task("tsk_x");
     call(
         &client,
         "follow_up_task",

@@ -13,6 +13,7 @@ mod http;
 mod interop;
 mod live;
 mod long;
+mod lookups;
 mod lsp;
 mod packaging;
 mod protocol;

@@ -63,6 +63,10 @@ pub enum ApiError {
     /// sent.
     #[error("the HTTP client could not be set up: {reason}")]
     NoHttpClient { reason: String },
+    /// An id that cannot be one path segment (`.`, `..`, a slash, ...): no request
+    /// was made, so the key never went to another endpoint.
+    #[error("{what} {id:?} is not an id (letters, digits, `_` and `-` only)")]
+    InvalidId { what: &'static str, id: String },
     /// An attached file could not be sent whole; the request was cut off before its
     /// end, so the server never received a complete task.
     #[error("an attached file could not be sent whole: {reason}")]
@@ -101,6 +105,7 @@ impl ApiError {
             ApiError::Unreachable { .. }
             | ApiError::Untrusted { .. }
             | ApiError::UploadAborted { .. }
+            | ApiError::InvalidId { .. }
             | ApiError::NoHttpClient { .. } => false,
             ApiError::Status { status, .. } => *status >= 500,
             _ => true,

@@ -203,11 +203,11 @@ impl Client {
         redact::display_url(&self.base_url)
     }
 
-    /// `GET /api/tasks/{taskId}`: the task's status and worker.
-    pub async fn get_task(&self, key: &ApiKey, task_id: &str) -> Result<TaskInfo, ApiError> {
-        let url = self.endpoint(format!("/api/tasks/{}", path_segment(task_id)));
-        let envelope: TaskEnvelope = self.get(key, url).await?;
-        Ok(envelope.task)
+    /// `GET /api/tasks/{taskId}`: the task's status and worker, with its turns
+    /// inline (SDK 0.10's TaskWithTurns; older servers may send none).
+    pub async fn get_task(&self, key: &ApiKey, task_id: &str) -> Result<TaskEnvelope, ApiError> {
+        let url = self.endpoint(format!("/api/tasks/{}", path_segment("taskId", task_id)?));
+        self.get(key, url).await
     }
 
     /// `GET /api/workers/{workerId}?taskId=…`: the Worker object for one task.
@@ -217,14 +217,21 @@ impl Client {
         worker_id: &str,
         task_id: &str,
     ) -> Result<Worker, ApiError> {
-        let mut url = self.endpoint(format!("/api/workers/{}", path_segment(worker_id)));
+        let mut url = self.endpoint(format!(
+            "/api/workers/{}",
+            path_segment("workerId", worker_id)?
+        ));
         url.query_pairs_mut().append_pair("taskId", task_id);
         self.get(key, url).await
     }
 
-    /// `GET /api/tasks/{taskId}/turns`: every turn of a task.
+    /// `GET /api/tasks/{taskId}/turns`: every turn of a task. Legacy (gone in SDK
+    /// 0.10): asked only when `GET /api/tasks/{taskId}` gave no turns.
     pub async fn get_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
-        let url = self.endpoint(format!("/api/tasks/{}/turns", path_segment(task_id)));
+        let url = self.endpoint(format!(
+            "/api/tasks/{}/turns",
+            path_segment("taskId", task_id)?
+        ));
         let list: TurnList = self.get(key, url).await?;
         Ok(list.items)
     }
@@ -366,8 +373,12 @@ impl Client {
             retry_after,
             from_api,
         };
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let delay = retry_after.unwrap_or_else(|| backoff(attempt));
+        // A refused POST is retried here (nothing ran); a refused GET goes back to
+        // its caller, whose polling has its own pauses and deadline.
+        if status == StatusCode::TOO_MANY_REQUESTS && is_post {
+            let delay = retry_after
+                .unwrap_or_else(|| backoff(attempt))
+                .max(FIRST_BACKOFF);
             if delay <= self.max_retry_wait {
                 return Err(Attempt::Retry { delay, error });
             }
@@ -456,18 +467,23 @@ impl Client {
     }
 }
 
-/// An id as one URL path segment or query value: anything but unreserved
-/// characters is percent-encoded, so an id can never change the request's path.
-fn path_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for byte in id.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
+/// An id as one URL path segment, or why it cannot be one. Ids are letters, digits,
+/// `_` and `-`; anything else (`.` and `..` above all, which URL parsing folds
+/// away even percent-encoded) is refused before a request is made.
+fn path_segment<'a>(what: &'static str, id: &'a str) -> Result<&'a str, ApiError> {
+    let valid = !id.is_empty()
+        && id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(id)
+    } else {
+        Err(ApiError::InvalidId {
+            what,
+            id: id.chars().take(64).collect(),
+        })
     }
-    out
 }
 
 /// The first cause of type `T` in an error's source chain.
@@ -561,8 +577,16 @@ mod tests {
 
     #[test]
     fn ids_cannot_escape_their_path_segment() {
-        assert_eq!(path_segment("tsk_2Z-YWz3hFq6VlW"), "tsk_2Z-YWz3hFq6VlW");
-        assert_eq!(path_segment("../workers?x=1"), "..%2Fworkers%3Fx%3D1");
+        assert_eq!(
+            path_segment("taskId", "tsk_2Z-YWz3hFq6VlW"),
+            Ok("tsk_2Z-YWz3hFq6VlW")
+        );
+        for bad in [".", "..", "../workers?x=1", "%2e", "a/b", "a#b", ""] {
+            assert!(
+                matches!(path_segment("taskId", bad), Err(ApiError::InvalidId { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

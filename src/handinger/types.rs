@@ -105,10 +105,13 @@ pub struct Usage {
     pub duration_ms: Option<f64>,
 }
 
-/// `GET /api/tasks/{taskId}` answers `{task, turns?}`.
-#[derive(Debug, Clone, Deserialize)]
+/// `GET /api/tasks/{taskId}` answers `{task, turns}` (TaskWithTurns since SDK
+/// 0.10; older servers sent `{task}` and kept turns at `/turns`).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TaskEnvelope {
     pub task: TaskInfo,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub turns: Vec<Turn>,
 }
 
 /// A task as `GET /api/tasks/{taskId}` describes it.
@@ -137,6 +140,8 @@ pub struct TurnList {
 #[serde(default, rename_all = "camelCase")]
 pub struct Turn {
     pub seq: Option<i64>,
+    /// A string whose values are not documented: the docs' example puts the input
+    /// and the answer on one turn with role "user", so it says nothing of output.
     pub role: Option<String>,
     pub status: Option<String>,
     pub output_text: Option<String>,
@@ -145,6 +150,19 @@ pub struct Turn {
     pub duration_ms: Option<f64>,
     #[serde(deserialize_with = "null_as_default")]
     pub files: Vec<ProducedFile>,
+}
+
+impl Turn {
+    /// Whether the turn holds an answer (text or a structured result).
+    pub fn has_output(&self) -> bool {
+        self.output_text
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty())
+            || self
+                .structured_output
+                .as_ref()
+                .is_some_and(|v| !v.is_null())
+    }
 }
 
 /// The API's error body: `{"error": "..."}`.

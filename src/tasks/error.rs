@@ -33,6 +33,11 @@ pub enum TaskFailure {
     Internal {
         message: String,
     },
+    /// A follow-up named a task the API does not know; nothing was sent (the API
+    /// would have started a new task under that id).
+    UnknownTask,
+    /// A follow-up's task could not be checked before sending; nothing was sent.
+    NotChecked(ApiError),
     /// The task ended on the server with an error or was aborted.
     Remote {
         status: String,
@@ -80,6 +85,19 @@ impl fmt::Display for TaskError {
                 }
                 Ok(())
             }
+            TaskFailure::UnknownTask => write!(
+                f,
+                "No task with taskId {task} is known to Handinger, so the follow-up was not \
+                 sent (it would have started a new task). Check the taskId."
+            ),
+            TaskFailure::NotChecked(error) => {
+                write!(
+                    f,
+                    "{}. The follow-up was not sent: task {task} could not be checked first. ",
+                    capitalised(&error.to_string())
+                )?;
+                f.write_str(&self.hint(error, task))
+            }
             TaskFailure::Api(error) => {
                 write!(f, "{}. ", capitalised(&error.to_string()))?;
                 f.write_str(&self.hint(error, task))
@@ -92,7 +110,7 @@ impl fmt::Display for TaskError {
 impl std::error::Error for TaskError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.failure {
-            TaskFailure::Api(error) => Some(error),
+            TaskFailure::Api(error) | TaskFailure::NotChecked(error) => Some(error),
             TaskFailure::Attach(error) => Some(error.as_ref()),
             TaskFailure::MissingKey(problem) => Some(problem),
             _ => None,
@@ -114,6 +132,10 @@ impl TaskError {
             TaskFailure::MissingKey(_) => NextStep::FixKey,
             TaskFailure::Cancelled | TaskFailure::Internal { .. } => fetch(),
             TaskFailure::Remote { .. } => NextStep::StartNewOrFollowUp { task_id: task() },
+            TaskFailure::UnknownTask => NextStep::StartNew,
+            TaskFailure::NotChecked(ApiError::Status {
+                status: 401 | 403, ..
+            }) => NextStep::FixKey,
             TaskFailure::Api(ApiError::Status {
                 status: 401 | 403, ..
             }) => NextStep::FixKey,
@@ -142,6 +164,17 @@ impl TaskError {
 
     fn hint(&self, error: &ApiError, task: &str) -> String {
         let names_a_task = self.kind != TaskKind::New;
+        let key_refused = matches!(
+            error,
+            ApiError::Status {
+                status: 401 | 403,
+                ..
+            }
+        );
+        if matches!(self.failure, TaskFailure::NotChecked(_)) && !key_refused {
+            // A GET that failed: nothing ran, whatever the error would say of a POST.
+            return "Call again when the API answers.".to_owned();
+        }
         match error {
             ApiError::Status {
                 status: 401 | 403, ..

@@ -20,10 +20,10 @@ use futures_util::{FutureExt, future::Fuse};
 use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
-pub use id::{TASK_ID_RANDOM_CHARS, new_task_id};
+pub use id::{MAX_TASK_ID_CHARS, TASK_ID_RANDOM_CHARS, is_task_id, new_task_id};
 
 use crate::{
-    handinger::{ApiError, Budget, Client, CreateTaskBody, TaskInfo, Usage, Worker},
+    handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
     key::{ApiKey, KeySource},
     workspace::{AttachLimits, Attachment, Workspace},
 };
@@ -33,8 +33,15 @@ use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// First and longest pause between polls of a task this process did not start.
+/// The first is also the shortest pause, whatever a `Retry-After` asks.
 pub const POLL_FIRST: Duration = Duration::from_secs(1);
 pub const POLL_MAX: Duration = Duration::from_secs(10);
+
+/// Longest a single lookup may take while a call waits (its share of the wait is
+/// also capped by what is left of the wait), and the least it is given, so that a
+/// wait of 0 still asks once.
+const LOOKUP_MAX: Duration = Duration::from_secs(30);
+const LOOKUP_MIN: Duration = Duration::from_secs(1);
 
 /// A lookup of a task's dashboard URL, for an early progress report.
 type Describe = std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send>>;
@@ -285,6 +292,9 @@ impl TaskRunner {
     ) -> Result<CallOutcome, TaskError> {
         let deadline = deadline_after(wait);
         let prepared = self.prepare(request).await?;
+        if prepared.kind == TaskKind::FollowUp && self.jobs.get(&prepared.task_id).is_none() {
+            self.check_exists(&prepared).await?;
+        }
         loop {
             let mut previous = match self.jobs.begin(
                 &prepared.task_id,
@@ -344,11 +354,11 @@ impl TaskRunner {
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
         let task_id = task_id.trim();
-        if task_id.is_empty() {
+        if !is_task_id(task_id) {
             return Err(TaskError {
                 task_id: None,
                 kind: TaskKind::Lookup,
-                failure: TaskFailure::invalid("taskId", "must be the id of a task"),
+                failure: invalid_task_id(task_id),
             });
         }
         if let Some(handle) = self.jobs.get(task_id) {
@@ -371,7 +381,9 @@ impl TaskRunner {
     /// Wait for a task this process did not start (or no longer holds) by polling
     /// the API, with a backoff from [`POLL_FIRST`] to [`POLL_MAX`] that honours
     /// 429 and Retry-After, reporting progress meanwhile. Ends when the task
-    /// completes, fails, or the wait runs out.
+    /// completes, fails, or the wait runs out: each lookup has its own deadline
+    /// (what is left of the wait, capped), so a slow or rate-limiting API can
+    /// never hold the call past its wait.
     async fn await_remote(
         &self,
         task_id: &str,
@@ -382,9 +394,29 @@ impl TaskRunner {
         let started = Instant::now();
         let deadline = deadline_after(wait);
         let mut delay = POLL_FIRST;
+        let unanswered = || {
+            CallOutcome::Running(StillRunning {
+                task_id: task_id.to_owned(),
+                kind: TaskKind::Lookup,
+                worker_id: None,
+                url: None,
+                elapsed: None,
+                follow_up_not_sent: false,
+            })
+        };
         loop {
-            let pause = match self.lookup(task_id).await {
-                Ok(CallOutcome::Running(running)) => {
+            let allowance = deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(LOOKUP_MIN, LOOKUP_MAX);
+            let lookup = tokio::select! {
+                looked = tokio::time::timeout(allowance, self.lookup(task_id)) => looked,
+                _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
+            };
+            let pause = match lookup {
+                // The API did not answer in time: past the wait, say it still runs.
+                Err(_) if Instant::now() >= deadline => return Ok(unanswered()),
+                Err(_) => delay,
+                Ok(Ok(CallOutcome::Running(running))) => {
                     let url = running
                         .url
                         .as_deref()
@@ -395,28 +427,52 @@ impl TaskRunner {
                     if Instant::now() >= deadline {
                         return Ok(CallOutcome::Running(running));
                     }
-                    let pause = delay;
-                    delay = (delay * 2).min(POLL_MAX);
+                    delay
+                }
+                // Rate limited: wait as asked, at least the shortest pause; a
+                // pause that outlasts the wait ends it with "still running".
+                Ok(Err(TaskError {
+                    failure:
+                        TaskFailure::Api(ApiError::Status {
+                            status: 429,
+                            retry_after,
+                            ..
+                        }),
+                    ..
+                })) => {
+                    let pause = retry_after.unwrap_or(delay).max(POLL_FIRST);
+                    if Instant::now() + pause >= deadline {
+                        return Ok(unanswered());
+                    }
                     pause
                 }
-                // Rate limited: wait as asked, unless that outlasts the wait.
-                Err(error) => match &error.failure {
-                    TaskFailure::Api(ApiError::Status {
-                        status: 429,
-                        retry_after,
-                        ..
-                    }) if Instant::now() + retry_after.unwrap_or(delay) < deadline => {
-                        retry_after.unwrap_or(delay)
-                    }
-                    _ => return Err(error),
-                },
-                finished => return finished,
+                Ok(finished) => return finished,
             };
+            delay = (delay * 2).min(POLL_MAX);
             let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
             }
+            if Instant::now() >= deadline {
+                return Ok(unanswered());
+            }
+        }
+    }
+
+    /// Before a follow-up is sent for a task this process does not hold: the API
+    /// treats an unknown taskId as a new task, so a mistyped id would start (and
+    /// bill) a fresh one. Nothing is sent unless the task exists.
+    async fn check_exists(&self, prepared: &Prepared) -> Result<(), TaskError> {
+        let fail = |failure| TaskError {
+            task_id: Some(prepared.task_id.clone()),
+            kind: TaskKind::FollowUp,
+            failure,
+        };
+        match self.client.get_task(&prepared.key, &prepared.task_id).await {
+            Ok(_) => Ok(()),
+            Err(ApiError::Status { status: 404, .. }) => Err(fail(TaskFailure::UnknownTask)),
+            Err(error) => Err(fail(TaskFailure::NotChecked(error))),
         }
     }
 
@@ -427,11 +483,11 @@ impl TaskRunner {
         Box::pin(async move {
             let key = key?;
             let lookup = client.get_task(&key, &task_id);
-            let task = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup)
+            let found = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup)
                 .await
                 .ok()?
                 .ok()?;
-            task.url
+            found.task.url
         })
     }
 
@@ -445,12 +501,9 @@ impl TaskRunner {
             failure,
         };
         let task_id = match (kind, request.task_id) {
-            (TaskKind::FollowUp, Some(id)) if !id.trim().is_empty() => id.trim().to_owned(),
-            (TaskKind::FollowUp | TaskKind::Lookup, _) => {
-                return Err(fail(
-                    None,
-                    TaskFailure::invalid("taskId", "must be the id of an existing task"),
-                ));
+            (TaskKind::FollowUp, Some(id)) if is_task_id(id.trim()) => id.trim().to_owned(),
+            (TaskKind::FollowUp | TaskKind::Lookup, id) => {
+                return Err(fail(None, invalid_task_id(id.as_deref().unwrap_or(""))));
             }
             (TaskKind::New, _) => new_task_id(),
         };
@@ -585,7 +638,8 @@ impl TaskRunner {
             .key
             .resolve()
             .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
-        let task = self.client.get_task(&key, task_id).await.map_err(api)?;
+        let TaskEnvelope { task, turns } =
+            self.client.get_task(&key, task_id).await.map_err(api)?;
         match task.status.as_str() {
             "completed" => {}
             "error" | "aborted" => {
@@ -605,19 +659,27 @@ impl TaskRunner {
                 }));
             }
         }
-        let worker = match &task.worker_id {
+        let from_worker = match &task.worker_id {
             Some(worker_id) => match self.client.get_worker(&key, worker_id, task_id).await {
-                Ok(worker) => worker,
-                Err(ApiError::Status { status: 404, .. }) => self
-                    .worker_from_turns(&key, task_id, &task)
-                    .await
-                    .map_err(api)?,
+                Ok(worker) => Some(worker),
+                Err(ApiError::Status { status: 404, .. }) => None,
                 Err(error) => return Err(api(error)),
             },
-            None => self
-                .worker_from_turns(&key, task_id, &task)
-                .await
-                .map_err(api)?,
+            None => None,
+        };
+        // The worker endpoint's answer, unless it holds no text: then the turns'.
+        let worker = match from_worker {
+            Some(worker) if !worker.answer().trim().is_empty() => worker,
+            from_worker => {
+                let turns = if turns.is_empty() {
+                    self.legacy_turns(&key, task_id).await.map_err(api)?
+                } else {
+                    turns
+                };
+                let mut worker = from_worker.unwrap_or_default();
+                worker_from_turns(&mut worker, &task, turns);
+                worker
+            }
         };
         Ok(CallOutcome::Finished(Box::new(TaskOutcome {
             task_id: task_id.to_owned(),
@@ -626,33 +688,13 @@ impl TaskRunner {
         })))
     }
 
-    /// A Worker-shaped answer built from the task's latest assistant turn, for when
-    /// the worker endpoint has nothing for this task.
-    async fn worker_from_turns(
-        &self,
-        key: &ApiKey,
-        task_id: &str,
-        task: &TaskInfo,
-    ) -> Result<Worker, ApiError> {
-        let turns = self.client.get_turns(key, task_id).await?;
-        let last = turns
-            .into_iter()
-            .filter(|turn| turn.role.as_deref() != Some("user"))
-            .max_by_key(|turn| turn.seq.unwrap_or(0))
-            .unwrap_or_default();
-        Ok(Worker {
-            id: task.worker_id.clone().unwrap_or_default(),
-            status: Some(task.status.clone()),
-            output_text: last.output_text.unwrap_or_default(),
-            files: last.files,
-            structured_output: last.structured_output,
-            url: task.url.clone(),
-            usage: Some(Usage {
-                credits: last.credits,
-                duration_ms: last.duration_ms,
-            }),
-            ..Worker::default()
-        })
+    /// The legacy `/turns` list, for servers older than SDK 0.10 that keep turns
+    /// there; a server without it (404) simply has none to give.
+    async fn legacy_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
+        match self.client.get_turns(key, task_id).await {
+            Err(ApiError::Status { status: 404, .. }) => Ok(Vec::new()),
+            turns => turns,
+        }
     }
 
     /// A call still running, with the worker and dashboard URL when the API can
@@ -670,9 +712,9 @@ impl TaskRunner {
             return running;
         };
         let lookup = self.client.get_task(&key, &handle.task_id);
-        if let Ok(Ok(task)) = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup).await {
-            running.worker_id = running.worker_id.or(task.worker_id);
-            running.url = task.url;
+        if let Ok(Ok(found)) = tokio::time::timeout(DESCRIBE_TIMEOUT, lookup).await {
+            running.worker_id = running.worker_id.or(found.task.worker_id);
+            running.url = found.task.url;
         }
         running
     }
@@ -729,6 +771,53 @@ async fn unwind_to_message<T>(future: impl Future<Output = T>) -> Result<T, Stri
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned())
         })
+}
+
+/// Fill a Worker-shaped answer from the task's latest turn that holds output,
+/// whatever its role (the documented example puts the input and the answer on one
+/// turn with role "user"). Sources and files the worker endpoint gave are kept.
+fn worker_from_turns(worker: &mut Worker, task: &crate::handinger::TaskInfo, turns: Vec<Turn>) {
+    let latest = turns
+        .into_iter()
+        .enumerate()
+        .filter(|(_, turn)| turn.has_output())
+        .max_by_key(|(at, turn)| (turn.seq.unwrap_or(i64::MIN), *at))
+        .map(|(_, turn)| turn);
+    if worker.id.is_empty() {
+        worker.id = task.worker_id.clone().unwrap_or_default();
+    }
+    worker.status = Some(task.status.clone());
+    worker.url = worker.url.take().or_else(|| task.url.clone());
+    let Some(turn) = latest else {
+        return;
+    };
+    worker.output_text = turn.output_text.unwrap_or_default();
+    worker.output.clear();
+    if worker.files.is_empty() {
+        worker.files = turn.files;
+    }
+    worker.structured_output = worker.structured_output.take().or(turn.structured_output);
+    worker.usage = Some(Usage {
+        credits: turn.credits,
+        duration_ms: turn.duration_ms,
+    });
+}
+
+/// The refusal of a taskId that is not an id; nothing is sent.
+fn invalid_task_id(given: &str) -> TaskFailure {
+    let problem = if given.trim().is_empty() {
+        "must be the id of an existing task".to_owned()
+    } else {
+        format!(
+            "{:?} is not a task id: ids are 1 to {MAX_TASK_ID_CHARS} letters, digits, `_` \
+             and `-` (such as tsk_2Z9Wq...); nothing was sent",
+            given.chars().take(40).collect::<String>()
+        )
+    };
+    TaskFailure::InvalidArgument {
+        argument: "taskId",
+        problem,
+    }
 }
 
 fn cancelled(task_id: &str, kind: TaskKind) -> TaskError {

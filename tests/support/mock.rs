@@ -184,6 +184,8 @@ struct State {
     /// Hash file parts (tests) or only count them (benchmarks, so the mock is not
     /// the bottleneck being measured).
     hash_files: AtomicBool,
+    /// Tasks that exist without a POST to this mock (made elsewhere, say).
+    known: Mutex<Vec<String>>,
 }
 
 /// A running mock; it stops with the test's runtime.
@@ -205,6 +207,7 @@ impl MockApi {
             handler: Mutex::new(handler),
             requests: Mutex::new(Vec::new()),
             hash_files: AtomicBool::new(true),
+            known: Mutex::new(Vec::new()),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -225,6 +228,11 @@ impl MockApi {
     /// must not be what is measured). Only `body_len` is recorded.
     pub fn skip_hashing(&self) {
         self.state.hash_files.store(false, Ordering::Relaxed);
+    }
+
+    /// Let the mock know a task it was not sent, so a follow-up may name it.
+    pub fn know_task(&self, task_id: &str) {
+        self.state.known.lock().unwrap().push(task_id.to_owned());
     }
 
     /// Every request recorded so far.
@@ -252,7 +260,12 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             return;
         }
         let handler = state.handler.lock().unwrap().clone();
-        let reply = handler(&request);
+        let mut reply = handler(&request);
+        if matches!(reply, Reply::Http { status: 404, .. })
+            && let Some(known) = known_task(&state, &request)
+        {
+            reply = known;
+        }
         state.requests.lock().unwrap().push(request);
         match reply {
             Reply::Http {
@@ -297,6 +310,75 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             }
         }
     }
+}
+
+/// What the API says of a task this mock was sent (by POST, or named with
+/// [`MockApi::know_task`]), when the test's handler has nothing to say (404): the
+/// SDK 0.10 shapes. `GET /api/tasks/{id}` answers TaskWithTurns (each turn holds
+/// its input and answer, role "user", as the documented example does), and
+/// `GET /api/workers/{workerId}?taskId={id}` the Worker of its latest turn.
+fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
+    if request.method != "GET" {
+        return None;
+    }
+    let (path, query) = request
+        .path
+        .split_once('?')
+        .unwrap_or((request.path.as_str(), ""));
+    let task_id = match path.strip_prefix("/api/tasks/") {
+        Some(id) => id.to_owned(),
+        None if path.starts_with("/api/workers/") => query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("taskId="))?
+            .to_owned(),
+        None => return None,
+    };
+    let requests = state.requests.lock().unwrap();
+    let posts: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.path == "/api/tasks"
+                && r.field("taskId").as_deref() == Some(task_id.as_str())
+                // The API shows a task only to the key that made it.
+                && r.header("authorization") == request.header("authorization")
+        })
+        .collect();
+    let named = state.known.lock().unwrap().contains(&task_id);
+    if posts.is_empty() && !named {
+        return None;
+    }
+    if path.starts_with("/api/workers/") {
+        return posts.last().map(|post| Reply::json(200, worker_json(post)));
+    }
+    let worker_id = posts
+        .first()
+        .and_then(|p| p.field("workerId"))
+        .unwrap_or_else(|| "wrk_mock".into());
+    let turns: Vec<Value> = posts
+        .iter()
+        .enumerate()
+        .map(|(seq, post)| {
+            let input = post.input().unwrap_or_default();
+            json!({"id": format!("trn_{seq}"), "seq": seq + 1, "role": "user",
+                   "status": "completed", "input": input,
+                   "outputText": format!("Answer to: {input}"), "structuredOutput": null,
+                   "credits": 2, "durationMs": 1500, "inputTokens": 10, "outputTokens": 20,
+                   "startedAt": "2026-05-15T10:00:00Z", "completedAt": "2026-05-15T10:00:02Z",
+                   "taskId": task_id})
+        })
+        .collect();
+    Some(Reply::json(
+        200,
+        json!({"task": {"id": task_id, "status": "completed", "title": "Mock task",
+                        "workerId": worker_id, "organizationId": "org_mock",
+                        "createdByUserId": "usr_mock", "createdAt": "2026-05-15T10:00:00Z",
+                        "completedAt": "2026-05-15T10:00:02Z", "triggeredBy": "api",
+                        "totals": {"credits": 2 * turns.len(), "durationMs": 1500,
+                                   "turnCount": turns.len()},
+                        "url": format!("https://v3.handinger.com/worker/{worker_id}")},
+               "turns": turns}),
+    ))
 }
 
 /// Hold the connection open until the client gives up on it.
