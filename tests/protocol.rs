@@ -189,3 +189,106 @@ fn help_version_and_bad_flags() {
             .contains("unexpected argument '--no-such-flag'")
     );
 }
+
+/// A host pings to decide whether a server is alive: `ping` is answered even
+/// when `--max-in-flight` calls are running, within a second.
+#[tokio::test]
+async fn ping_is_answered_when_the_in_flight_cap_is_reached() {
+    let mock =
+        MockApi::start_with(crate::support::mock::slow_handler(Duration::from_secs(8))).await;
+    let mut session = RawSession::spawn(command(
+        &mock.base_url,
+        Some(KEY),
+        &["--max-in-flight", "4", "--wait", "30"],
+    ));
+    session.initialize("2025-11-25").await;
+    for id in 1..=6 {
+        session
+            .send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                         "params": {"name": "create_task", "arguments": {"input": format!("job {id}")}}}))
+            .await;
+    }
+    // The two calls past the cap are refused as busy: the cap is reached.
+    let refused = session
+        .lines_until_responses(2, Duration::from_secs(10))
+        .await;
+    assert!(
+        refused.iter().all(|r| r["error"]["code"] == -32000),
+        "{refused:?}"
+    );
+    let started = std::time::Instant::now();
+    let pong = session.request(100, "ping", json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "ping took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(pong["result"], json!({}), "{pong}");
+    // Notifications pass too: a cancellation of one call is taken.
+    session
+        .send(
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 1, "reason": "test"}}),
+        )
+        .await;
+    let pong = session.request(101, "ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}), "{pong}");
+}
+
+/// When stdin closes right after a batch, every request that needs no API call
+/// is answered before exit; a call still waiting on the API is reported with its
+/// task id after a short drain.
+#[tokio::test]
+async fn end_of_input_answers_every_request_already_read() {
+    let mock =
+        MockApi::start_with(crate::support::mock::slow_handler(Duration::from_secs(30))).await;
+    for with_call in [false, true] {
+        let mut lines = vec![
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "pipe", "version": "1"}}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        ];
+        if with_call {
+            lines.push(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              "params": {"name": "create_task", "arguments": {"input": "slow"}}}));
+        }
+        lines.push(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+        lines.push(json!({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"}));
+        lines.push(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                          "params": {"name": "get_task", "arguments": {"taskId": ".."}}}));
+        for run in 0..5 {
+            let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+            for line in &lines {
+                session.send(line.clone()).await;
+            }
+            session.close_stdin();
+            let answers = session.lines_within(Duration::from_secs(6)).await;
+            let ids: Vec<i64> = answers
+                .iter()
+                .filter(|a| a.get("method").is_none())
+                .filter_map(|a| a["id"].as_i64())
+                .collect();
+            for id in [0, 2, 3, 4] {
+                assert!(
+                    ids.contains(&id),
+                    "run {run}: no answer to {id}: {answers:?}"
+                );
+            }
+            let tools = answers.iter().find(|a| a["id"] == 2).unwrap();
+            assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 3);
+            let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
+                .await
+                .expect("exits after the drain")
+                .unwrap();
+            assert_eq!(status.code(), Some(0));
+            let stderr = session.stderr().await;
+            if with_call {
+                assert!(
+                    stderr.contains("may still run on Handinger") && stderr.contains("tsk_"),
+                    "the waiting call is reported with its task id: {stderr}"
+                );
+            }
+        }
+    }
+}

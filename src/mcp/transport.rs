@@ -9,9 +9,14 @@
 //!   garbage invites error storms, which is why the official SDKs ignore it).
 //! - Valid JSON of the wrong shape is answered with -32600 and its id.
 //! - At most `max_in_flight` requests are handed to the server at once; beyond
-//!   that a request is answered at once with "server busy" (-32000). A request
+//!   that a request is answered at once with "server busy" (-32000). `ping` is
+//!   never refused, nor are notifications and answers to the server's requests. A request
 //!   whose id is already in flight is refused (-32600): rmcp would answer only one
 //!   of the two.
+//! - At end of input, requests already read are answered before the transport
+//!   closes: it waits until none is in flight, at most [`DRAIN_LIMIT`] (calls
+//!   waiting on the API are then reported with their task ids), and until the
+//!   writer has written every queued answer.
 //! - Answers go through one bounded queue to one writer. When the client stops
 //!   reading, the queue fills, answering blocks, and so does reading: the client
 //!   is slowed down instead of the server's memory growing.
@@ -19,6 +24,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use rmcp::{
@@ -29,7 +35,8 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
+    time::Instant,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +46,10 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 const ID_SCAN_BYTES: usize = 4096;
 /// Answers waiting for the writer; beyond this, answering (and so reading) waits.
 const OUTGOING_QUEUE: usize = 32;
+/// Pings answered at once; more wait for one of these before the next line is read.
+const PING_SLOTS: usize = 16;
+/// How long requests still in flight at end of input get to be answered.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// JSON-RPC error codes this layer answers with.
 mod code {
@@ -57,6 +68,17 @@ impl InFlight {
     fn release(&self, id: &str) {
         self.held.lock().expect("in-flight lock").remove(id);
     }
+
+    fn is_empty(&self) -> bool {
+        self.held.lock().expect("in-flight lock").is_empty()
+    }
+}
+
+/// What the writer task takes: a line, or a request to say when every line
+/// queued before it has been written and flushed.
+enum Outgoing {
+    Line(Vec<u8>),
+    Flushed(oneshot::Sender<()>),
 }
 
 /// The stdio transport: a bounded line reader in, a bounded queue out.
@@ -68,8 +90,14 @@ pub struct LineTransport<R> {
     /// An error answer of ours not yet queued. Kept here, not in a future, because
     /// rmcp may drop `receive` at any await; nothing is read until it is queued.
     pending: Option<Vec<u8>>,
-    out: mpsc::Sender<Vec<u8>>,
+    out: mpsc::Sender<Outgoing>,
+    /// Set at end of input: until when requests in flight may still be answered.
+    drain_until: Option<Instant>,
     slots: Arc<Semaphore>,
+    /// Slots for pings, apart from the calls' so a full server still answers them.
+    ping_slots: Arc<Semaphore>,
+    /// A ping read while every ping slot was taken; served before reading on.
+    parked_ping: Option<(String, RxJsonRpcMessage<RoleServer>)>,
     in_flight: Arc<InFlight>,
     max_in_flight: usize,
     /// Cancelled when the client closes stdin or stdout stops taking answers.
@@ -101,7 +129,10 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
             skipping: false,
             pending: None,
             out,
+            drain_until: None,
             slots: Arc::new(Semaphore::new(max_in_flight)),
+            ping_slots: Arc::new(Semaphore::new(PING_SLOTS)),
+            parked_ping: None,
             in_flight: Arc::default(),
             max_in_flight,
             closed,
@@ -154,7 +185,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
         }
         match self.out.reserve().await {
             Ok(slot) => {
-                slot.send(self.pending.take().expect("checked above"));
+                slot.send(Outgoing::Line(self.pending.take().expect("checked above")));
                 true
             }
             Err(_) => false,
@@ -225,6 +256,19 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
                 self.answer_error(Some(id), code::INVALID_REQUEST, text);
                 return None;
             }
+            // Liveness is never refused: hosts ping to decide whether a server is
+            // alive. Pings have slots of their own; when those are taken, reading
+            // waits (a flood is slowed down, not refused and not buffered).
+            if method == Some("ping") {
+                match self.ping_slots.clone().try_acquire_owned() {
+                    Ok(permit) => self.hold(key, permit),
+                    Err(_) => {
+                        self.parked_ping = Some((key, message));
+                        return None;
+                    }
+                }
+                return Some(message);
+            }
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 let text = format!(
                     "Server busy: {} requests are in flight (--max-in-flight); retry when some \
@@ -234,13 +278,17 @@ impl<R: AsyncRead + Send + Unpin + 'static> LineTransport<R> {
                 self.answer_error(Some(id), code::SERVER_BUSY, text);
                 return None;
             };
-            self.in_flight
-                .held
-                .lock()
-                .expect("in-flight lock")
-                .insert(key, permit);
+            self.hold(key, permit);
         }
         Some(message)
+    }
+
+    fn hold(&self, key: String, permit: OwnedSemaphorePermit) {
+        self.in_flight
+            .held
+            .lock()
+            .expect("in-flight lock")
+            .insert(key, permit);
     }
 }
 
@@ -264,7 +312,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
         let in_flight = self.in_flight.clone();
         async move {
             let sent = out
-                .send(line?)
+                .send(Outgoing::Line(line?))
                 .await
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe));
             if let Some(id) = answered {
@@ -280,6 +328,18 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
                 self.closed.cancel();
                 return None;
             }
+            if self.parked_ping.is_some() {
+                // Cancel-safe: the ping stays parked until a slot is free.
+                let permit = self
+                    .ping_slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the ping semaphore is never closed");
+                let (key, message) = self.parked_ping.take().expect("checked above");
+                self.hold(key, permit);
+                return Some(message);
+            }
             let read = match self.read_line().await {
                 Ok(read) => read,
                 Err(error) => {
@@ -290,6 +350,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
             let line = std::mem::take(&mut self.line);
             match read {
                 Read::Eof => {
+                    self.drain().await;
                     self.closed.cancel();
                     return None;
                 }
@@ -320,13 +381,41 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for LineTransp
     }
 }
 
+impl<R> LineTransport<R> {
+    /// At end of input: let the requests already read be answered (at most until
+    /// the drain limit), then wait until the writer has written every answer.
+    /// Cancel-safe: rmcp may drop this future, and the deadline is kept.
+    async fn drain(&mut self) {
+        let until = *self
+            .drain_until
+            .get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
+        while !self.in_flight.is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (written, flushed) = oneshot::channel();
+        let remaining = until.saturating_duration_since(Instant::now()) + DRAIN_LIMIT;
+        if self.out.send(Outgoing::Flushed(written)).await.is_ok() {
+            let _ = tokio::time::timeout(remaining, flushed).await;
+        }
+    }
+}
+
 /// Write queued lines until the queue closes or the output fails.
 async fn write_lines<W: AsyncWrite + Unpin>(
     mut output: W,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: mpsc::Receiver<Outgoing>,
     closed: CancellationToken,
 ) {
-    while let Some(line) = queue.recv().await {
+    while let Some(outgoing) = queue.recv().await {
+        let line = match outgoing {
+            Outgoing::Line(line) => line,
+            Outgoing::Flushed(done) => {
+                if output.flush().await.is_ok() {
+                    let _ = done.send(());
+                }
+                continue;
+            }
+        };
         let mut written = output.write_all(&line).await;
         if written.is_ok() && queue.is_empty() {
             written = output.flush().await;
