@@ -26,15 +26,28 @@ use crate::{
 pub mod exit {
     pub const DONE: u8 = 0;
     pub const FAILED: u8 = 1;
+    /// A usage error, or an argument the call refused (an empty input, a taskId
+    /// that is not an id): nothing was sent.
     pub const USAGE: u8 = 2;
     pub const STILL_RUNNING: u8 = 3;
+    /// A file was refused (outside the workspace, missing, too large...): nothing
+    /// was sent.
+    pub const FILE_REFUSED: u8 = 4;
 }
 
+/// Set once stdout is found closed: nothing more is written to it.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Print `text` to stdout for a person or a script. When stdout is closed (the
-/// reader went away, as with `| head -1`), the process exits at once and quietly,
-/// as shell tools do; any other write error is reported and ends the process.
+/// reader went away, as with `| head -1`), the rest is dropped quietly and the
+/// command ends with the exit code of its outcome, never another; any other
+/// write error is reported and ends the process.
 pub fn print(text: &str) {
     use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_all(text.as_bytes())
@@ -43,7 +56,7 @@ pub fn print(text: &str) {
     match written {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-            std::process::exit(i32::from(exit::DONE))
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
         }
         Err(error) => {
             eprintln!("handinger-mcp: cannot write to stdout: {error}");
@@ -282,6 +295,8 @@ fn report(
             eprintln!("handinger-mcp: {message}");
             ExitCode::from(match error.failure {
                 TaskFailure::Cancelled => exit::STILL_RUNNING,
+                TaskFailure::Attach(_) => exit::FILE_REFUSED,
+                TaskFailure::InvalidArgument { .. } => exit::USAGE,
                 _ => exit::FAILED,
             })
         }

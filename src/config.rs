@@ -27,8 +27,9 @@ With no command, serves MCP (newline-delimited JSON-RPC) on stdio, or the LSP-st
 protocol (Content-Length framing) with --lsp or when the client's first bytes are an \
 LSP header. task, follow-up and get wait until the task ends unless --wait is given.
 
-Exit codes: 0 done, 1 the task or the API failed, 2 usage error, 3 still running \
-(the wait passed; run `handinger-mcp get TASK_ID` later).
+Exit codes: 0 done, 1 the task or the API failed, 2 usage error (nothing sent), 3 \
+still running (the wait passed; run `handinger-mcp get TASK_ID` later), 4 a file was \
+refused (nothing sent).
 
 The API key is read from HANDINGER_API_KEY (never a flag: flags show in process \
 lists) or from --api-key-file.";
@@ -68,7 +69,7 @@ pub enum CliCommand {
     /// Start a task and print its answer.
     Task {
         /// The task as a complete brief; `-` reads it from stdin.
-        #[arg(value_name = "INPUT", value_parser = NonEmptyStringValueParser::new())]
+        #[arg(value_name = "INPUT", value_parser = not_blank)]
         input: String,
         #[command(flatten)]
         output: CallOutput,
@@ -81,7 +82,7 @@ pub enum CliCommand {
         #[arg(value_name = "TASK_ID", value_parser = NonEmptyStringValueParser::new())]
         task_id: String,
         /// The follow-up message; `-` reads it from stdin.
-        #[arg(value_name = "INPUT", value_parser = NonEmptyStringValueParser::new())]
+        #[arg(value_name = "INPUT", value_parser = not_blank)]
         input: String,
         #[command(flatten)]
         output: CallOutput,
@@ -264,6 +265,15 @@ impl ValueEnum for Budget {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+/// A text with something in it besides spaces (an input, a task id).
+fn not_blank(raw: &str) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        Err("it is empty; give the brief (or - to read it from stdin)".to_owned())
+    } else {
+        Ok(raw.to_owned())
     }
 }
 
@@ -526,14 +536,23 @@ impl UsageError {
 /// whose variable is set but empty is read as unset: hosts write `"VAR": ""` for
 /// "not configured".
 pub fn cli_command() -> clap::Command {
-    Cli::command().mut_args(|arg| {
-        let empty = arg.get_env().is_some_and(|name| {
-            std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty())
-        });
-        // Help shows the variable's name, never its value.
-        let arg = arg.hide_env_values(true);
-        if empty { arg.env(None) } else { arg }
-    })
+    empty_env_as_unset(Cli::command())
+}
+
+/// Every argument of `command` and of its subcommands (where `serve`'s HTTP
+/// settings live): a variable that is set but empty counts as unset, and help
+/// shows a variable's name, never its value.
+fn empty_env_as_unset(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let empty = arg.get_env().is_some_and(|name| {
+                std::env::var_os(name)
+                    .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+            });
+            let arg = arg.hide_env_values(true);
+            if empty { arg.env(None) } else { arg }
+        })
+        .mut_subcommands(empty_env_as_unset)
 }
 
 impl Command {

@@ -514,3 +514,127 @@ async fn a_log_filter_that_does_not_parse_is_reported_not_fatal() {
         "nothing at info"
     );
 }
+
+/// A closed stdout never changes the exit status: 100 runs of
+/// `task … --wait 0 | head -1` under pipefail all exit 3 (still running).
+#[tokio::test]
+async fn a_closed_stdout_never_changes_the_exit_code() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(20))).await;
+    let script = format!(
+        "set -o pipefail; {} task 'long job' --wait 0 | head -c 1 >/dev/null",
+        crate::support::bin()
+    );
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        let batch = (0..10).map(|_| {
+            let mut cmd = command(&mock.base_url, Some(KEY), &[]);
+            cmd.env_remove("HANDINGER_LOG");
+            let cmd = cmd.as_std();
+            let mut bash = tokio::process::Command::new("bash");
+            bash.args(["-c", &script])
+                .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (name, _) in std::env::vars() {
+                if name.starts_with("HANDINGER_") && cmd.get_envs().all(|(k, _)| k != name.as_str())
+                {
+                    bash.env_remove(name);
+                }
+            }
+            async move { bash.status().await.unwrap().code() }
+        });
+        codes.extend(futures_util::future::join_all(batch).await);
+    }
+    assert_eq!(codes.len(), 100);
+    assert!(codes.iter().all(|c| *c == Some(3)), "{codes:?}");
+}
+
+/// Every refusal before sending has its own exit code, and nothing is sent:
+/// a blank input or a taskId that is not an id is a usage error (2), a refused
+/// file is 4; an API failure stays 1.
+#[tokio::test]
+async fn refusals_before_sending_have_their_own_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockApi::start().await;
+    let cases: [(&[&str], &str, i32, &str); 7] = [
+        (&["task", ""], "", 2, "empty"),
+        (&["task", "   "], "", 2, "empty"),
+        (&["task", "\t\n"], "", 2, "empty"),
+        (&["task", "-"], "  \n\t", 2, "stdin"),
+        (&["follow-up", "tsk_x", "  "], "", 2, "empty"),
+        (&["get", ".."], "", 2, "not a task id"),
+        (
+            &["task", "read it", "--file", "missing.txt"],
+            "",
+            4,
+            "no such file",
+        ),
+    ];
+    for (args, stdin, code, needle) in cases {
+        let out = run(&mock.base_url, Some(KEY), args, Some(dir.path()), stdin).await;
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    assert!(mock.requests().is_empty(), "nothing was sent");
+    let help = run(&mock.base_url, None, &["--help"], None, "").await;
+    assert!(
+        help.stdout.contains("4 a file was refused"),
+        "{}",
+        help.stdout
+    );
+}
+
+/// `serve` reads its own settings the same way: an empty variable is unset, and
+/// no help text shows a variable's value.
+#[tokio::test]
+async fn serve_treats_empty_variables_as_unset_and_help_shows_no_values() {
+    let mut cmd = command("", None, &["serve", "--http", "127.0.0.1:0"]);
+    for name in [
+        "HANDINGER_HTTP_MAX_BODY",
+        "HANDINGER_HTTP_HEADER_TIMEOUT",
+        "HANDINGER_HTTP_MAX_CONNECTIONS",
+        "HANDINGER_SHUTDOWN_GRACE",
+        "HANDINGER_HTTP_ALLOWED_HOSTS",
+    ] {
+        cmd.env(name, "");
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let listening = tokio::time::timeout(Duration::from_secs(10), async {
+        use tokio::io::AsyncBufReadExt;
+        while stderr.read_line(&mut seen).await.unwrap() > 0 {
+            if seen.contains("listening on") {
+                return;
+            }
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    assert!(listening.is_ok(), "serve did not start: {seen}");
+
+    for args in [&["--help"][..], &["serve", "--help"], &["task", "--help"]] {
+        let mut cmd = command("https://base.example.invalid", None, args);
+        cmd.env("HANDINGER_HTTP_MAX_BODY", "12345MiB")
+            .env("HANDINGER_WORKER_ID", "wrk_secretvalue")
+            .env(
+                "HANDINGER_HTTP_ALLOWED_ORIGINS",
+                "https://origin.example.invalid",
+            );
+        let out = cmd.output().await.unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        for value in [
+            "12345MiB",
+            "wrk_secretvalue",
+            "origin.example.invalid",
+            "base.example.invalid",
+        ] {
+            assert!(!help.contains(value), "{args:?} shows {value}: {help}");
+        }
+    }
+}
