@@ -21,24 +21,46 @@ pub fn client_options(config: &Config) -> ClientOptions {
     }
 }
 
+/// Who chose the working directory, which decides whether it may serve as the
+/// workspace when none is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkingDirectory {
+    /// The person typing the command and its paths: always.
+    Typed,
+    /// A host that started a server: only when it is not `/`, the home folder or
+    /// above it, and only with `--cwd-workspace` on.
+    Implicit,
+}
+
 /// The `--workspace` folders, or the working directory when none is configured.
 /// A configured folder that does not exist is not replaced by the working
 /// directory: attaching then fails and says why.
-pub fn configured_workspace(config: &Config) -> Workspace {
-    if config.workspace.is_empty() {
-        Workspace::working_directory()
-    } else {
-        Workspace::new(&config.workspace, RootSource::Configured)
+pub fn configured_workspace(config: &Config, cwd: WorkingDirectory) -> Workspace {
+    if !config.workspace.is_empty() {
+        return Workspace::new(&config.workspace, RootSource::Configured);
+    }
+    match cwd {
+        WorkingDirectory::Typed => Workspace::working_directory(),
+        WorkingDirectory::Implicit if config.cwd_workspace => {
+            Workspace::guarded_working_directory()
+        }
+        WorkingDirectory::Implicit => Workspace::unusable(
+            RootSource::WorkingDirectory,
+            ".",
+            "no workspace is configured, and --cwd-workspace false keeps the working directory \
+             from serving as one"
+                .to_owned(),
+        ),
     }
 }
 
 /// The core's options.
-pub fn task_options(config: &Config) -> TaskOptions {
+pub fn task_options(config: &Config, cwd: WorkingDirectory) -> TaskOptions {
     TaskOptions {
         key: config.key.clone(),
         default_budget: config.default_budget,
         default_worker_id: config.default_worker_id.clone(),
-        workspace: configured_workspace(config),
+        workspace: configured_workspace(config, cwd),
         attach_limits: AttachLimits {
             max_file_bytes: config.max_file_bytes,
             max_total_bytes: config.max_total_bytes,
@@ -54,10 +76,22 @@ pub fn task_options(config: &Config) -> TaskOptions {
     }
 }
 
-/// The core, ready to run tasks. Nothing here touches the network or the TLS
-/// trust roots: the HTTP client is built on the first request.
+/// The core of a server, ready to run tasks. Nothing here touches the network or
+/// the TLS trust roots: the HTTP client is built on the first request.
 pub fn runner(config: &Config) -> TaskRunner {
-    TaskRunner::new(Client::new(client_options(config)), task_options(config))
+    TaskRunner::new(
+        Client::new(client_options(config)),
+        task_options(config, WorkingDirectory::Implicit),
+    )
+}
+
+/// The core of a one-shot command: paths resolve against the folder the command
+/// was typed in when no workspace is configured.
+pub fn command_runner(config: &Config) -> TaskRunner {
+    TaskRunner::new(
+        Client::new(client_options(config)),
+        task_options(config, WorkingDirectory::Typed),
+    )
 }
 
 /// The HTTP front-end's options. Over HTTP only an explicitly configured workspace

@@ -212,11 +212,18 @@ pub struct Settings {
     #[arg(long, env = "HANDINGER_MAX_IN_FLIGHT", value_name = "N", default_value = "256",
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_in_flight: u32,
-    /// Folder files may be attached from, when the client sends no MCP roots;
-    /// repeatable, or several in the environment separated by ':' (';' on
-    /// Windows). Default: the working directory (server, command line).
+    /// Folder files may be attached from, when the client sends no usable MCP
+    /// roots; repeatable, or several in the environment separated by ':' (';' on
+    /// Windows). Default: the working directory, see --cwd-workspace (server,
+    /// command line).
     #[arg(long, env = "HANDINGER_WORKSPACE", value_name = "DIR", global = true)]
     pub workspace: Vec<PathBuf>,
+    /// Let a server without --workspace, whose client sends no roots, attach from
+    /// its working directory; never when that is /, the home folder or above it
+    /// (server).
+    #[arg(long, env = "HANDINGER_CWD_WORKSPACE", value_name = "BOOL", default_value = "true",
+          value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub cwd_workspace: bool,
     /// Largest file one call may attach, in bytes or with KiB/MiB/GiB (server,
     /// command line).
     #[arg(long, env = "HANDINGER_MAX_FILE_SIZE", value_name = "SIZE", default_value = "2GiB",
@@ -446,6 +453,8 @@ pub struct Config {
     pub log_filter_given: bool,
     /// Configured workspace folders (not yet checked).
     pub workspace: Vec<PathBuf>,
+    /// Whether a server may fall back to its working directory (guarded).
+    pub cwd_workspace: bool,
     pub max_file_bytes: u64,
     pub max_total_bytes: u64,
     pub max_files: usize,
@@ -702,6 +711,7 @@ impl Settings {
                 .into_iter()
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect(),
+            cwd_workspace: self.cwd_workspace,
             max_file_bytes: self.max_file_size,
             max_total_bytes: self.max_total_size,
             max_files: self.max_files,
@@ -887,9 +897,10 @@ mod tests {
     fn usage_errors_say_what_is_wrong_in_clap_terms() {
         let cases: &[(&[&str], &str)] = &[
             (&["task"], "required arguments were not provided"),
+            (&["task", ""], "invalid value '' for '<INPUT>': it is empty"),
             (
-                &["task", ""],
-                "a value is required for '<INPUT>' but none was supplied",
+                &["task", "  "],
+                "invalid value '  ' for '<INPUT>': it is empty",
             ),
             (&["get", "a", "b"], "unexpected argument 'b'"),
             (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),

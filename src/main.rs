@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 Ok(call) => call,
                 Err(code) => return code,
             };
-            let runner = Arc::new(app::runner(&call.config));
+            let runner = Arc::new(app::command_runner(&call.config));
             return block_on(cli::run_call(runner, call));
         }
         Command::Doctor(config) => {

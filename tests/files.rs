@@ -384,7 +384,7 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
     let files = workspace
         .attach(
             &["log.txt".into()],
-            app::task_options(&config).attach_limits,
+            app::task_options(&config, app::WorkingDirectory::Typed).attach_limits,
         )
         .unwrap();
     // The file is truncated after the check, before the upload.

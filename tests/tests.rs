@@ -22,3 +22,4 @@ mod schemas;
 mod security;
 mod tls;
 mod tools;
+mod workspaces;

@@ -446,7 +446,10 @@ async fn execute(
             format!("invalid arguments for {}: {e}", tool.lsp_command),
         )
     })?;
-    let workspace = Some(session.workspace.lock().expect("lock").clone());
+    // An editor session with no usable folder attaches nothing, unless the user
+    // named one with --workspace: the working directory is never used here.
+    let folders = session.workspace.lock().expect("lock").clone();
+    let workspace = Some(folders.or_configured(session.runner.default_workspace()));
     let outcome = call
         .run(&session.runner, workspace, None, cancel, progress)
         .await;

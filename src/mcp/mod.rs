@@ -196,7 +196,10 @@ impl HandingerServer {
             Ok(runner) => runner,
             Err(message) => return CallToolResult::error(vec![ContentBlock::text(message)]),
         };
-        let workspace = self.client_workspace(&context.peer, call.files()).await;
+        let workspace = self
+            .client_workspace(&context.peer, call.files())
+            .await
+            .map(|client| client.or_configured(runner.default_workspace()));
         let mut progress = McpProgress {
             peer: context.peer.clone(),
             meta: context.meta,
@@ -230,7 +233,8 @@ impl HandingerServer {
     /// The client's roots as the workspace, when the call attaches files and the
     /// client declares the roots capability; `None` means the configured workspace.
     /// A client that declares roots but offers none usable gets a workspace with no
-    /// root (fail closed). The cache lock is never held across `roots/list`, so a
+    /// root (fail closed), which the caller replaces with an explicitly configured
+    /// `--workspace` ([`Workspace::or_configured`]). The cache lock is never held across `roots/list`, so a
     /// client that never answers delays only the calls that wait for it.
     /// (SEP-2577 deprecates roots, but today's hosts still send them.)
     #[allow(deprecated)]
@@ -293,7 +297,10 @@ impl HandingerServer {
         runner: Arc<TaskRunner>,
         peer: &Peer<RoleServer>,
     ) -> CallToolResponse {
-        let workspace = self.client_workspace(peer, call.files()).await;
+        let workspace = self
+            .client_workspace(peer, call.files())
+            .await
+            .map(|client| client.or_configured(runner.default_workspace()));
         let max_output_chars = self.max_output_chars;
         let options = TaskOptions::new()
             .with_ttl_ms(KEEP_FOR.as_millis() as u64)

@@ -57,6 +57,9 @@ pub struct Workspace {
     pub source: RootSource,
     /// What was offered and could not be used, for the refusal message.
     pub refused: Vec<RefusedRoot>,
+    /// Why this source was used in place of another (the client's roots list was
+    /// empty, say), added to every refusal so nobody has to guess.
+    pub note: Option<String>,
 }
 
 /// Limits on what one call may attach.
@@ -120,11 +123,13 @@ pub enum AttachError {
         base: PathBuf,
         source: RootSource,
         problem: PathProblem,
+        note: Option<Box<str>>,
     },
     /// The workspace has no usable root, so nothing may be attached.
     NoUsableRoot {
         source: RootSource,
         refused: Vec<RefusedRoot>,
+        note: Option<String>,
     },
     TooMany {
         count: usize,
@@ -186,7 +191,11 @@ impl fmt::Display for AttachError {
                 human_size(*total),
                 human_size(*limit)
             ),
-            AttachError::NoUsableRoot { source, refused } => {
+            AttachError::NoUsableRoot {
+                source,
+                refused,
+                note,
+            } => {
                 write!(f, "Cannot attach files: {source} offer no usable folder")?;
                 if refused.is_empty() {
                     write!(f, " (none was offered)")?;
@@ -197,11 +206,27 @@ impl fmt::Display for AttachError {
                         .collect();
                     write!(f, " ({})", list.join("; "))?;
                 }
-                write!(
-                    f,
-                    ". Files are attached only from the workspace the client names; open a \
-                     folder (a workspace root) in the client and call again."
-                )
+                if let Some(note) = note {
+                    write!(f, "; {note}")?;
+                }
+                f.write_str(match source {
+                    RootSource::Client => {
+                        ". Files are attached only from the workspace the client names: open a \
+                         folder (a workspace root) in the client, or start the server with a \
+                         workspace of its own (\"--workspace\", \"/path/to/project\" in the \
+                         args of this server's entry in the host's config), then call again."
+                    }
+                    RootSource::Configured => {
+                        ". Set --workspace (or HANDINGER_WORKSPACE) to an existing folder where \
+                         the server runs, then restart the server."
+                    }
+                    RootSource::WorkingDirectory => {
+                        ". Give the server a workspace: in an MCP host's config add \
+                         \"--workspace\", \"/path/to/project\" to the args of this server's \
+                         entry (or set HANDINGER_WORKSPACE in its env) and restart it; in an \
+                         editor, open a folder. Then call again."
+                    }
+                })
             }
             AttachError::Path {
                 given,
@@ -209,6 +234,7 @@ impl fmt::Display for AttachError {
                 base,
                 source,
                 problem,
+                note,
             } => {
                 write!(f, "Cannot attach {given:?}")?;
                 if let Some(resolved) = resolved
@@ -219,9 +245,13 @@ impl fmt::Display for AttachError {
                 }
                 write!(
                     f,
-                    ": {problem}. Relative paths resolve against {} ({source}).",
+                    ": {problem}. Relative paths resolve against {} ({source}",
                     base.display()
-                )
+                )?;
+                match note {
+                    Some(note) => write!(f, "; {note})."),
+                    None => write!(f, ")."),
+                }
             }
         }
     }
@@ -271,7 +301,14 @@ impl Workspace {
             roots: Vec::new(),
             source,
             refused: Vec::new(),
+            note: None,
         }
+    }
+
+    /// The same workspace, with why it was chosen (named in every refusal).
+    pub fn with_note(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
     }
 
     fn add_root(&mut self, root: &Path, offered: String) {
@@ -292,8 +329,8 @@ impl Workspace {
         }
     }
 
-    /// The server's working directory (for clients that declare no roots, when no
-    /// workspace is configured).
+    /// The process's working directory, whatever it is: for the command line,
+    /// where the person typing the paths chose it.
     pub fn working_directory() -> Self {
         match std::env::current_dir() {
             Ok(cwd) => Self::new(&[cwd], RootSource::WorkingDirectory),
@@ -302,6 +339,63 @@ impl Workspace {
                 ".",
                 format!("the working directory cannot be read: {error}"),
             ),
+        }
+    }
+
+    /// The server's working directory as an implicit workspace (no workspace
+    /// configured, no roots from the client), unless it would open the whole disk:
+    /// desktop hosts start servers in `/` or the home folder, so those, and any
+    /// folder above home, are never used.
+    pub fn guarded_working_directory() -> Self {
+        let workspace = Self::working_directory();
+        let home = home_folder().and_then(|home| home.canonicalize().ok());
+        let Some(cwd) = workspace.roots.first() else {
+            return workspace;
+        };
+        let why = if cwd.parent().is_none() {
+            Some("the file-system root")
+        } else if home.as_deref() == Some(cwd.as_path()) {
+            Some("the home folder")
+        } else if home.as_deref().is_some_and(|home| home.starts_with(cwd)) {
+            Some("a folder that holds the home folder")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => Self::unusable(
+                RootSource::WorkingDirectory,
+                &cwd.display().to_string(),
+                format!(
+                    "it is {why}, and no workspace was set, so it is not used: that would make \
+                     every file below it attachable"
+                ),
+            ),
+            None => workspace,
+        }
+    }
+
+    /// This workspace (a client's), or `configured` when this one has no usable
+    /// folder and `configured` was set explicitly (`--workspace`): a client that
+    /// declares roots but offers none usable (an empty list, say) fails closed
+    /// unless the user named a folder. Either way every refusal says why.
+    pub fn or_configured(self, configured: &Workspace) -> Workspace {
+        if !self.roots.is_empty() {
+            return self;
+        }
+        let offered = if self.refused.is_empty() {
+            "offered no folder".to_owned()
+        } else {
+            let list: Vec<&str> = self.refused.iter().map(|r| r.offered.as_str()).collect();
+            format!("offered none usable ({})", list.join(", "))
+        };
+        if configured.source == RootSource::Configured && !configured.roots.is_empty() {
+            configured
+                .clone()
+                .with_note(format!("used because {} {offered}", self.source))
+        } else {
+            self.with_note(
+                "no workspace is configured (--workspace), so no other folder is used".to_owned(),
+            )
         }
     }
 
@@ -324,6 +418,7 @@ impl Workspace {
             return Err(AttachError::NoUsableRoot {
                 source: self.source,
                 refused: self.refused.clone(),
+                note: self.note.clone(),
             });
         };
         if paths.len() > limits.max_files {
@@ -374,6 +469,7 @@ impl Workspace {
             base: base.to_owned(),
             source: self.source,
             problem,
+            note: self.note.as_deref().map(Box::from),
         }
     }
 
@@ -488,6 +584,15 @@ pub fn file_uri_to_path(uri: &str) -> Result<PathBuf, String> {
         return Err("a path with a NUL byte".to_owned());
     }
     Ok(path)
+}
+
+/// The user's home folder, from the environment (HOME; USERPROFILE on Windows).
+fn home_folder() -> Option<PathBuf> {
+    ["HOME", "USERPROFILE"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .find(|value| !value.is_empty())
+        .map(PathBuf::from)
 }
 
 /// `path` with `.` and `..` folded away, without touching the file system; `None`
