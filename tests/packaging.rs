@@ -349,7 +349,13 @@ async fn the_claude_desktop_bundle_validates_unpacks_and_runs_as_its_manifest_sa
     )
     .unwrap();
     let mock = MockApi::start().await;
-    let mut cmd = command_for(&command, &mock.base_url, None, &[]);
+    let args: Vec<&str> = config["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let mut cmd = command_for(&command, &mock.base_url, None, &args);
     cmd.env("HANDINGER_API_KEY", KEY)
         .env("HANDINGER_WORKSPACE", workspace.path());
     let client = connect_with(cmd, ProtocolVersion::V_2025_06_18).await;

@@ -369,6 +369,97 @@ async fn the_key_and_base_url_userinfo_never_reach_results_or_logs() {
     }
 }
 
+/// The key spelled every way JSON allows: as is, with `\uXXXX` escapes (one
+/// character, several, all), in an answer and in an error, and the base URL's
+/// percent-encoded password decoded in an answer. None of it reaches the client.
+#[tokio::test]
+async fn the_key_is_masked_whatever_json_spelling_echoes_it() {
+    fn escaped(text: &str, every: usize) -> String {
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % every == 0 {
+                    format!("\\u{:04x}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    }
+    let spellings: Vec<String> = vec![
+        KEY.to_owned(),
+        escaped(KEY, 1),
+        escaped(KEY, 3),
+        escaped(KEY, 100),
+        escaped("p@ss/word-xyz", 2),
+    ];
+    let echo = spellings.join(" | ");
+    let mock = MockApi::start().await;
+    let body = format!(
+        r#"{{"id":"wrk_1","status":"completed","output_text":"echo: {echo}",
+            "sources":[{{"id":"s","title":"{echo}","type":"url","url":"https://x.example/{}"}}],
+            "files":[],"usage":{{"credits":1}}}}"#,
+        escaped(KEY, 2)
+    );
+    let answer = body.clone();
+    mock.set_handler(Arc::new(move |request| {
+        if request.method == "POST" {
+            Reply::Http {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: answer.clone(),
+                delay: Duration::ZERO,
+            }
+        } else {
+            Reply::Http {
+                status: 400,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: format!(r#"{{"error":"bad key {}"}}"#, escaped(KEY, 2)),
+                delay: Duration::ZERO,
+            }
+        }
+    }));
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .to_string()
+            .contains(KEY),
+        "the mock's answer really spells the key once decoded"
+    );
+    let with_userinfo = mock
+        .base_url
+        .replace("http://", "http://admin:p%40ss%2Fword-xyz@");
+    let mut session = RawSession::spawn(command(&with_userinfo, Some(KEY), &["--retries", "0"]));
+    session.initialize("2025-11-25").await;
+    let answered = session
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "x"}}),
+        )
+        .await
+        .to_string();
+    assert!(answered.contains("echo: [redacted]"), "{answered}");
+    let refused = session
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "get_task", "arguments": {"taskId": "tsk_a"}}),
+        )
+        .await
+        .to_string();
+    assert!(refused.contains("bad key [redacted]"), "{refused}");
+    session.close_stdin();
+    let stderr = session.stderr().await;
+    for text in [&answered, &refused, &stderr] {
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+        assert!(
+            !text.contains("p@ss/word-xyz"),
+            "the password leaked: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_insecure_or_malformed_base_url_is_refused_at_start() {
     for url in ["http://api.example.com", "ftp://x/"] {

@@ -358,15 +358,24 @@ impl Client {
             .map_err(Attempt::Fail)?;
         let body = redactor.bytes(body);
         if status.is_success() {
-            return serde_json::from_slice::<T>(&body).map_err(|e| {
-                Attempt::Fail(ApiError::BadBody {
-                    status: status.as_u16(),
-                    reason: e.to_string(),
-                    snippet: snippet(&body),
+            // JSON can spell the key with \uXXXX escapes that the byte masking
+            // above cannot see: mask every decoded string too.
+            return serde_json::from_slice::<serde_json::Value>(&body)
+                .map(|mut value| {
+                    redactor.value(&mut value);
+                    value
                 })
-            });
+                .and_then(T::deserialize)
+                .map_err(|e| {
+                    Attempt::Fail(ApiError::BadBody {
+                        status: status.as_u16(),
+                        reason: e.to_string(),
+                        snippet: snippet(&body),
+                    })
+                });
         }
         let (message, from_api) = error_message(status, &body);
+        let message = redactor.text(&message);
         let error = ApiError::Status {
             status: status.as_u16(),
             message,

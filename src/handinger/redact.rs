@@ -23,11 +23,10 @@ impl Redactor {
         if let Ok(json) = serde_json::to_string(key.expose()) {
             secrets.push(json[1..json.len() - 1].to_owned());
         }
-        if let Some(password) = base_url.password() {
-            secrets.push(password.to_owned());
-        }
-        if !base_url.username().is_empty() {
-            secrets.push(base_url.username().to_owned());
+        // Userinfo as the URL spells it (percent-encoded) and decoded.
+        for part in [base_url.password().unwrap_or(""), base_url.username()] {
+            secrets.push(part.to_owned());
+            secrets.push(percent_decoded(part));
         }
         secrets.retain(|s| s.chars().count() >= MIN_SECRET_CHARS);
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -46,6 +45,34 @@ impl Redactor {
         out
     }
 
+    /// Every string (and key) in a parsed JSON value with every secret masked:
+    /// JSON can spell a secret with `\uXXXX` escapes, which only decoding shows.
+    pub fn value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => {
+                if self.secrets.iter().any(|s| text.contains(s.as_str())) {
+                    *text = self.text(text);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
+            Value::Object(map) => {
+                if map
+                    .keys()
+                    .any(|k| self.secrets.iter().any(|s| k.contains(s.as_str())))
+                {
+                    let entries = std::mem::take(map);
+                    *map = entries
+                        .into_iter()
+                        .map(|(k, v)| (self.text(&k), v))
+                        .collect();
+                }
+                map.values_mut().for_each(|item| self.value(item));
+            }
+            _ => {}
+        }
+    }
+
     /// A response body with every secret masked, before it is parsed or shown.
     pub fn bytes(&self, body: Vec<u8>) -> Vec<u8> {
         let mut body = body;
@@ -54,6 +81,31 @@ impl Redactor {
         }
         body
     }
+}
+
+/// `%XX` sequences decoded (as URL userinfo is spelled); invalid UTF-8 is kept
+/// lossily, which only widens what is masked.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -114,6 +166,23 @@ mod tests {
             br#"{"error":"key [redacted], again [redacted]"}"#.to_vec()
         );
         assert_eq!(display_url(&url), "https://api.example/");
+    }
+
+    #[test]
+    fn secrets_spelled_with_json_escapes_or_percent_encoding_are_masked_once_decoded() {
+        let url = Url::parse("https://user%40corp:p%40ss%2Fword99@api.example/").unwrap();
+        let redactor = Redactor::new(&key("hdg_live_abcdef"), &url);
+        let body = br#"{"error":"hdg_live_abcdef","list":["hdg_live_abcdef"],
+                        "hdg_live_abcdef":1,"pw":"p@ss/word99","user":"user@corp"}"#;
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&redactor.bytes(body.to_vec())).unwrap();
+        redactor.value(&mut value);
+        let shown = value.to_string();
+        for secret in ["hdg_live_abcdef", "p@ss/word99", "user@corp"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(value["error"], "[redacted]");
+        assert_eq!(value["[redacted]"], 1);
     }
 
     #[test]
