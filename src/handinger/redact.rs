@@ -50,10 +50,8 @@ impl Redactor {
     pub fn value(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
         match value {
-            Value::String(text) => {
-                if self.secrets.iter().any(|s| text.contains(s.as_str())) {
-                    *text = self.text(text);
-                }
+            Value::String(text) if self.secrets.iter().any(|s| text.contains(s.as_str())) => {
+                *text = self.text(text);
             }
             Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
             Value::Object(map) => {
