@@ -344,7 +344,8 @@ pub struct HttpSettings {
     #[arg(long, env = "HANDINGER_HTTP_MAX_CALLS_PER_CLIENT", value_name = "N", default_value = "64",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub http_max_calls_per_client: u32,
-    /// Time a client has to send a request's headers; a slower one is dropped.
+    /// Time a client has to send a request's headers, and again its body; a
+    /// slower one is dropped.
     #[arg(long, env = "HANDINGER_HTTP_HEADER_TIMEOUT", value_name = "SECS", default_value = "30",
           value_parser = seconds)]
     pub http_header_timeout: Duration,

@@ -84,6 +84,7 @@ impl KeySource {
     }
 }
 
-fn looks_unexpanded(value: &str) -> bool {
+/// A host's placeholder passed through as text (`${VAR}`, `${env:VAR}`, `{env:VAR}`).
+pub fn looks_unexpanded(value: &str) -> bool {
     value.starts_with("${") || value.starts_with("$env:") || value.starts_with("{env:")
 }

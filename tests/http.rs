@@ -201,8 +201,20 @@ async fn a_non_loopback_bind_needs_tokens_and_the_tokens_are_checked() {
         let answer = post(&http, &url, &ping(1), &headers).await;
         assert_eq!(answer.status, 401, "{bad:?}");
     }
+    // The scheme is case-insensitive (RFC 9110); only Bearer is accepted.
+    let basic = post(
+        &http,
+        &url,
+        &ping(1),
+        &[("authorization", &format!("Basic {TOKEN}"))],
+    )
+    .await;
+    assert_eq!(basic.status, 401);
     for good in [
         format!("Bearer {TOKEN}"),
+        format!("BEARER {TOKEN}"),
+        format!("bearer {TOKEN}"),
+        format!("bEaReR  {TOKEN}"),
         "Bearer second-token-0123456789".to_owned(),
     ] {
         let answer = post(&http, &url, &ping(1), &[("authorization", &good)]).await;
@@ -595,6 +607,20 @@ async fn sigterm_lets_calls_finish_then_names_the_tasks_still_waiting() {
         started.elapsed() >= Duration::from_millis(900),
         "waited for the grace period"
     );
+    // The waiting client was answered before its stream closed: still running,
+    // with the taskId to fetch it by.
+    let answer = tokio::time::timeout(Duration::from_secs(5), _call)
+        .await
+        .expect("the client's stream ended")
+        .unwrap();
+    let result = &answer.response(1)["result"];
+    assert_eq!(result["isError"], false, "{answer:?}");
+    assert_eq!(
+        result["structuredContent"]["status"], "running",
+        "{answer:?}"
+    );
+    assert_eq!(result["structuredContent"]["taskId"], task_id.as_str());
+    assert!(call_text(answer.response(1)).0.contains("get_task"));
     let log = server.stderr_to_the_end().await;
     assert!(
         log.contains("may still run on Handinger")
@@ -941,5 +967,220 @@ async fn a_hard_open_file_limit_too_low_for_the_connection_limit_is_reported() {
     assert!(
         stderr.contains("allows about 256 calls at once") && stderr.contains("LimitNOFILE"),
         "{stderr}"
+    );
+}
+
+/// A `Handinger-Api-Key` header that cannot be a key is refused before anything
+/// is stored; the attack's numbers (1,024 keys of 300 KB) leave memory flat.
+#[tokio::test]
+async fn key_headers_that_are_no_keys_are_refused_before_anything_is_stored() {
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let url = server.mcp_url();
+    let call = tool_call(1, "get_task", json!({"taskId": "tsk_x"}));
+    for bad in [
+        "k".repeat(513),
+        "hdg live key".to_owned(),
+        "hdg_live_\u{e9}t\u{e9}".to_owned(),
+    ] {
+        let answer = post(&http, &url, &call, &[("handinger-api-key", &bad)]).await;
+        assert_eq!(answer.status, 400, "{bad:?}");
+        assert!(
+            answer.text.contains("does not hold a Handinger API key"),
+            "{}",
+            answer.text
+        );
+    }
+    let fine = post(
+        &http,
+        &url,
+        &call,
+        &[("handinger-api-key", &"k".repeat(512))],
+    )
+    .await;
+    assert_eq!(fine.status, 200);
+    let pid = server.child.id().unwrap();
+    let before = crate::support::proc_status_kib(pid, "VmRSS");
+    for i in 0..1024 {
+        let key = format!("{i:04}{}", "k".repeat(300 * 1024));
+        let answer = post(&http, &url, &call, &[("handinger-api-key", &key)]).await;
+        assert_eq!(answer.status, 400);
+    }
+    let peak = crate::support::proc_status_kib(pid, "VmHWM");
+    eprintln!("RSS before {before} KiB, peak after 1,024 keys of 300 KB: {peak} KiB");
+    assert!(
+        peak < before + 64 * 1024,
+        "peak {peak} KiB from {before} KiB"
+    );
+    assert!(
+        mock.requests().iter().all(
+            |r| r.header("authorization") == Some(bearer_of_key().as_str())
+                || r.header("authorization").is_some_and(|a| a.len() < 600)
+        ),
+        "no refused key reached the API"
+    );
+}
+
+/// Runners are kept for at most 1,024 keys, those with calls running counted:
+/// past that, a new key gets 503 with Retry-After, and known keys still work.
+#[tokio::test]
+async fn the_table_of_keys_is_bounded_even_with_calls_running() {
+    raise_open_file_limit();
+    let mock = MockApi::start_with(Arc::new(|r: &Recorded| {
+        if r.method == "POST" {
+            Reply::Hang
+        } else {
+            Reply::error(404, "not found")
+        }
+    }))
+    .await;
+    let server = HttpServer::start(
+        &mock.base_url,
+        None,
+        &["--http-max-calls-per-client", "2048"],
+    )
+    .await;
+    let http = http_client();
+    let url = server.mcp_url();
+    let start = |i: usize| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let key = format!("hdg_live_client_{i:05}");
+            let call = tool_call(1, "create_task", json!({"input": "hold", "waitSeconds": 0}));
+            post(&http, &url, &call, &[("handinger-api-key", &key)]).await
+        }
+    };
+    for batch in (0..1024).collect::<Vec<_>>().chunks(64) {
+        let answers = futures_util::future::join_all(batch.iter().map(|i| start(*i))).await;
+        for answer in answers {
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            assert_eq!(
+                answer.response(1)["result"]["structuredContent"]["status"],
+                "running"
+            );
+        }
+    }
+    let refused = start(5000).await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let known = start(7).await;
+    assert_eq!(known.status, 200, "a key with a runner is still served");
+    assert_eq!(
+        mock.task_posts().len(),
+        1025,
+        "the refused key sent nothing"
+    );
+}
+
+/// The tests' own process holds the mock's side of every connection.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(hard) = limit.maximum {
+        limit.current = Some(hard.min(65_536));
+    } else {
+        limit.current = Some(65_536);
+    }
+    let _ = setrlimit(Resource::Nofile, limit);
+}
+
+/// The attack's numbers: 20 connections sending a body one byte a second used
+/// up the client's slots and blocked a real client for over 12 s. Now each is
+/// closed at the body timeout and frees its slot.
+#[tokio::test]
+async fn slow_bodies_are_cut_and_free_their_slots() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(
+        &mock.base_url,
+        Some(KEY),
+        &[
+            "--http-header-timeout",
+            "2",
+            "--http-max-calls-per-client",
+            "20",
+        ],
+    )
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let started = std::time::Instant::now();
+    let mut dribblers = Vec::new();
+    for _ in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+                  accept: application/json, text/event-stream\r\ncontent-length: 100\r\n\r\n{",
+            )
+            .await
+            .unwrap();
+        dribblers.push(tokio::spawn(async move {
+            // One byte a second until the server closes the connection.
+            let mut buf = [0u8; 4096];
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    },
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                        if stream.write_all(b" ").await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every slot is held now: a real client is refused for the moment.
+    let http = http_client();
+    let busy = post(&http, &server.mcp_url(), &ping(1), &[]).await;
+    assert_eq!(busy.status, 429, "the dribblers hold every slot");
+    for dribbler in dribblers {
+        tokio::time::timeout(Duration::from_secs(5), dribbler)
+            .await
+            .expect("each slow body is cut within the timeout")
+            .unwrap();
+    }
+    let served = post(&http, &server.mcp_url(), &ping(2), &[]).await;
+    assert_eq!(served.status, 200, "{}", served.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a real client waited {:?}",
+        started.elapsed()
+    );
+}
+
+/// /readyz answers from a cached probe: 600 probes cost the API about one
+/// request a second.
+#[tokio::test]
+async fn readyz_asks_the_api_at_most_once_a_second() {
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(&mock.base_url, Some(KEY), &[]).await;
+    let http = http_client();
+    let url = format!("{}/readyz", server.base);
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let probes = (0..30).map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            async move { http.get(url).send().await.unwrap().status().as_u16() }
+        });
+        let statuses = futures_util::future::join_all(probes).await;
+        assert!(statuses.iter().all(|s| *s == 200));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let upstream = mock.requests().len();
+    eprintln!("600 probes in {seconds:.2} s made {upstream} upstream requests");
+    assert!(
+        upstream as f64 <= seconds.ceil() + 1.0,
+        "{upstream} upstream requests in {seconds:.2} s"
     );
 }

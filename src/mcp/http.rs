@@ -36,8 +36,17 @@ use crate::{key::KeySource, tasks::TaskRunner, workspace::Workspace};
 pub const CLIENT_KEY_HEADER: &str = "handinger-api-key";
 /// How long /readyz waits for the API.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most distinct client keys whose runners are kept; past it, idle ones go.
+/// How long a /readyz answer is reused: probes cost the API at most one request
+/// a second, however often (and by whomever) /readyz is asked.
+const READY_CACHE: Duration = Duration::from_secs(1);
+/// Most distinct client keys whose runners are kept, those with calls running
+/// included; past it, idle ones go, and a new key waits (503) when none is idle.
 const MAX_KEYED_RUNNERS: usize = 1024;
+/// Longest `Handinger-Api-Key` value accepted (keys are about 40 characters).
+pub const MAX_CLIENT_KEY_BYTES: usize = 512;
+/// How long calls still waiting at the end of the grace period get to send
+/// their "still running" answer before the streams close.
+const FINAL_ANSWER_GRACE: Duration = Duration::from_secs(5);
 
 /// What the HTTP front-end needs, built from the settings by the composition root.
 #[derive(Debug, Clone)]
@@ -133,12 +142,16 @@ impl KeyedRunners {
             }
             None => return self.server_runner(),
         };
+        check_client_key(key)?;
         let mut runners = self.by_client_key.lock().expect("runners lock");
         if let Some(runner) = runners.get(key) {
             return Ok(runner.clone());
         }
-        if runners.len() >= MAX_KEYED_RUNNERS {
-            runners.retain(|_, runner| !runner.running_calls().is_empty());
+        if !make_room(&mut runners) {
+            return Err(format!(
+                "This server is busy with calls paid by {MAX_KEYED_RUNNERS} other keys; call \
+                 again in a few seconds."
+            ));
         }
         let runner = Arc::new(self.server.with_key(KeySource {
             env_value: Some(crate::key::ApiKey::new(key.to_owned())),
@@ -146,6 +159,50 @@ impl KeyedRunners {
         }));
         runners.insert(key.to_owned(), runner.clone());
         Ok(runner)
+    }
+
+    /// Whether a request may reach the MCP service, judged on its headers before
+    /// anything is stored: a `Handinger-Api-Key` that is too long or not a key
+    /// (400), or a new key while the table of runners is full of keys with calls
+    /// running (503).
+    fn admits(&self, headers: &http::HeaderMap) -> Result<(), Box<Response<HttpBody>>> {
+        let Some(value) = headers.get(CLIENT_KEY_HEADER) else {
+            return Ok(());
+        };
+        let key = match value.to_str() {
+            Ok(key) => key.trim(),
+            // Bytes outside visible ASCII: no key is spelled that way.
+            Err(_) => "\u{0}",
+        };
+        if key.is_empty() {
+            // Answered as a tool error, which says how to set the header.
+            return Ok(());
+        }
+        if let Err(message) = check_client_key(key) {
+            return Err(Box::new(text(
+                StatusCode::BAD_REQUEST,
+                &format!("{message}\n"),
+            )));
+        }
+        let mut runners = self.by_client_key.lock().expect("runners lock");
+        if runners.contains_key(key) || make_room(&mut runners) {
+            return Ok(());
+        }
+        let mut response = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: too many keys have calls running on this server; retry shortly\n",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        Err(Box::new(response))
+    }
+
+    /// Let every waiting call answer now with "still running" (shutdown).
+    pub fn end_waits(&self) {
+        for runner in self.all() {
+            runner.end_waits();
+        }
     }
 
     /// The runner paid by the server's own key, when it has one.
@@ -168,6 +225,34 @@ impl KeyedRunners {
     }
 }
 
+/// A key as the API's keys are spelled (letters, digits and `_-.~+/=`), at most
+/// [`MAX_CLIENT_KEY_BYTES`]; anything else is refused before it is stored.
+fn check_client_key(key: &str) -> Result<(), String> {
+    // A host's unexpanded placeholder passes here, to be answered with what it
+    // means (the variable is unset where the host runs).
+    let spelled_as_key = crate::key::looks_unexpanded(key)
+        || key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.~+/=".contains(&b));
+    if key.len() > MAX_CLIENT_KEY_BYTES || !spelled_as_key {
+        return Err(format!(
+            "The {CLIENT_KEY_HEADER} header does not hold a Handinger API key (at most \
+             {MAX_CLIENT_KEY_BYTES} letters, digits and _-.~+/=); set it to your key \
+             (hdg_live_...)."
+        ));
+    }
+    Ok(())
+}
+
+/// Room for one more key's runner: at once below the bound, else by dropping
+/// runners with no call running. `false` when every kept runner is busy.
+fn make_room(runners: &mut HashMap<String, Arc<TaskRunner>>) -> bool {
+    if runners.len() >= MAX_KEYED_RUNNERS {
+        runners.retain(|_, runner| !runner.running_calls().is_empty());
+    }
+    runners.len() < MAX_KEYED_RUNNERS
+}
+
 type HttpBody = BoxBody<Bytes, Infallible>;
 
 /// Shared by every connection.
@@ -177,6 +262,10 @@ struct State {
     tokens: Vec<String>,
     max_calls_per_client: usize,
     calls_by_client: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Time allowed for a request's body, once its headers are in.
+    body_timeout: Duration,
+    /// The last /readyz probe and when it was made.
+    readiness: tokio::sync::Mutex<Option<(tokio::time::Instant, Result<(), String>)>>,
 }
 
 /// Serve until `shutdown` resolves, then let calls finish for the grace period
@@ -211,6 +300,8 @@ pub async fn serve(
         tokens: options.tokens.clone(),
         max_calls_per_client: options.max_calls_per_client,
         calls_by_client: Mutex::default(),
+        body_timeout: options.header_timeout,
+        readiness: tokio::sync::Mutex::default(),
     });
     tracing::info!(
         address = %local,
@@ -228,11 +319,17 @@ pub async fn serve(
         grace_secs = options.shutdown_grace.as_secs_f64(),
         "no longer accepting; letting calls finish"
     );
-    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
+    let closed = graceful.shutdown();
+    tokio::pin!(closed);
+    if tokio::time::timeout(options.shutdown_grace, &mut closed)
         .await
         .is_err()
     {
-        tracing::warn!("grace period over with calls still open");
+        // Every call still waiting answers now: "still running", with its
+        // taskId, so no client is left with an empty stream and nothing to ask.
+        tracing::warn!("grace period over with calls still open; answering them as running");
+        runners.end_waits();
+        let _ = tokio::time::timeout(FINAL_ANSWER_GRACE, &mut closed).await;
     }
     cancel.cancel();
     for runner in runners.all() {
@@ -278,7 +375,9 @@ async fn accept_until(
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(options.header_timeout);
+        .header_read_timeout(options.header_timeout)
+        // One buffer per answer: the head and a small body leave in one write.
+        .writev(false);
     tokio::pin!(shutdown);
     loop {
         // A free connection slot first, then a connection: past the limit,
@@ -300,6 +399,11 @@ async fn accept_until(
                 continue;
             }
         };
+        // Answers are small and written as head then body: without this, the
+        // body would wait for the client's delayed ACK (about 40 ms).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         let state = state.clone();
         let service = hyper::service::service_fn(move |request| {
             let state = state.clone();
@@ -350,6 +454,9 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
                 Ok(client) => client,
                 Err(response) => return *response,
             };
+            if let Err(response) = state.runners.admits(request.headers()) {
+                return *response;
+            }
             let Ok(permit) = state.permit(&client) else {
                 let mut response = text(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -360,7 +467,8 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
                 return response;
             };
-            let response = state.mcp.handle(owned_head(request)).await;
+            let request = owned_head(request).map(|body| TimedBody::new(body, state.body_timeout));
+            let response = state.mcp.handle(request).await;
             response.map(|body| {
                 PermitBody {
                     inner: body,
@@ -398,9 +506,24 @@ fn owned_head(request: Request<Incoming>) -> Request<Incoming> {
     Request::from_parts(head, body)
 }
 
-/// 200 when the API answers HTTP, 503 (with the reason) when it does not.
+/// 200 when the API answers HTTP, 503 (with the reason) when it does not. A probe
+/// is reused for [`READY_CACHE`]; probes asked meanwhile wait for it.
 async fn readiness(state: &State) -> Response<HttpBody> {
-    match state.runners.server.client().reachable(READY_TIMEOUT).await {
+    let mut last = state.readiness.lock().await;
+    let fresh = last
+        .as_ref()
+        .filter(|(at, _)| at.elapsed() < READY_CACHE)
+        .map(|(_, result)| result.clone());
+    let result = match fresh {
+        Some(result) => result,
+        None => {
+            let result = state.runners.server.client().reachable(READY_TIMEOUT).await;
+            *last = Some((tokio::time::Instant::now(), result.clone()));
+            result
+        }
+    };
+    drop(last);
+    match result {
         Ok(()) => text(StatusCode::OK, "ready\n"),
         Err(reason) => text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -423,11 +546,10 @@ fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+        .and_then(|v| v.trim().split_once(' '))
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .unwrap_or("");
     // Compare with every token, each in constant time, so neither the match nor
     // its position shows in the timing.
@@ -507,6 +629,64 @@ impl Body for PermitBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that must arrive whole within its time: a client that sends
+/// one byte a second would otherwise hold its connection and its per-client slot
+/// for ever. Past the time the body fails, rmcp answers an error, and hyper
+/// closes the connection.
+struct TimedBody {
+    inner: Incoming,
+    timeout: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// The error of a body that did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
+    TooSlow(Duration),
+    #[error("{0}")]
+    Read(#[from] hyper::Error),
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+impl Body for TimedBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(BodyError::from)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::info!("a request body was too slow; closing its connection");
+                Poll::Ready(Some(Err(BodyError::TooSlow(self.timeout))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

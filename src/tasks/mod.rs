@@ -205,6 +205,9 @@ pub struct TaskRunner {
     jobs: Arc<Jobs>,
     max_running: usize,
     pub wait: WaitPolicy,
+    /// Cancelled to end every wait at once with "still running" (a server
+    /// shutting down); shared by the runners of every key.
+    waits_over: CancellationToken,
 }
 
 impl TaskRunner {
@@ -219,6 +222,7 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(options.max_running)),
             max_running: options.max_running,
             wait: options.wait,
+            waits_over: CancellationToken::new(),
         }
     }
 
@@ -235,7 +239,14 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(self.max_running)),
             max_running: self.max_running,
             wait: self.wait,
+            waits_over: self.waits_over.clone(),
         }
+    }
+
+    /// End every wait now, as if its deadline had passed: each call answers
+    /// "still running" with its taskId (the work goes on on Handinger).
+    pub fn end_waits(&self) {
+        self.waits_over.cancel();
     }
 
     /// Whether a key is configured (it may still be refused by the API).
@@ -411,6 +422,7 @@ impl TaskRunner {
             let lookup = tokio::select! {
                 looked = tokio::time::timeout(allowance, self.lookup(task_id)) => looked,
                 _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
+                _ = self.waits_over.cancelled() => return Ok(unanswered()),
             };
             let pause = match lookup {
                 // The API did not answer in time: past the wait, say it still runs.
@@ -453,6 +465,7 @@ impl TaskRunner {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
+                _ = self.waits_over.cancelled() => return Ok(unanswered()),
             }
             if Instant::now() >= deadline {
                 return Ok(unanswered());
@@ -744,6 +757,7 @@ impl TaskRunner {
                 result = handle.finished() => return Waited::Done(result),
                 _ = cancel.cancelled() => return Waited::Cancelled,
                 _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
+                _ = self.waits_over.cancelled() => return Waited::Deadline,
                 url = &mut describe => {
                     if let Some(url) = url {
                         progress.report(started.elapsed(), format!("{message}: {url}")).await;
