@@ -1,4 +1,4 @@
--- handinger-mcp as an LSP-style server in Neovim 0.10+, with user commands that run
+-- handinger-mcp as an LSP-style server in Neovim 0.11+, with user commands that run
 -- its tools. Put this in init.lua (or a file it requires). The key comes from the
 -- environment Neovim was started in (HANDINGER_API_KEY), or set
 -- HANDINGER_API_KEY_FILE there.

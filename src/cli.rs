@@ -96,6 +96,15 @@ fn host_snippet(config: &Config, launch: Launch) -> Value {
     json!({"mcpServers": {"handinger": {"command": command, "args": args, "env": env}}})
 }
 
+/// Whether this binary runs from an npm install or npx's cache (a folder named
+/// `node_modules` or `_npx` on its path).
+fn started_by_npm() -> bool {
+    std::env::current_exe().is_ok_and(|exe| {
+        exe.components()
+            .any(|part| matches!(part.as_os_str().to_str(), Some("node_modules" | "_npx")))
+    })
+}
+
 /// How a host starts the server: this binary by its absolute path, or the npm
 /// package through npx (no install beyond Node).
 #[derive(Clone, Copy)]
@@ -379,12 +388,23 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
         Err(problem) => line(false, problem.to_string()),
     }
     let snippet = |launch| serde_json::to_string_pretty(&host_snippet(&config, launch));
-    print(&format!(
-        "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n{}\n\
-         Or, with npx (needs Node 18 or newer, nothing else):\n{}",
-        snippet(Launch::Binary).expect("serializes"),
-        snippet(Launch::Npx).expect("serializes")
-    ));
+    if started_by_npm() {
+        // The binary's path is inside node_modules or npx's cache, which an
+        // update replaces: a host should run the package, not that path.
+        print(&format!(
+            "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form; \
+             this copy was started through npm, whose paths change with updates):\n{}",
+            snippet(Launch::Npx).expect("serializes")
+        ));
+    } else {
+        print(&format!(
+            "\nA host should run (Claude Desktop, Cursor, Windsurf and others take this form):\n\
+             {}\nOr, with npx once the npm package is published (from the first release; needs \
+             Node 18 or newer):\n{}",
+            snippet(Launch::Binary).expect("serializes"),
+            snippet(Launch::Npx).expect("serializes")
+        ));
+    }
     if config.workspace.is_empty() {
         print(
             "Desktop hosts start servers in / or your home folder: if yours sends no MCP roots, \

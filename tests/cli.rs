@@ -638,3 +638,30 @@ async fn serve_treats_empty_variables_as_unset_and_help_shows_no_values() {
         }
     }
 }
+
+/// Run through npm or npx, `doctor` prints the npx form: the binary's own path
+/// is inside node_modules or npx's cache, which an update replaces.
+#[tokio::test]
+async fn doctor_under_npm_or_npx_prints_the_npx_form_not_a_cache_path() {
+    let mock = MockApi::start().await;
+    let root = tempfile::tempdir().unwrap();
+    for folder in [
+        "project/node_modules/handinger-mcp-linux-x64/bin",
+        ".npm/_npx/3f2a/node_modules/handinger-mcp-linux-x64/bin",
+    ] {
+        let dir = root.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("handinger-mcp");
+        std::fs::copy(crate::support::bin(), &copy).unwrap();
+        let mut cmd = crate::support::command_for(&copy, &mock.base_url, Some(KEY), &["doctor"]);
+        let out = cmd.output().await.unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("node_modules"), "{folder}: {stdout}");
+        assert!(!stdout.contains("_npx"), "{folder}: {stdout}");
+        assert!(
+            stdout.contains("\"command\": \"npx\""),
+            "{folder}: {stdout}"
+        );
+        assert!(stdout.contains("started through npm"), "{stdout}");
+    }
+}
