@@ -508,6 +508,82 @@ async fn clients_of_the_tasks_extension_get_mcp_tasks() {
     client.cancel().await.unwrap();
 }
 
+/// The attack's numbers: 3,000 tasks with 60 KB answers run as MCP tasks took
+/// 328 MiB, kept for hours. Results kept whole are bounded by count and bytes;
+/// an evicted one is fetched again from the API when asked, whole.
+#[tokio::test]
+async fn results_kept_for_the_tasks_extension_are_bounded() {
+    const TASKS: usize = 3_000;
+    let mock = MockApi::start().await;
+    mock.skip_hashing();
+    let (transport, _) =
+        TokioChildProcess::builder(command(&mock.base_url, Some(KEY), &["--log-level", "warn"]))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+    let pid = transport.id().unwrap();
+    let client = tasks_client().serve(transport).await.unwrap();
+    let start = |n: usize| {
+        let mut meta = rmcp::model::RequestMetaObject::new();
+        meta.set_client_capabilities(ClientCapabilities::builder().enable_tasks().build());
+        let input = format!("task {n:05} {}", "x".repeat(60 * 1024));
+        let mut params = CallToolRequestParams::new("create_task")
+            .with_arguments(json!({"input": input}).as_object().unwrap().clone());
+        params.meta = Some(meta);
+        params
+    };
+    let mut ids = Vec::new();
+    for n in 0..TASKS {
+        let CallToolResponse::Task(created) = client.call_tool_once(start(n)).await.unwrap() else {
+            panic!("expected a task")
+        };
+        ids.push(created.task.task_id);
+        if n % 200 == 199 {
+            // Let the answers land, as a client polling now and then would.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let last = loop {
+        let got = client
+            .peer()
+            .get_task(GetTaskParams::new(ids[TASKS - 1].clone()))
+            .await
+            .unwrap();
+        if got.task.status().is_terminal() {
+            break got.task;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(last.status(), TaskStatus::Completed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peak = crate::support::proc_status_kib(pid, "VmHWM");
+    let now = crate::support::proc_status_kib(pid, "VmRSS");
+    eprintln!("{TASKS} MCP tasks of 60 KB answers: peak RSS {peak} KiB, now {now} KiB");
+    assert!(now < 160 * 1024, "RSS {now} KiB after {TASKS} tasks");
+    assert_eq!(mock.task_posts().len(), TASKS, "each task sent once");
+
+    // The first result was evicted long ago: tasks/get fetches it again, whole.
+    let first = client
+        .peer()
+        .get_task(GetTaskParams::new(ids[0].clone()))
+        .await
+        .unwrap();
+    let TaskPayload::Completed { result } = first.task.payload else {
+        panic!("expected completed, got {:?}", first.task.payload)
+    };
+    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    assert!(text(&result).starts_with("Answer to: task 00000 xxx"));
+    let posted = mock.task_posts()[0].field("taskId").unwrap();
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == format!("/api/tasks/{posted}")),
+        "fetched again from the API"
+    );
+    client.cancel().await.unwrap();
+}
+
 /// Start a call that will not finish, then stop the server with `stop`.
 async fn stop_with_a_call_in_flight(stop: &str) {
     let mock = MockApi::start_with(slow_handler(Duration::from_secs(30))).await;

@@ -646,3 +646,44 @@ fn the_systemd_unit_verifies_and_its_sandbox_rates_ok() {
         String::from_utf8_lossy(&security.stdout)
     );
 }
+
+/// The npm launcher reports a child's death by any signal as 128 + its number,
+/// and never raises it again on Node (SIGUSR1 would start Node's debugger and
+/// crash it, SIGPIPE would be ignored and leave Node running).
+#[tokio::test]
+async fn the_npm_launcher_reports_a_signal_death_as_128_plus_n() {
+    let launcher = root().join("packaging/npm/handinger-mcp/bin/handinger-mcp.js");
+    let dir = tempfile::tempdir().unwrap();
+    let child = dir.path().join("dies-by-signal");
+    std::fs::write(&child, "#!/bin/sh\nkill -s \"$1\" $$\nsleep 5\n").unwrap();
+    std::fs::set_permissions(&child, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for (signal, number) in [
+        ("USR1", 10),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("TERM", 15),
+        ("KILL", 9),
+        ("HUP", 1),
+    ] {
+        let Ok(out) = Command::new("node")
+            .arg(&launcher)
+            .arg(signal)
+            .env("HANDINGER_MCP_BINARY", &child)
+            .output()
+            .await
+        else {
+            missing_client("node", "install Node.js 18 or newer");
+            return;
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(128 + number),
+            "SIG{signal}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("node::") && !stderr.contains("Debugger"),
+            "SIG{signal}: Node crashed or started its debugger: {stderr}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! and the MCP tasks extension, translated to and from the core.
 
 pub mod http;
+pub mod task_table;
 pub mod transport;
 
 use std::{sync::Arc, time::Duration};
@@ -10,20 +11,23 @@ use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-        CreateTaskResult, CustomRequest, CustomResult, GetTaskParams, GetTaskResult,
+        CreateTaskResult, CustomRequest, CustomResult, DetailedTask, GetTaskParams, GetTaskResult,
         Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-        ProtocolVersion, RequestMetaObject, Resource, ServerCapabilities, ServerConfig, Tool,
-        ToolAnnotations, UpdateTaskParams,
+        ProtocolVersion, RequestMetaObject, Resource, ServerCapabilities, ServerConfig,
+        TaskPayload, Tool, ToolAnnotations, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
-    task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions},
 };
 use tokio_util::sync::CancellationToken;
 
+use task_table::{Found, Settled, TaskContext, TaskTable};
+
 use crate::{
     render::{Link, Rendered, render_call},
-    tasks::jobs::KEEP_FOR,
-    tasks::{CallOutcome, NO_DEADLINE, NextStep, Progress, TaskError, TaskFailure, TaskRunner},
+    tasks::{
+        CallOutcome, NO_DEADLINE, NextStep, Progress, TaskError, TaskFailure, TaskRunner,
+        new_task_id,
+    },
     tools::{self, Surface, TOOLS, ToolCall, ToolSpec},
     workspace::{RootSource, Workspace},
 };
@@ -54,7 +58,7 @@ const MCP_REQUEST_METHODS: &[&str] = &[
 /// How long a client gets to answer `roots/list`.
 const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Suggested `tasks/get` polling interval for clients of the tasks extension.
-const TASK_POLL_MS: u64 = 2_000;
+const TASK_POLL: Duration = Duration::from_secs(2);
 
 /// Told to the model at initialize: what the tools are for and how they chain.
 pub const INSTRUCTIONS: &str = "Hands a subtask to a Handinger worker (a hosted agent that can \
@@ -84,7 +88,7 @@ pub struct HandingerServer {
     /// `notifications/roots/list_changed`.
     client_roots: Arc<std::sync::Mutex<RootsCache>>,
     /// Calls run as MCP tasks, for clients of the tasks extension.
-    mcp_tasks: TaskManager,
+    mcp_tasks: TaskTable,
 }
 
 /// A next step in MCP terms: the tools by name, the key in the host's config.
@@ -141,6 +145,25 @@ impl Progress for McpProgress {
 /// Progress as the MCP task's status message.
 struct TaskStatusProgress(TaskContext);
 
+/// Progress nobody sees (a result fetched again for `tasks/get`).
+struct Unseen;
+
+impl Progress for Unseen {
+    fn shown(&self) -> bool {
+        false
+    }
+
+    async fn report(&mut self, _: Duration, _: String) {}
+}
+
+/// The Handinger task an outcome answers.
+fn outcome_task_id(outcome: &CallOutcome) -> &str {
+    match outcome {
+        CallOutcome::Finished(finished) => &finished.task_id,
+        CallOutcome::Running(running) => &running.task_id,
+    }
+}
+
 impl Progress for TaskStatusProgress {
     async fn report(&mut self, _: Duration, message: String) {
         self.0.set_status_message(message);
@@ -153,7 +176,7 @@ impl HandingerServer {
             calls: Calls::Local(runner),
             max_output_chars,
             client_roots: Arc::default(),
-            mcp_tasks: TaskManager::new(),
+            mcp_tasks: TaskTable::default(),
         }
     }
 
@@ -164,7 +187,7 @@ impl HandingerServer {
             calls: Calls::Shared(runners),
             max_output_chars,
             client_roots: Arc::default(),
-            mcp_tasks: TaskManager::new(),
+            mcp_tasks: TaskTable::default(),
         }
     }
 
@@ -302,41 +325,43 @@ impl HandingerServer {
             .await
             .map(|client| client.or_configured(runner.default_workspace()));
         let max_output_chars = self.max_output_chars;
-        let options = TaskOptions::new()
-            .with_ttl_ms(KEEP_FOR.as_millis() as u64)
-            .with_poll_interval_ms(TASK_POLL_MS)
-            .with_status_message("Sending the task to Handinger");
-        let task = self.mcp_tasks.spawn(options, move |context| {
-            Box::pin(async move {
-                let cancel = CancellationToken::new();
-                let mut progress = TaskStatusProgress(context.clone());
-                let run = call.run(
-                    &runner,
-                    workspace,
-                    Some(NO_DEADLINE),
-                    &cancel,
-                    &mut progress,
-                );
-                tokio::pin!(run);
-                let outcome = tokio::select! {
-                    outcome = &mut run => outcome,
-                    _ = context.cancelled() => {
-                        cancel.cancel();
-                        run.await
-                    }
-                };
-                match outcome {
-                    Err(TaskError {
-                        failure: TaskFailure::Cancelled,
-                        ..
-                    }) => Err(TaskExit::Cancelled),
-                    Ok(outcome) => Ok(tool_result(
+        let id = format!("mcp_{}", &new_task_id()[4..]);
+        let seed = task_table::seed(id, TASK_POLL, "Sending the task to Handinger");
+        let task = self.mcp_tasks.spawn(seed, move |context| async move {
+            let cancel = CancellationToken::new();
+            let mut progress = TaskStatusProgress(context.clone());
+            let run = call.run(
+                &runner,
+                workspace,
+                Some(NO_DEADLINE),
+                &cancel,
+                &mut progress,
+            );
+            tokio::pin!(run);
+            let outcome = tokio::select! {
+                outcome = &mut run => outcome,
+                _ = context.cancelled() => {
+                    cancel.cancel();
+                    run.await
+                }
+            };
+            match outcome {
+                Err(TaskError {
+                    failure: TaskFailure::Cancelled,
+                    ..
+                }) => Settled::Cancelled,
+                Ok(outcome) => Settled::Completed {
+                    handinger_task_id: Some(outcome_task_id(&outcome).to_owned()),
+                    result: tool_result(
                         render_call(&outcome, max_output_chars, &mcp_wording),
                         true,
-                    )),
-                    Err(error) => Ok(tool_error(&error)),
-                }
-            })
+                    ),
+                },
+                Err(error) => Settled::Completed {
+                    handinger_task_id: error.task_id.clone(),
+                    result: tool_error(&error),
+                },
+            }
         });
         tracing::info!(mcp_task = task.task_id, "call runs as an MCP task");
         CallToolResponse::Task(CreateTaskResult::new(task))
@@ -413,11 +438,36 @@ impl ServerHandler for HandingerServer {
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        Ok(GetTaskResult::new(
-            self.mcp_tasks.get_task(&request.task_id)?,
-        ))
+        let (task, handinger_task_id) = match self.mcp_tasks.get(&request.task_id)? {
+            Found::Ready(task) => return Ok(GetTaskResult::new(task)),
+            Found::Evicted {
+                task,
+                handinger_task_id,
+            } => (task, handinger_task_id),
+        };
+        // A result no longer kept whole: the API has it.
+        let runner = self
+            .runner_for(&context)
+            .map_err(|message| ErrorData::internal_error(message, None))?;
+        let outcome = runner
+            .get(
+                &handinger_task_id,
+                std::time::Duration::ZERO,
+                &context.ct,
+                &mut Unseen,
+            )
+            .await;
+        let result = self.result(&context.peer, outcome);
+        let result = match serde_json::to_value(&result) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => rmcp::model::JsonObject::new(),
+        };
+        Ok(GetTaskResult::new(DetailedTask::new(
+            task,
+            TaskPayload::Completed { result },
+        )))
     }
 
     async fn update_task(
@@ -425,8 +475,7 @@ impl ServerHandler for HandingerServer {
         request: UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.mcp_tasks
-            .update_task(&request.task_id, request.input_responses)
+        self.mcp_tasks.update(&request.task_id)
     }
 
     async fn cancel_task(
@@ -434,7 +483,7 @@ impl ServerHandler for HandingerServer {
         request: CancelTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.mcp_tasks.cancel_task(&request.task_id)
+        self.mcp_tasks.cancel(&request.task_id)
     }
 
     /// rmcp hands a request of a known method whose params do not parse to this

@@ -5,7 +5,7 @@
 "use strict";
 
 const { spawn } = require("child_process");
-const path = require("path");
+const os = require("os");
 
 const platformPackage = `handinger-mcp-${process.platform}-${process.arch}`;
 const exe = process.platform === "win32" ? "handinger-mcp.exe" : "handinger-mcp";
@@ -41,10 +41,14 @@ child.on("error", (err) => {
   process.exit(1);
 });
 
+// A child killed by a signal is reported the way a shell reports it, as exit
+// status 128 + the signal's number. The signal is not raised again on this
+// process: Node handles some itself (SIGUSR1 starts its debugger, SIGPIPE is
+// ignored), which would turn a clean report into a crash or a hang.
 child.on("exit", (code, signal) => {
   if (signal) {
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
+    const number = os.constants.signals[signal];
+    process.exit(number ? 128 + number : 1);
   } else {
     process.exit(code ?? 1);
   }
