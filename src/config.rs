@@ -692,6 +692,7 @@ impl Settings {
             key: KeySource {
                 env_value: api_key,
                 file: self.api_key_file,
+                header: None,
             },
             base_url,
             default_worker_id: self.worker_id,

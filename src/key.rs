@@ -28,9 +28,43 @@ impl fmt::Debug for ApiKey {
 /// rotated without restarting the host.
 #[derive(Debug, Clone, Default)]
 pub struct KeySource {
-    /// The value of `HANDINGER_API_KEY`, if set.
+    /// The value of `HANDINGER_API_KEY` (or of `header`, when set).
     pub env_value: Option<ApiKey>,
     pub file: Option<PathBuf>,
+    /// The HTTP header the key came in, for a client's own key over HTTP.
+    pub header: Option<&'static str>,
+}
+
+/// Where a key came from, named in every message about it, so the advice fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// `HANDINGER_API_KEY` in the server's environment.
+    Environment,
+    /// A key file (`--api-key-file` / `HANDINGER_API_KEY_FILE`).
+    File(PathBuf),
+    /// An HTTP header a client sent (`Handinger-Api-Key`).
+    Header(&'static str),
+}
+
+impl KeyOrigin {
+    /// What to do about a key the API refused, from where it came.
+    pub fn refused_advice(&self) -> String {
+        match self {
+            KeyOrigin::Environment => "It came from HANDINGER_API_KEY in the server's \
+                environment: set it to a current key where the server is started, then start \
+                the server again."
+                .to_owned(),
+            KeyOrigin::File(path) => format!(
+                "It came from the key file {} (--api-key-file / HANDINGER_API_KEY_FILE): put a \
+                 current key there; the file is read on every call, so no restart is needed.",
+                path.display()
+            ),
+            KeyOrigin::Header(header) => format!(
+                "It came from the {header} header your client sent: set that header to a \
+                 current key in your MCP host's config for this server."
+            ),
+        }
+    }
 }
 
 /// How to set the key, in every front-end's terms (each adds where its
@@ -45,12 +79,20 @@ pub enum KeyProblem {
     /// Neither the variable nor a key file is set.
     #[error("No Handinger API key is configured. {HOW}")]
     NotSet,
-    /// The host passed a literal `${...}` because it does not expand variables.
+    /// The host passed its placeholder through as text (`${VAR}`): the variable
+    /// it names is not set where the host runs, or the host expands none.
     #[error(
-        "HANDINGER_API_KEY holds the literal text {0:?}: this host does not expand variables in \
-         its config. Put the key itself there, or use a key file. {HOW}"
+        "{} holds the literal text {text:?}: the host did not replace it, which means the \
+         variable it names is not set in the environment the host was started from (or this \
+         host does not expand variables). Set that variable there and restart the host, or \
+         point HANDINGER_API_KEY_FILE / --api-key-file at a file outside any project. Do not \
+         write the key itself into a project's config file: those are often committed.",
+        .header.map_or_else(|| "HANDINGER_API_KEY".to_owned(), |h| format!("The {h} header"))
     )]
-    Unexpanded(String),
+    Unexpanded {
+        text: String,
+        header: Option<&'static str>,
+    },
     /// The key file could not be read.
     #[error("The API key file {} could not be read ({reason}). {HOW}", .path.display())]
     FileUnreadable { path: PathBuf, reason: String },
@@ -60,11 +102,24 @@ pub enum KeyProblem {
 }
 
 impl KeySource {
+    /// Where the key comes from, when one is configured.
+    pub fn origin(&self) -> Option<KeyOrigin> {
+        match (&self.env_value, self.header, &self.file) {
+            (Some(_), Some(header), _) => Some(KeyOrigin::Header(header)),
+            (Some(_), None, _) => Some(KeyOrigin::Environment),
+            (None, _, Some(path)) => Some(KeyOrigin::File(path.clone())),
+            (None, _, None) => None,
+        }
+    }
+
     /// The key to use for the next request.
     pub fn resolve(&self) -> Result<ApiKey, KeyProblem> {
         if let Some(key) = &self.env_value {
             return if looks_unexpanded(key.expose()) {
-                Err(KeyProblem::Unexpanded(key.expose().to_owned()))
+                Err(KeyProblem::Unexpanded {
+                    text: key.expose().to_owned(),
+                    header: self.header,
+                })
             } else {
                 Ok(key.clone())
             };

@@ -346,6 +346,7 @@ fn host_specific(name: &str, value: &Value, launch: &Launch) {
         .map(|i| launch.args[i + 1].parse::<f64>().unwrap());
     match name {
         "codex.config.toml" => {
+            codex_approves(value);
             let timeout = value["mcp_servers"]["handinger"]["tool_timeout_sec"]
                 .as_f64()
                 .unwrap();
@@ -374,6 +375,7 @@ fn host_specific(name: &str, value: &Value, launch: &Launch) {
             );
         }
         "gemini.settings.json" => {
+            gemini_trusts(value);
             let timeout_ms = value["mcpServers"]["handinger"]["timeout"]
                 .as_f64()
                 .unwrap();
@@ -386,6 +388,61 @@ fn host_specific(name: &str, value: &Value, launch: &Launch) {
             assert!(wait.unwrap() < timeout);
         }
         _ => {}
+    }
+}
+
+/// `codex exec` refuses calls unless the server's tools are approved: the
+/// setting must be a key of `[mcp_servers.handinger]` itself, as Codex reads it.
+fn codex_approves(value: &Value) {
+    assert_eq!(
+        value["mcp_servers"]["handinger"]["default_tools_approval_mode"], "approve",
+        "codex exec would refuse every call"
+    );
+}
+
+/// Gemini CLI drops untrusted tools in `gemini -p` without a word.
+fn gemini_trusts(value: &Value) {
+    assert_eq!(value["mcpServers"]["handinger"]["trust"], true);
+}
+
+/// The remote-server snippets carry the same host settings: Codex approves,
+/// Gemini trusts and speaks Streamable HTTP (`httpUrl`).
+#[test]
+fn remote_snippets_for_codex_and_gemini_approve_and_trust() {
+    let codex: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir().join("http/codex.config.toml")).unwrap())
+            .unwrap();
+    codex_approves(&serde_json::to_value(codex).unwrap());
+    let text = std::fs::read_to_string(dir().join("http/gemini.settings.json")).unwrap();
+    let gemini: Value = serde_json::from_str(&text).unwrap();
+    gemini_trusts(&gemini);
+    assert!(
+        gemini["mcpServers"]["handinger"]["httpUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/mcp")
+    );
+    // The approval key sits in the server's own table, before any sub-table.
+    for name in [
+        "codex.config.toml",
+        "npx/codex.config.toml",
+        "http/codex.config.toml",
+    ] {
+        let text: String = std::fs::read_to_string(dir().join(name))
+            .unwrap()
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let approval = text.find("default_tools_approval_mode").unwrap();
+        let table = text.find("[mcp_servers.handinger]").unwrap();
+        assert!(table < approval, "{name}");
+        if let Some(sub) = text.find("[mcp_servers.handinger.") {
+            assert!(
+                approval < sub,
+                "{name}: the setting would land in a sub-table"
+            );
+        }
     }
 }
 

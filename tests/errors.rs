@@ -242,3 +242,87 @@ async fn bad_arguments_are_tool_errors_naming_the_argument() {
     assert!(mock.requests().is_empty(), "invalid calls send nothing");
     client.cancel().await.unwrap();
 }
+
+/// A host that passes `${HANDINGER_API_KEY}` through (Claude Code does when the
+/// variable is unset) gets told the variable is unset where the host runs, never
+/// to write the key into a project file.
+#[tokio::test]
+async fn an_unexpanded_key_is_diagnosed_as_an_unset_variable() {
+    let mock = MockApi::start().await;
+    for placeholder in ["${HANDINGER_API_KEY}", "${env:HANDINGER_API_KEY}"] {
+        let client = connect_with(
+            command(&mock.base_url, Some(placeholder), &[]),
+            rmcp::model::ProtocolVersion::V_2025_11_25,
+        )
+        .await;
+        let result = call(&client, "create_task", json!({"input": "x"})).await;
+        assert_tool_error(
+            &result,
+            &[
+                "HANDINGER_API_KEY holds the literal text",
+                "not set in the environment the host was started from",
+                "Do not write the key itself into a project's config file",
+            ],
+        );
+        assert!(
+            !text(&result).contains("Put the key itself"),
+            "{}",
+            text(&result)
+        );
+        client.cancel().await.unwrap();
+    }
+    assert!(mock.requests().is_empty());
+}
+
+/// A refused key is explained by where it came from: the environment, or a key
+/// file (read on every call, so no restart).
+#[tokio::test]
+async fn a_refused_key_names_where_it_came_from() {
+    let mock = MockApi::start_with(always(Reply::error(401, "invalid api key"))).await;
+    let client = connect(&mock, &["--retries", "0"]).await;
+    let from_env = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_tool_error(
+        &from_env,
+        &[
+            "HTTP 401",
+            "It came from HANDINGER_API_KEY in the server's environment",
+        ],
+    );
+    client.cancel().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, "hdg_live_from_a_file_0123").unwrap();
+    let client = connect_with(
+        command(
+            &mock.base_url,
+            None,
+            &["--api-key-file", file.to_str().unwrap()],
+        ),
+        rmcp::model::ProtocolVersion::V_2025_11_25,
+    )
+    .await;
+    let from_file = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_tool_error(
+        &from_file,
+        &["It came from the key file", "no restart is needed"],
+    );
+    assert!(
+        !text(&from_file).contains("\"env\" block"),
+        "{}",
+        text(&from_file)
+    );
+    client.cancel().await.unwrap();
+
+    // From the shell too.
+    let out = command(&mock.base_url, Some(KEY), &["task", "x", "--retries", "0"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("It came from HANDINGER_API_KEY"),
+        "{stderr}"
+    );
+}

@@ -716,7 +716,9 @@ fn snippet_request(
         .iter()
         .map(|(n, v)| (n.clone(), fill(v.as_str().unwrap())))
         .collect();
-    (server["url"].as_str().unwrap().to_owned(), headers)
+    // Gemini CLI names Streamable HTTP `httpUrl` (its `url` is SSE).
+    let url = server.get("httpUrl").or_else(|| server.get("url")).unwrap();
+    (url.as_str().unwrap().to_owned(), headers)
 }
 
 /// Each remote-host snippet, filled in as its host would, reaches a bridge with
@@ -855,6 +857,30 @@ async fn an_empty_key_header_never_falls_back_to_the_server_key() {
     .await;
     let (text, is_error) = call_text(unexpanded.response(1));
     assert!(is_error && text.contains("literal text"), "{text}");
+    assert!(
+        text.contains("The Handinger-Api-Key header holds"),
+        "{text}"
+    );
+    assert!(!text.contains("\"env\" block"), "{text}");
+
+    // A key the API refuses: the advice is about the header it came in.
+    let refusing = MockApi::start_with(Arc::new(|_: &Recorded| Reply::error(401, "revoked"))).await;
+    let refused_server =
+        HttpServer::start(&refusing.base_url, Some(KEY), &["--retries", "0"]).await;
+    let refused = post(
+        &http,
+        &refused_server.mcp_url(),
+        &call,
+        &[("handinger-api-key", "hdg_live_revoked_0123456789")],
+    )
+    .await;
+    let (text, is_error) = call_text(refused.response(1));
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("It came from the Handinger-Api-Key header"),
+        "{text}"
+    );
+    assert!(!text.contains("\"env\" block"), "{text}");
     assert!(
         mock.task_posts().is_empty(),
         "nothing sent with the server's key"

@@ -156,6 +156,7 @@ impl KeyedRunners {
         let runner = Arc::new(self.server.with_key(KeySource {
             env_value: Some(crate::key::ApiKey::new(key.to_owned())),
             file: None,
+            header: Some("Handinger-Api-Key"),
         }));
         runners.insert(key.to_owned(), runner.clone());
         Ok(runner)

@@ -3,7 +3,11 @@
 use std::fmt;
 
 use super::{NextStep, TaskKind};
-use crate::{handinger::ApiError, key::KeyProblem, workspace::AttachError};
+use crate::{
+    handinger::ApiError,
+    key::{KeyOrigin, KeyProblem},
+    workspace::AttachError,
+};
 
 /// A failed call, with the task id so the caller can find the work again.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +26,12 @@ pub enum TaskFailure {
     },
     Attach(Box<AttachError>),
     Api(ApiError),
+    /// The API refused the key (401, 403); where the key came from decides the
+    /// advice.
+    KeyRefused {
+        error: ApiError,
+        origin: Option<KeyOrigin>,
+    },
     /// The caller stopped waiting; the work itself goes on.
     Cancelled,
     /// As many requests as allowed are running already; nothing was sent.
@@ -46,6 +56,17 @@ pub enum TaskFailure {
 }
 
 impl TaskFailure {
+    /// An API error, as the failure that says the most: a refused key names where
+    /// the key came from.
+    pub fn from_api(error: ApiError, origin: Option<KeyOrigin>) -> Self {
+        match error {
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => TaskFailure::KeyRefused { error, origin },
+            error => TaskFailure::Api(error),
+        }
+    }
+
     pub fn invalid(argument: &'static str, problem: &str) -> Self {
         TaskFailure::InvalidArgument {
             argument,
@@ -102,6 +123,18 @@ impl fmt::Display for TaskError {
                 write!(f, "{}. ", capitalised(&error.to_string()))?;
                 f.write_str(&self.hint(error, task))
             }
+            TaskFailure::KeyRefused { error, origin } => {
+                write!(
+                    f,
+                    "{}. The API key was refused (it may be revoked, mistyped, or without \
+                     access to this worker); nothing ran.",
+                    capitalised(&error.to_string())
+                )?;
+                if let Some(origin) = origin {
+                    write!(f, " {}", origin.refused_advice())?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -110,7 +143,9 @@ impl fmt::Display for TaskError {
 impl std::error::Error for TaskError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.failure {
-            TaskFailure::Api(error) | TaskFailure::NotChecked(error) => Some(error),
+            TaskFailure::Api(error)
+            | TaskFailure::NotChecked(error)
+            | TaskFailure::KeyRefused { error, .. } => Some(error),
             TaskFailure::Attach(error) => Some(error.as_ref()),
             TaskFailure::MissingKey(problem) => Some(problem),
             _ => None,
@@ -129,7 +164,15 @@ impl TaskError {
             None => NextStep::None,
         };
         match &self.failure {
+            // A client's own key (a header): the message says where to fix it.
+            TaskFailure::MissingKey(KeyProblem::Unexpanded {
+                header: Some(_), ..
+            }) => NextStep::None,
             TaskFailure::MissingKey(_) => NextStep::FixKey,
+            TaskFailure::KeyRefused { origin, .. } => match origin {
+                Some(KeyOrigin::Environment) | None => NextStep::FixKey,
+                Some(KeyOrigin::File(_) | KeyOrigin::Header(_)) => NextStep::None,
+            },
             TaskFailure::Cancelled | TaskFailure::Internal { .. } => fetch(),
             TaskFailure::Remote { .. } => NextStep::StartNewOrFollowUp { task_id: task() },
             TaskFailure::UnknownTask => NextStep::StartNew,

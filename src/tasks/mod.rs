@@ -485,6 +485,11 @@ impl TaskRunner {
         match self.client.get_task(&prepared.key, &prepared.task_id).await {
             Ok(_) => Ok(()),
             Err(ApiError::Status { status: 404, .. }) => Err(fail(TaskFailure::UnknownTask)),
+            Err(
+                error @ ApiError::Status {
+                    status: 401 | 403, ..
+                },
+            ) => Err(fail(TaskFailure::from_api(error, self.key.origin()))),
             Err(error) => Err(fail(TaskFailure::NotChecked(error))),
         }
     }
@@ -573,6 +578,7 @@ impl TaskRunner {
         } = prepared;
         let client = self.client.clone();
         let jobs = self.jobs.clone();
+        let key_origin = self.key.origin();
         tracing::info!(
             task_id,
             ?kind,
@@ -598,7 +604,7 @@ impl TaskRunner {
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(task_id, %error, "task call failed");
-                    Err(fail(TaskFailure::Api(error)))
+                    Err(fail(TaskFailure::from_api(error, key_origin.clone())))
                 }
                 Err(message) => {
                     tracing::error!(task_id, message, "the request panicked");
@@ -646,7 +652,7 @@ impl TaskRunner {
             kind: TaskKind::Lookup,
             failure,
         };
-        let api = |error| fail(TaskFailure::Api(error));
+        let api = |error| fail(TaskFailure::from_api(error, self.key.origin()));
         let key = self
             .key
             .resolve()
