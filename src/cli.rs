@@ -125,17 +125,67 @@ pub fn print_completions(shell: clap_complete::Shell) {
         "handinger-mcp",
         &mut out,
     );
-    print(String::from_utf8_lossy(&out).trim_end());
+    let script = String::from_utf8_lossy(&out);
+    let script = match shell {
+        clap_complete::Shell::Bash => bash_subcommand_arms(&script),
+        _ => script.into_owned(),
+    };
+    print(script.trim_end());
 }
 
-/// The man page (roff), from the same definition as the parser.
-pub fn print_man_page() {
+/// clap_complete's bash script names its subcommand arms from the binary's name
+/// with the hyphen escaped like a subcommand separator
+/// (`handinger__subcmd__mcp__subcmd__task`), while its word loop sets
+/// `handinger__mcp__subcmd__task`: no arm ever matched, so no subcommand's options
+/// completed. The arms get the name the loop sets.
+fn bash_subcommand_arms(script: &str) -> String {
+    script.replace(
+        "handinger__subcmd__mcp__subcmd__",
+        "handinger__mcp__subcmd__",
+    )
+}
+
+/// `man`: the command's page, one subcommand's (`man task`), or every page
+/// written into a folder (`man --out-dir DIR`), from the parser's definition.
+pub fn man_pages(page: Option<&str>, out_dir: Option<std::path::PathBuf>) -> ExitCode {
+    let mut command = crate::config::cli_command().disable_help_subcommand(true);
+    command.build();
+    if let Some(dir) = out_dir {
+        return match clap_mangen::generate_to(command, &dir) {
+            Ok(()) => {
+                print(&format!("man pages written to {}", dir.display()));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!(
+                    "handinger-mcp: cannot write the man pages to {}: {error}",
+                    dir.display()
+                );
+                ExitCode::from(exit::FAILED)
+            }
+        };
+    }
+    let page = match page {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
+                eprintln!(
+                    "error: no man page for {name:?}; the commands are: {}",
+                    names.join(", ")
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
     let mut out = Vec::new();
-    if let Err(error) = clap_mangen::Man::new(crate::config::cli_command()).render(&mut out) {
+    if let Err(error) = clap_mangen::Man::new(page).render(&mut out) {
         eprintln!("handinger-mcp: cannot render the man page: {error}");
-        return;
+        return ExitCode::from(exit::FAILED);
     }
     print(String::from_utf8_lossy(&out).trim_end());
+    ExitCode::SUCCESS
 }
 
 /// The tools' argument and result schemas, keyed by tool name, as `schema` prints them

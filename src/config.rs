@@ -106,8 +106,16 @@ pub enum CliCommand {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print a man page (roff) to stdout: the command's, or one subcommand's;
+    /// with --out-dir, write every page into a folder.
+    Man {
+        /// The subcommand whose page to print (task, serve, ...).
+        #[arg(value_name = "COMMAND")]
+        page: Option<String>,
+        /// Write every page (handinger-mcp.1, handinger-mcp-task.1, ...) into DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// How a one-shot command prints.
@@ -484,8 +492,11 @@ pub enum Command {
     Schema,
     /// Print a completion script.
     Completions(clap_complete::Shell),
-    /// Print the man page.
-    Man,
+    /// Print a man page, or write them all.
+    Man {
+        page: Option<String>,
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// A one-shot command.
@@ -669,7 +680,7 @@ impl Command {
             Some(CliCommand::Doctor) => Ok(Command::Doctor(Box::new(config()?))),
             Some(CliCommand::Schema) => Ok(Command::Schema),
             Some(CliCommand::Completions { shell }) => Ok(Command::Completions(shell)),
-            Some(CliCommand::Man) => Ok(Command::Man),
+            Some(CliCommand::Man { page, out_dir }) => Ok(Command::Man { page, out_dir }),
         }
     }
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             &serde_json::to_string_pretty(&cli::tool_schemas()).expect("schemas serialize"),
         ),
         Command::Completions(shell) => cli::print_completions(shell),
-        Command::Man => cli::print_man_page(),
+        Command::Man { page, out_dir } => return cli::man_pages(page.as_deref(), out_dir),
         Command::Serve {
             config,
             http: Some(http),

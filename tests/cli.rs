@@ -665,3 +665,188 @@ async fn doctor_under_npm_or_npx_prints_the_npx_form_not_a_cache_path() {
         assert!(stdout.contains("started through npm"), "{stdout}");
     }
 }
+
+/// Every subcommand has its man page, and each page names every flag that
+/// subcommand takes (its own and the global settings).
+#[tokio::test]
+async fn man_pages_cover_every_subcommand_and_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let written = run(
+        "http://127.0.0.1:9",
+        None,
+        &["man", "--out-dir", out_dir],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let mut command = handinger_mcp::config::cli_command().disable_help_subcommand(true);
+    command.build();
+    let mut pages = vec![("handinger-mcp.1".to_owned(), command.clone())];
+    for sub in command.get_subcommands() {
+        pages.push((format!("handinger-mcp-{}.1", sub.get_name()), sub.clone()));
+    }
+    assert!(pages.len() >= 8, "{} pages", pages.len());
+    for (file, command) in pages {
+        let page = std::fs::read_to_string(dir.path().join(&file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = arg.get_long() {
+                // roff escapes the dashes.
+                let flag = format!("\\-\\-{}", long.replace('-', "\\-"));
+                assert!(page.contains(&flag), "{file} lacks {flag}");
+            }
+        }
+    }
+    // One page on stdout, by name.
+    let task = run("http://127.0.0.1:9", None, &["man", "task"], None, "").await;
+    assert_eq!(task.code, 0);
+    assert!(
+        task.stdout.contains("handinger\\-mcp\\-task"),
+        "{}",
+        &task.stdout[..300]
+    );
+    assert!(task.stdout.contains("\\-\\-json"));
+    let unknown = run("http://127.0.0.1:9", None, &["man", "nope"], None, "").await;
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("follow-up"), "{}", unknown.stderr);
+}
+
+/// The completion script as a shell loads it, asked what completes `line`.
+async fn bash_completes(script: &str, line: &str) -> Vec<String> {
+    let words: Vec<String> = if line.ends_with(' ') {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .chain([String::new()])
+            .collect()
+    } else {
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let driver = format!(
+        "source '{script}'\n\
+         COMP_WORDS=({words})\n\
+         COMP_CWORD={cword}\n\
+         COMP_LINE='{line}'\n\
+         COMP_POINT=${{#COMP_LINE}}\n\
+         fn=$(complete -p handinger-mcp | sed -E 's/.* -F ([^ ]+) .*/\\1/')\n\
+         \"$fn\" handinger-mcp '{cur}' '{prev}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = quoted.join(" "),
+        cword = words.len() - 1,
+        cur = words[words.len() - 1],
+        prev = words[words.len() - 2],
+    );
+    let out = tokio::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &driver])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Bash's real completion function, driven with COMP_WORDS: subcommands, and
+/// each subcommand's own options (clap_complete's script for a hyphenated name
+/// never completed those; the script is repaired).
+#[tokio::test]
+async fn bash_completion_completes_subcommand_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("handinger-mcp.bash");
+    let out = run(
+        "http://127.0.0.1:9",
+        None,
+        &["completions", "bash"],
+        None,
+        "",
+    )
+    .await;
+    std::fs::write(&script, &out.stdout).unwrap();
+    let script = script.to_str().unwrap();
+    let cases: [(&str, &[&str]); 6] = [
+        ("handinger-mcp ta", &["task"]),
+        ("handinger-mcp task --js", &["--json"]),
+        ("handinger-mcp follow-up --fi", &["--file"]),
+        ("handinger-mcp serve --http-tok", &["--http-tokens-file"]),
+        ("handinger-mcp get tsk_x --wa", &["--wait"]),
+        ("handinger-mcp completions ", &["bash", "fish", "zsh"]),
+    ];
+    for (line, expected) in cases {
+        let got = bash_completes(script, line).await;
+        for want in expected {
+            assert!(got.iter().any(|g| g == want), "{line:?} gave {got:?}");
+        }
+    }
+    // Only the subcommand's own: `get` takes no --file (--files-field is a
+    // setting every command takes).
+    let get = bash_completes(script, "handinger-mcp get --fi").await;
+    assert!(!get.iter().any(|g| g == "--file"), "{get:?}");
+    assert!(get.iter().any(|g| g == "--files-field"), "{get:?}");
+}
+
+/// fish's own completion engine (`complete -C`) on the fish script, where fish
+/// runs (.ci/run installs it when CI=true); zsh's script is checked for the
+/// same per-subcommand options.
+#[tokio::test]
+async fn fish_and_zsh_completions_know_each_subcommands_options() {
+    let zsh = run(
+        "http://127.0.0.1:9",
+        None,
+        &["completions", "zsh"],
+        None,
+        "",
+    )
+    .await;
+    let task_arm = zsh.stdout.split("(task)").nth(1).expect("a task arm");
+    let task_arm = &task_arm[..task_arm.find(";;").unwrap()];
+    assert!(
+        task_arm.contains("'--json[") && task_arm.contains("--file"),
+        "{task_arm}"
+    );
+    let fish_script = run(
+        "http://127.0.0.1:9",
+        None,
+        &["completions", "fish"],
+        None,
+        "",
+    )
+    .await;
+    if std::process::Command::new("fish")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        crate::support::skip("fish is missing: apt-get install fish (.ci/run does when CI=true)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("handinger-mcp.fish");
+    std::fs::write(&script, &fish_script.stdout).unwrap();
+    for (line, want) in [
+        ("handinger-mcp task --js", "--json"),
+        ("handinger-mcp serve --http-tok", "--http-tokens-file"),
+        ("handinger-mcp follow", "follow-up"),
+    ] {
+        let out = tokio::process::Command::new("fish")
+            .args(["--no-config", "-c"])
+            .arg(format!("source {}; complete -C '{line}'", script.display()))
+            .env("HOME", dir.path())
+            .output()
+            .await
+            .unwrap();
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            got.lines().any(|l| l.split('\t').next() == Some(want)),
+            "{line:?} gave {got}"
+        );
+    }
+}

@@ -100,7 +100,7 @@ fn neovim() -> Option<String> {
         std::env::var_os("HANDINGER_TEST_REQUIRE_CLIENTS").is_none(),
         "{message}"
     );
-    eprintln!("skipped: {message}");
+    crate::support::skip(message);
     None
 }
 
@@ -226,7 +226,7 @@ fn emacsen() -> Vec<String> {
         } else {
             let message = format!("{program} is missing: {how}");
             assert!(!ci, "{message}");
-            eprintln!("skipped: {message}");
+            crate::support::skip(&message);
         }
     }
     found

@@ -19,9 +19,9 @@ fn live() -> Option<(String, String)> {
         .ok()
         .filter(|k| !k.trim().is_empty());
     let Some(key) = key else {
-        eprintln!(
-            "skipped: the live API smoke test runs only with HANDINGER_LIVE_API_KEY set \
-             (it spends a few credits)"
+        crate::support::skip(
+            "the live API smoke test runs only with HANDINGER_LIVE_API_KEY set (it spends a \
+             few credits)",
         );
         return None;
     };

@@ -517,15 +517,13 @@ fn sha256_hex(path: &Path) -> String {
 /// The Dockerfile builds and the image serves, where a Docker engine runs; other
 /// machines skip (an engine cannot be installed inside the repository).
 #[tokio::test]
+#[ignore = "needs a Docker engine, which CI here has not: cargo test -- --ignored where one runs"]
 async fn the_docker_image_builds_and_serves_where_docker_runs() {
     let engine = std::process::Command::new("docker")
         .arg("info")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !engine {
-        eprintln!("skipped: no Docker engine here; the Dockerfile was not built");
-        return;
-    }
+    assert!(engine, "no Docker engine answers `docker info`");
     run_ok(
         Command::new("docker")
             .args([
@@ -611,12 +609,7 @@ fn the_systemd_unit_verifies_and_its_sandbox_rates_ok() {
         .output()
         .is_ok();
     if !found {
-        let on_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(
-            !on_ci,
-            "systemd-analyze is missing: apt-get install systemd"
-        );
-        eprintln!("skipped: systemd-analyze is missing (apt-get install systemd)");
+        crate::support::skip("systemd-analyze is missing (apt-get install systemd)");
         return;
     }
     let unit = std::fs::read_to_string(root().join("packaging/systemd/handinger-mcp.service"))
