@@ -199,7 +199,16 @@ async fn a_non_loopback_bind_needs_tokens_and_the_tokens_are_checked() {
     ] {
         let headers: Vec<(&str, &str)> = bad.map(|b| ("authorization", b)).into_iter().collect();
         let answer = post(&http, &url, &ping(1), &headers).await;
-        assert_eq!(answer.status, 401, "{bad:?}");
+        assert_eq!(answer.status, 403, "{bad:?}");
+        assert!(
+            answer.text.contains("bearer token for this bridge"),
+            "{}",
+            answer.text
+        );
+        assert!(
+            answer.headers.get("www-authenticate").is_none(),
+            "no OAuth challenge"
+        );
     }
     // The scheme is case-insensitive (RFC 9110); only Bearer is accepted.
     let basic = post(
@@ -209,7 +218,7 @@ async fn a_non_loopback_bind_needs_tokens_and_the_tokens_are_checked() {
         &[("authorization", &format!("Basic {TOKEN}"))],
     )
     .await;
-    assert_eq!(basic.status, 401);
+    assert_eq!(basic.status, 403);
     for good in [
         format!("Bearer {TOKEN}"),
         format!("BEARER {TOKEN}"),

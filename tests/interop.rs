@@ -431,3 +431,58 @@ async fn the_conformance_suite_passes_every_scenario_that_applies_over_http() {
         assert!(report.contains(passed), "{passed:?} not in:\n{report}");
     }
 }
+
+/// A wrong bridge token, as hosts meet it: the bridge answers 403 with a message
+/// naming the token (a 401 would send SDK clients into an OAuth flow the bridge
+/// cannot finish). The TypeScript SDK, with an OAuth provider configured as hosts
+/// do, reports the message and fetches nothing for OAuth; the Python SDK reports
+/// a 403.
+#[tokio::test]
+async fn a_wrong_bridge_token_is_an_error_hosts_show_not_an_oauth_flow() {
+    let mock = MockApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "the-right-token-0123456789\n").unwrap();
+    let server = crate::support::http::HttpServer::start(
+        &mock.base_url,
+        Some(crate::support::KEY),
+        &["--http-tokens-file", tokens.to_str().unwrap()],
+    )
+    .await;
+    let url = server.mcp_url();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sdk = format!("{root}/.ci/ts-client");
+    if std::path::Path::new(&format!("{sdk}/node_modules/@modelcontextprotocol/sdk")).exists()
+        || !missing_client(
+            "the TypeScript MCP SDK",
+            "npm install --prefix .ci/ts-client @modelcontextprotocol/sdk@1",
+        )
+    {
+        let out = tokio::process::Command::new("node")
+            .arg(format!("{root}/tests/interop/ts_wrong_token.mjs"))
+            .args([&sdk, &url, "a-wrong-token-0123456789"])
+            .output()
+            .await
+            .expect("node runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        let message = seen["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("bearer token for this bridge is missing or wrong"),
+            "{seen}"
+        );
+        assert_eq!(
+            seen["oauth"],
+            serde_json::json!([]),
+            "no OAuth flow: {seen}"
+        );
+    }
+    if let Some(seen) =
+        python_sdk_client("python_wrong_token.py", &[&url, "a-wrong-token-0123"]).await
+    {
+        let error = seen["error"].as_str().unwrap_or_default();
+        assert!(error.contains("403"), "{seen}");
+    }
+    assert!(mock.requests().is_empty(), "nothing reached the API");
+}

@@ -247,6 +247,8 @@ async fn the_wheel_installs_into_a_venv_and_its_script_serves() {
     }
     let homes = tempfile::tempdir().unwrap();
     let home = |name: &str| homes.path().join(name).display().to_string();
+    // Each tool gets a home of its own: nothing lands in the user's.
+    std::fs::create_dir_all(homes.path().join("home")).unwrap();
     let wheel_path = wheel.display().to_string();
     serves_mcp_through(
         &uvx,
@@ -254,6 +256,7 @@ async fn the_wheel_installs_into_a_venv_and_its_script_serves() {
         &[
             ("UV_CACHE_DIR", &home("uv-cache")),
             ("UV_TOOL_DIR", &home("uv-tools")),
+            ("HOME", &home("home")),
         ],
     )
     .await;
@@ -269,6 +272,9 @@ async fn the_wheel_installs_into_a_venv_and_its_script_serves() {
             ])
             .env("PIPX_HOME", home("pipx"))
             .env("PIPX_BIN_DIR", home("pipx-bin"))
+            // pipx links man pages into ~/.local/share/man otherwise.
+            .env("PIPX_MAN_DIR", home("pipx-man"))
+            .env("HOME", home("home"))
             // pipx may install through uv, which has its own cache.
             .env("UV_CACHE_DIR", home("uv-cache"))
             .env("XDG_CACHE_HOME", home("cache")),

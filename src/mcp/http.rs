@@ -1,6 +1,6 @@
 //! MCP over Streamable HTTP (`serve --http ADDR`): rmcp's stateless service at
 //! `/mcp`, behind the checks a shared bridge needs: bearer tokens (required off
-//! loopback), Host and Origin allow-lists, a body limit and a per-client limit on
+//! loopback; a missing or wrong one gets 403 with a message, see TOKEN_REFUSED), Host and Origin allow-lists, a body limit and a per-client limit on
 //! calls in flight; `/healthz` and `/readyz` beside it.
 //!
 //! Stateless: no request needs anything an earlier request left on this replica,
@@ -34,6 +34,12 @@ use crate::{key::KeySource, tasks::TaskRunner, workspace::Workspace};
 
 /// The header that carries a client's own Handinger key.
 pub const CLIENT_KEY_HEADER: &str = "handinger-api-key";
+/// The answer to a request without this bridge's bearer token.
+const TOKEN_REFUSED: &str = "handinger-mcp: the bearer token for this bridge is missing or \
+wrong. Send Authorization: Bearer <token>, with a token from the bridge's --http-tokens-file or \
+HANDINGER_HTTP_TOKENS (ask whoever runs the bridge), set in your MCP host's config for this \
+server.\n";
+
 /// How long /readyz waits for the API.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a /readyz answer is reused: probes cost the API at most one request
@@ -562,17 +568,11 @@ fn authenticate(
     }
     match matched {
         Some(index) => Ok(format!("token {index}")),
-        None => {
-            let mut response = text(
-                StatusCode::UNAUTHORIZED,
-                "a bearer token is required: send Authorization: Bearer <token>\n",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            Err(Box::new(response))
-        }
+        // 403, not 401: MCP clients take a 401 as the start of an OAuth flow
+        // (the MCP authorization spec), which a static token cannot finish; hosts
+        // then hide the tools or fail in client registration. A 403 with this
+        // text is shown as the error it is.
+        None => Err(Box::new(text(StatusCode::FORBIDDEN, TOKEN_REFUSED))),
     }
 }
 
