@@ -278,9 +278,12 @@ async fn overhead() {
 }
 
 /// Requests answered without waiting on a task, over `serve --http`: their
-/// latency beside a direct POST to the mock, on one kept-alive connection each.
+/// latency beside the same request to the floor (rmcp's Streamable HTTP service
+/// on hyper, alone, with TCP_NODELAY as the bridge sets it), each on one
+/// kept-alive connection. `get_task` of a finished task also makes two lookups
+/// (the task, then its worker): its floor adds two direct GETs to the mock.
 async fn quick_answers() {
-    let rounds = if quick() { 20 } else { 1000 };
+    let rounds = if quick() { 20 } else { 2000 };
     let mock = MockApi::start().await;
     mock.know_task("tsk_finished");
     let server = support::http::HttpServer::start_at(
@@ -291,27 +294,27 @@ async fn quick_answers() {
         &[("HANDINGER_LOG", "warn")],
     )
     .await;
+    let mut floor_command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    floor_command.env(floor::ROLE, "0");
+    let mut floor_server = support::http::HttpServer::spawn(floor_command).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .build()
         .unwrap();
-    let url = server.mcp_url();
-    let requests: Vec<(&str, serde_json::Value)> = vec![
-        ("initialize", support::http::initialize(1)),
-        (
-            "tools/list",
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-        ),
-        (
-            "an immediate error (unknown tool)",
-            support::http::tool_call(1, "no_such_tool", json!({})),
-        ),
-        (
-            "get_task of a finished task",
-            support::http::tool_call(1, "get_task", json!({"taskId": "tsk_finished"})),
-        ),
-    ];
-    let mut direct = Vec::new();
+    let timed = |url: String, message: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let mut latencies = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                let start = Instant::now();
+                let answer = support::http::post(&http, &url, &message, &[]).await;
+                latencies.push(start.elapsed().as_secs_f64());
+                assert_eq!(answer.status, 200, "{url}: {}", answer.text);
+            }
+            latencies
+        }
+    };
+    let mut direct_get = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let start = Instant::now();
         let response = http
@@ -321,40 +324,83 @@ async fn quick_answers() {
             .await
             .unwrap();
         response.bytes().await.unwrap();
-        direct.push(start.elapsed().as_secs_f64());
+        direct_get.push(start.elapsed().as_secs_f64());
     }
+    let requests: Vec<(&str, serde_json::Value, serde_json::Value)> = vec![
+        (
+            "initialize",
+            support::http::initialize(1),
+            support::http::initialize(1),
+        ),
+        (
+            "tools/list",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        ),
+        (
+            "an immediate error (unknown tool)",
+            support::http::tool_call(1, "no_such_tool", json!({})),
+            support::http::tool_call(1, "no_such_tool", json!({})),
+        ),
+    ];
     println!(
         "\n## quick: requests that wait on no task, over serve --http, {rounds} of each in a \
-         row on a kept-alive connection"
+         row on a kept-alive connection, beside the floor (rmcp's Streamable HTTP on hyper \
+         alone)"
     );
     println!(
-        "direct GET to the mock (baseline): p50 {} / p99 {}",
-        ms(percentile(direct.clone(), 50.0)),
-        ms(percentile(direct.clone(), 99.0))
+        "direct GET to the mock (reference): p50 {} / p99 {}",
+        ms(percentile(direct_get.clone(), 50.0)),
+        ms(percentile(direct_get.clone(), 99.0))
     );
-    println!("| request | p50 | p99 | added p50 | added p99 | target |");
+    println!("| request | bridge p50 / p99 | floor p50 / p99 | added p50 | added p99 | target |");
     println!("|---|---|---|---|---|---|");
-    for (name, message) in requests {
-        let mut latencies = Vec::new();
-        for _ in 0..rounds {
-            let start = Instant::now();
-            let answer = support::http::post(&http, &url, &message, &[]).await;
-            latencies.push(start.elapsed().as_secs_f64());
-            assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-        }
-        let (p50, p99) = (
-            percentile(latencies.clone(), 50.0),
-            percentile(latencies.clone(), 99.0),
+    let row = |name: &str, bridge: &[f64], floor: &[f64]| {
+        let (b50, b99) = (
+            percentile(bridge.to_vec(), 50.0),
+            percentile(bridge.to_vec(), 99.0),
+        );
+        let (f50, f99) = (
+            percentile(floor.to_vec(), 50.0),
+            percentile(floor.to_vec(), 99.0),
         );
         println!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            ms(p50),
-            ms(p99),
-            ms(p50 - percentile(direct.clone(), 50.0)),
-            ms(p99 - percentile(direct.clone(), 99.0)),
+            "| {name} | {} / {} | {} / {} | {} | {} | {} |",
+            ms(b50),
+            ms(b99),
+            ms(f50),
+            ms(f99),
+            ms(b50 - f50),
+            ms(b99 - f99),
             target("added p50 <= 0.5 ms")
         );
+    };
+    for (name, to_bridge, to_floor) in requests {
+        let bridge = timed(server.mcp_url(), to_bridge).await;
+        let floor = timed(floor_server.mcp_url(), to_floor).await;
+        row(name, &bridge, &floor);
     }
+    let bridge = timed(
+        server.mcp_url(),
+        support::http::tool_call(1, "get_task", json!({"taskId": "tsk_finished"})),
+    )
+    .await;
+    let floor_call = timed(
+        floor_server.mcp_url(),
+        support::http::tool_call(1, "sleep", json!({"input": "x"})),
+    )
+    .await;
+    let with_lookups: Vec<f64> = floor_call
+        .iter()
+        .zip(direct_get.iter())
+        .map(|(call, get)| call + 2.0 * get)
+        .collect();
+    row(
+        "get_task of a finished task (floor: a tool call + 2 direct GETs)",
+        &bridge,
+        &with_lookups,
+    );
+    let _ = floor_server.child.kill().await;
 }
 
 fn mib(bytes: u64) -> f64 {

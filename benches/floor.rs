@@ -90,6 +90,8 @@ async fn accept(delay: Duration) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // As the bridge does: quick answers do not wait for a delayed ACK.
+        let _ = stream.set_nodelay(true);
         let mcp = mcp.clone();
         let service = hyper::service::service_fn(move |request| {
             let mcp = mcp.clone();
