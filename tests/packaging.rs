@@ -355,12 +355,10 @@ async fn the_claude_desktop_bundle_validates_unpacks_and_runs_as_its_manifest_sa
     )
     .unwrap();
     let mock = MockApi::start().await;
-    let args: Vec<&str> = config["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    // The args the bundle's own manifest (the one in the repository) gives.
+    let (_, args) = crate::support::mcpb_manifest();
+    assert_eq!(config["args"], serde_json::json!(args));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut cmd = command_for(&command, &mock.base_url, None, &args);
     cmd.env("HANDINGER_API_KEY", KEY)
         .env("HANDINGER_WORKSPACE", workspace.path());

@@ -321,6 +321,28 @@ async fn redirects_never_carry_the_key_away_or_resend_a_task() {
     client.cancel().await.unwrap();
 }
 
+/// A server whose base URL carries a user name and `password`, initialized.
+async fn session_with_password(mock: &MockApi, password: &str) -> RawSession {
+    let with_userinfo = mock
+        .base_url
+        .replace("http://", &format!("http://admin:{password}@"));
+    let mut session = RawSession::spawn(command(&with_userinfo, Some(KEY), &["--retries", "0"]));
+    session.initialize("2025-11-25").await;
+    session
+}
+
+/// The whole answer to one create_task, as JSON text.
+async fn create_task_answer(session: &mut RawSession) -> String {
+    session
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "x"}}),
+        )
+        .await
+        .to_string()
+}
+
 #[tokio::test]
 async fn the_key_and_base_url_userinfo_never_reach_results_or_logs() {
     let mock = MockApi::start().await;
@@ -331,19 +353,8 @@ async fn the_key_and_base_url_userinfo_never_reach_results_or_logs() {
             .to_owned();
         Reply::error(400, &format!("bad request with {echoed}"))
     }));
-    let with_userinfo = mock
-        .base_url
-        .replace("http://", "http://admin:pa55word-xyz@");
-    let mut session = RawSession::spawn(command(&with_userinfo, Some(KEY), &["--retries", "0"]));
-    session.initialize("2025-11-25").await;
-    let answer = session
-        .request(
-            1,
-            "tools/call",
-            json!({"name": "create_task", "arguments": {"input": "x"}}),
-        )
-        .await;
-    let shown = answer.to_string();
+    let mut session = session_with_password(&mock, "pa55word-xyz").await;
+    let shown = create_task_answer(&mut session).await;
     assert!(
         shown.contains("bad request with Bearer [redacted]"),
         "{shown}"
@@ -426,19 +437,8 @@ async fn the_key_is_masked_whatever_json_spelling_echoes_it() {
             .contains(KEY),
         "the mock's answer really spells the key once decoded"
     );
-    let with_userinfo = mock
-        .base_url
-        .replace("http://", "http://admin:p%40ss%2Fword-xyz@");
-    let mut session = RawSession::spawn(command(&with_userinfo, Some(KEY), &["--retries", "0"]));
-    session.initialize("2025-11-25").await;
-    let answered = session
-        .request(
-            1,
-            "tools/call",
-            json!({"name": "create_task", "arguments": {"input": "x"}}),
-        )
-        .await
-        .to_string();
+    let mut session = session_with_password(&mock, "p%40ss%2Fword-xyz").await;
+    let answered = create_task_answer(&mut session).await;
     assert!(answered.contains("echo: [redacted]"), "{answered}");
     let refused = session
         .request(

@@ -187,21 +187,9 @@ async fn an_lsp_session_without_folders_uses_only_an_explicit_workspace() {
 /// workspace field left empty, attaches nothing, even from a project folder.
 #[tokio::test]
 async fn the_desktop_extension_with_no_workspace_attaches_nothing() {
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/packaging/mcpb/manifest.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let (manifest, args) = crate::support::mcpb_manifest();
     let config = &manifest["server"]["mcp_config"];
-    let args: Vec<&str> = config["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("plan.md"), "# plan").unwrap();
     let mock = MockApi::start().await;

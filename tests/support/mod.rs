@@ -173,6 +173,24 @@ pub fn missing_client(what: &str, how: &str) -> bool {
     true
 }
 
+/// The Claude Desktop extension's manifest, and the arguments its
+/// `server.mcp_config` starts the binary with.
+pub fn mcpb_manifest() -> (Value, Vec<String>) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/mcpb/manifest.json"
+    ))
+    .expect("the manifest is readable");
+    let manifest: Value = serde_json::from_str(&text).expect("the manifest is JSON");
+    let args = manifest["server"]["mcp_config"]["args"]
+        .as_array()
+        .expect("args is a list")
+        .iter()
+        .map(|a| a.as_str().expect("each arg is text").to_owned())
+        .collect();
+    (manifest, args)
+}
+
 /// A runner for in-process tests, pointed at a closed port.
 pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
     let args = [
