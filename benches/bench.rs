@@ -228,19 +228,19 @@ async fn overhead() {
         assert_eq!(result.is_error, Some(false));
     }
     // A follow-up to a task this process did not start: one GET checks the task
-    // exists before the POST (a mistyped id would start a new, billed task).
-    mock.know_task("tsk_elsewhere");
-    let follow_args = json!({"taskId": "tsk_elsewhere", "input": "more"})
-        .as_object()
-        .unwrap()
-        .clone();
+    // exists before the POST (a mistyped id would start a new, billed task). Each
+    // call names a task of its own, as the check runs once per task.
     let mut followed = Vec::new();
-    for _ in 0..calls {
+    for n in 0..calls {
+        let task_id = format!("tsk_elsewhere{n}");
+        mock.know_task(&task_id);
+        let follow_args = json!({"taskId": task_id, "input": "more"})
+            .as_object()
+            .unwrap()
+            .clone();
         let start = Instant::now();
         let result = client
-            .call_tool(
-                CallToolRequestParams::new("follow_up_task").with_arguments(follow_args.clone()),
-            )
+            .call_tool(CallToolRequestParams::new("follow_up_task").with_arguments(follow_args))
             .await
             .unwrap();
         followed.push(start.elapsed().as_secs_f64());

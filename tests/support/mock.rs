@@ -274,7 +274,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 body,
                 delay,
             } => {
-                tokio::time::sleep(delay).await;
+                pause(delay).await;
                 let mut head = format!(
                     "HTTP/1.1 {status} Mock\r\ncontent-length: {}\r\n",
                     body.len()
@@ -289,7 +289,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 }
             }
             Reply::Raw { bytes, delay } => {
-                tokio::time::sleep(delay).await;
+                pause(delay).await;
                 let _ = reader.get_mut().write_all(&bytes).await;
                 let _ = reader.get_mut().shutdown().await;
                 return;
@@ -379,6 +379,14 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
                         "url": format!("https://v3.handinger.com/worker/{worker_id}")},
                "turns": turns}),
     ))
+}
+
+/// Wait `delay` before answering; no wait at all for zero (tokio's timer would
+/// round even a zero sleep up to its 1 ms tick, and every answer would pay it).
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Hold the connection open until the client gives up on it.
