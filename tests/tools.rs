@@ -221,3 +221,70 @@ async fn every_front_end_exposes_exactly_the_table_of_tools() {
         .collect();
     assert_eq!(set(files), set(expected), "schemas/");
 }
+
+/// The first sentence of a description (up to the first ". ").
+fn first_sentence(text: &str) -> &str {
+    text.split_once(". ").map_or(text, |(first, _)| first)
+}
+
+/// What the table says is what the Claude Desktop extension's manifest, the
+/// README's tool table and the MCP instructions say: each names exactly the
+/// table's tools, in its order, and the manifest describes each with the first
+/// sentence of the table's description. A tool added to the table without them
+/// fails here.
+#[test]
+fn the_manifest_readme_and_instructions_match_the_table() {
+    use handinger_mcp::tools::TOOLS;
+    let (manifest, _) = support::mcpb_manifest();
+    let listed: Vec<(String, String)> = manifest["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["description"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = TOOLS
+        .iter()
+        .map(|t| {
+            (
+                t.name.to_owned(),
+                format!("{}.", first_sentence(t.description)),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected, "packaging/mcpb/manifest.json tools");
+
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "| tool | what it does |")
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| l[3..].split('`').next().unwrap())
+        .collect();
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+    assert_eq!(table, names, "the README's tool table");
+
+    let instructions = handinger_mcp::mcp::INSTRUCTIONS;
+    let mentioned: Vec<&str> = instructions
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.ends_with("_task"))
+        .collect();
+    for name in &names {
+        assert!(
+            mentioned.contains(name),
+            "the MCP instructions never name {name}"
+        );
+    }
+    for word in mentioned {
+        assert!(
+            names.contains(&word),
+            "the MCP instructions name {word}, not a tool"
+        );
+    }
+}
