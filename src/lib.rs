@@ -9,7 +9,6 @@ pub mod app;
 pub mod cli;
 pub mod lsp;
 pub mod mcp;
-pub mod stdio;
 
 // The table of tools, and what an outcome looks like.
 pub mod render;

@@ -8,7 +8,6 @@ use handinger_mcp::{
     handinger::Client,
     lsp,
     mcp::{self, HandingerServer, transport::LineTransport},
-    stdio::EofSignal,
     tasks::TaskRunner,
 };
 use rmcp::ServiceExt;
@@ -131,13 +130,10 @@ async fn serve(config: Config, force_lsp: bool) -> ExitCode {
                 max_output_chars: config.max_output_chars.unwrap_or(SERVER_MAX_OUTPUT_CHARS),
                 max_in_flight: config.max_in_flight,
             };
-            lsp::serve(
-                runner.clone(),
-                limits,
-                EofSignal::new(input, stdin_closed.clone()),
-                tokio::io::stdout(),
-            )
-            .await
+            // lsp::serve ends by itself at end of input, once the answers to
+            // what was already read are written (at most 2 s for commands that
+            // wait on the API).
+            lsp::serve(runner.clone(), limits, input, tokio::io::stdout()).await
         } else {
             let transport = LineTransport::new(
                 input,

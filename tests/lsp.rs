@@ -473,3 +473,47 @@ async fn lsp_mode_logs_only_warnings_unless_a_level_is_asked_for() {
         );
     }
 }
+
+/// When stdin closes right after a batch, every request already read is
+/// answered before exit, in LSP mode too.
+#[tokio::test]
+async fn end_of_input_answers_every_request_already_read() {
+    use tokio::io::AsyncWriteExt;
+    let frame = |message: serde_json::Value| {
+        let body = message.to_string();
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let batch: String = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}),
+        json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+               "params": {"command": "handinger.getTask", "arguments": [{"taskId": ".."}]}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "shutdown"}),
+    ]
+    .into_iter()
+    .map(frame)
+    .collect();
+    for run in 0..10 {
+        let mut child = command("http://127.0.0.1:9", Some(KEY), &["--lsp"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(batch.as_bytes()).await.unwrap();
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+            .await
+            .expect("exits")
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for id in 1..=4 {
+            assert!(
+                stdout.contains(&format!("\"id\":{id}")),
+                "run {run}: no answer to {id}: {stdout}"
+            );
+        }
+    }
+}
