@@ -332,9 +332,20 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
     *offered.lock().unwrap() = vec![folder_uri(second.path())];
     #[allow(deprecated)]
     client.notify_roots_list_changed().await.unwrap();
-    // The notification and the next call race; give the server a moment to see it.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(call_with("b.txt").await.is_error, Some(false));
+    // The notification and the next call race: until the server has seen it, a
+    // call with b.txt is refused (nothing sent); it must be taken within 10 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let result = call_with("b.txt").await;
+        if result.is_error == Some(false) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new roots never applied: {result:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let gone = call_with("a.txt").await;
     assert_tool_error(
         &gone,

@@ -44,17 +44,24 @@ fn keep_exchanging(dir: PathBuf, a: &'static str, b: &'static str, stop: Arc<Ato
                 rustix::fs::RenameFlags::EXCHANGE,
             )
             .expect("renameat2 RENAME_EXCHANGE");
+            // Let the checking thread run too, on a loaded machine with two cores.
+            std::thread::yield_now();
         }
     });
 }
 
-/// Attach `given` `rounds` times while its entry is being swapped; every upload
-/// body (read from the checked handle, as the upload reads it) must be the inside
-/// file's bytes.
+/// Attach `given` while its entry is being swapped, until both outcomes were seen
+/// (sent, and refused) at least `rounds` times in all, or 20 s passed: the race
+/// must really have run both ways for the test to mean anything. Every upload
+/// body (read from the checked handle, as the upload reads it) must be the
+/// inside file's bytes.
 fn race(root: &Path, given: &str, rounds: usize) -> (usize, usize) {
     let workspace = Workspace::new(&[root.to_owned()], RootSource::Configured);
     let (mut sent, mut refused) = (0, 0);
-    for _ in 0..rounds {
+    let budget = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (sent + refused < rounds || sent == 0 || refused == 0)
+        && std::time::Instant::now() < budget
+    {
         match workspace.attach(&[given.to_owned()], LIMITS) {
             Ok(files) => {
                 let mut bytes = Vec::new();
