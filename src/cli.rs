@@ -13,11 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{CliAction, CliCall, Config},
-    handinger::{ApiError, Client},
     render::render_call,
     tasks::{
-        CallOutcome, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind, TaskRequest,
-        TaskRunner,
+        CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind,
+        TaskRequest, TaskRunner,
     },
     tools::{Surface, TOOLS},
 };
@@ -362,9 +361,9 @@ fn report(
     }
 }
 
-/// Check the key, reach the API through `client`, verify auth, and print what a
+/// Check the key, reach the API through `runner`, verify auth, and print what a
 /// host should run.
-pub async fn doctor(config: Config, client: Client) -> ExitCode {
+pub async fn doctor(config: Config, runner: TaskRunner) -> ExitCode {
     let mut ok = true;
     let mut line = |good: bool, text: String| {
         ok &= good;
@@ -377,9 +376,13 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
     } else {
         "nowhere".to_owned()
     };
-    match config.key.resolve() {
-        Ok(key) => {
-            let shape = key.expose().starts_with("hdg_");
+    let base_url = runner.api_base_url();
+    match runner.check_key().await {
+        Ok(check) => {
+            let shape = config
+                .key
+                .resolve()
+                .is_ok_and(|key| key.expose().starts_with("hdg_"));
             line(
                 true,
                 format!(
@@ -391,26 +394,11 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
                     }
                 ),
             );
-            // Asking for a task that cannot exist tells auth apart from reach:
-            // 404 means the key was accepted.
-            let probe = format!("tsk_doctor_{}", &crate::tasks::new_task_id()[4..]);
-            let base_url = client.display_base_url();
-            match client.get_task(&key, &probe).await {
-                // Only the API's own `{"error": ...}` 404 proves the key was
-                // accepted: any web server answers 404 to an unknown path.
-                Ok(_)
-                | Err(ApiError::Status {
-                    status: 404,
-                    from_api: true,
-                    ..
-                }) => {
+            match check {
+                KeyCheck::Accepted => {
                     line(true, format!("reached {base_url} and the key was accepted"));
                 }
-                Err(ApiError::Status {
-                    status: 404,
-                    from_api: false,
-                    ..
-                }) => line(
+                KeyCheck::NotTheApi => line(
                     false,
                     format!(
                         "reached {base_url}, but the answer is not the Handinger API's \
@@ -418,20 +406,16 @@ pub async fn doctor(config: Config, client: Client) -> ExitCode {
                          setting (HANDINGER_BASE_URL)"
                     ),
                 ),
-                Err(ApiError::Status {
-                    status: status @ (401 | 403),
-                    message,
-                    ..
-                }) => line(
+                KeyCheck::Refused { status, message } => line(
                     false,
                     format!(
                         "reached {base_url} but the key was refused (HTTP {status}: \
                          {message})"
                     ),
                 ),
-                Err(error) => match error.trust_advice() {
-                    Some(advice) => line(false, format!("{error}. {advice}")),
-                    None => line(false, format!("{error}")),
+                KeyCheck::Failed { message, advice } => match advice {
+                    Some(advice) => line(false, format!("{message}. {advice}")),
+                    None => line(false, message),
                 },
             }
         }

@@ -5,7 +5,6 @@ use std::{io::IsTerminal, process::ExitCode, sync::Arc};
 use handinger_mcp::{
     app, cli,
     config::{Command, Config, SERVER_MAX_OUTPUT_CHARS},
-    handinger::Client,
     lsp,
     mcp::{self, HandingerServer, transport::LineTransport},
     tasks::TaskRunner,
@@ -62,8 +61,8 @@ fn main() -> ExitCode {
         Command::Doctor(config) => {
             // The report is the output; log lines would only clutter it.
             init_logging("error");
-            let client = Client::new(app::client_options(&config));
-            return block_on(cli::doctor(*config, client));
+            let runner = app::command_runner(&config);
+            return block_on(cli::doctor(*config, runner));
         }
     }
     ExitCode::SUCCESS

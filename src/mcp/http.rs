@@ -524,7 +524,7 @@ async fn readiness(state: &State) -> Response<HttpBody> {
     let result = match fresh {
         Some(result) => result,
         None => {
-            let result = state.runners.server.client().reachable(READY_TIMEOUT).await;
+            let result = state.runners.server.api_reachable(READY_TIMEOUT).await;
             *last = Some((tokio::time::Instant::now(), result.clone()));
             result
         }

@@ -132,6 +132,25 @@ pub struct StillRunning {
     pub follow_up_not_sent: bool,
 }
 
+/// What the API said of a key (see [`TaskRunner::check_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    Accepted,
+    /// Something answered 404 without the API's `{"error": ...}` body: the base
+    /// URL points elsewhere.
+    NotTheApi,
+    Refused {
+        status: u16,
+        message: String,
+    },
+    /// No answer to judge by (unreachable, untrusted TLS, ...), with what to do
+    /// about the machine's trust roots when that is the problem.
+    Failed {
+        message: String,
+        advice: Option<&'static str>,
+    },
+}
+
 /// Receives progress while a call waits; each front-end reports it its own way.
 pub trait Progress: Send {
     fn report(&mut self, elapsed: Duration, message: String) -> impl Future<Output = ()> + Send;
@@ -254,9 +273,47 @@ impl TaskRunner {
         self.key.resolve().is_ok()
     }
 
-    /// The HTTP client, for checks that are not tasks (readiness).
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// Whether the API answers HTTP at all within `timeout` (sends no key): the
+    /// reason when it does not (readiness probes).
+    pub async fn api_reachable(&self, timeout: Duration) -> Result<(), String> {
+        self.client.reachable(timeout).await
+    }
+
+    /// The API's base URL as it may be shown (no userinfo).
+    pub fn api_base_url(&self) -> String {
+        self.client.display_base_url()
+    }
+
+    /// Whether the API takes this runner's key: asks for a task that cannot
+    /// exist, so a 404 from the API itself means the key was accepted and
+    /// nothing is spent. For `doctor`.
+    pub async fn check_key(&self) -> Result<KeyCheck, crate::key::KeyProblem> {
+        let key = self.key.resolve()?;
+        let probe = format!("tsk_doctor_{}", &new_task_id()[4..]);
+        Ok(match self.client.get_task(&key, &probe).await {
+            // Only the API's own `{"error": ...}` 404 proves the key was
+            // accepted: any web server answers 404 to an unknown path.
+            Ok(_)
+            | Err(ApiError::Status {
+                status: 404,
+                from_api: true,
+                ..
+            }) => KeyCheck::Accepted,
+            Err(ApiError::Status {
+                status: 404,
+                from_api: false,
+                ..
+            }) => KeyCheck::NotTheApi,
+            Err(ApiError::Status {
+                status: status @ (401 | 403),
+                message,
+                ..
+            }) => KeyCheck::Refused { status, message },
+            Err(error) => KeyCheck::Failed {
+                advice: error.trust_advice(),
+                message: error.to_string(),
+            },
+        })
     }
 
     /// The workspace used when the front-end supplies none.
