@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::{CliAction, CliCall, Config},
     render::render_call,
-    tasks::{
-        CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskKind,
-        TaskRequest, TaskRunner,
+    tasks::{CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRunner},
+    tools::{
+        Surface, TOOLS, ToolCall,
+        args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     },
-    tools::{Surface, TOOLS},
 };
 
 /// Exit codes of the one-shot commands.
@@ -246,21 +246,10 @@ pub async fn run_call(runner: Arc<TaskRunner>, call: CliCall) -> ExitCode {
     let mut progress = TerminalProgress {
         enabled: std::io::stderr().is_terminal(),
     };
-    let outcome = match action {
-        CliAction::Task { input, files } => {
-            let request = task_request(TaskKind::New, None, input, files);
-            runner.run(request, wait, &cancel, &mut progress).await
-        }
-        CliAction::FollowUp {
-            task_id,
-            input,
-            files,
-        } => {
-            let request = task_request(TaskKind::FollowUp, Some(task_id), input, files);
-            runner.run(request, wait, &cancel, &mut progress).await
-        }
-        CliAction::Get { task_id } => runner.get(&task_id, wait, &cancel, &mut progress).await,
-    };
+    // The same dispatch as MCP and the LSP-style mode: the table's handler.
+    let outcome = tool_call(action)
+        .run(&runner, None, Some(wait), &cancel, &mut progress)
+        .await;
     if progress.enabled {
         eprint!("\r\x1b[2K");
     }
@@ -269,20 +258,33 @@ pub async fn run_call(runner: Arc<TaskRunner>, call: CliCall) -> ExitCode {
     report(outcome, call.json, max_output_chars)
 }
 
-fn task_request(
-    kind: TaskKind,
-    task_id: Option<String>,
-    input: String,
-    files: Vec<String>,
-) -> TaskRequest {
-    TaskRequest {
-        kind,
-        task_id,
-        input,
-        budget: None,
-        worker_id: None,
-        files,
-        workspace: None,
+/// A command-line action as the tool call it is. Budget and worker come from
+/// the settings (--budget, --worker), which the core applies as defaults.
+fn tool_call(action: CliAction) -> ToolCall {
+    match action {
+        CliAction::Task { input, files } => ToolCall::CreateTask(CreateTaskArgs {
+            input,
+            budget: None,
+            worker_id: None,
+            files,
+            wait_seconds: None,
+        }),
+        CliAction::FollowUp {
+            task_id,
+            input,
+            files,
+        } => ToolCall::FollowUpTask(FollowUpTaskArgs {
+            task_id,
+            input,
+            budget: None,
+            worker_id: None,
+            files,
+            wait_seconds: None,
+        }),
+        CliAction::Get { task_id } => ToolCall::GetTask(GetTaskArgs {
+            task_id,
+            wait_seconds: None,
+        }),
     }
 }
 
