@@ -1,6 +1,6 @@
 //! The command line and the settings: every command, flag, environment variable and
 //! default in one clap definition, which drives parsing, `--help`, shell
-//! completions, the man page and (through a test) the README's table.
+//! completions, the man page and (through a test) the settings tables in docs/.
 //!
 //! Plain values only: this module imports nothing but the leaves ([`crate::units`],
 //! [`crate::budget`], [`crate::key`]). The composition root ([`crate::app`]) turns

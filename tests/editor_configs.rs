@@ -448,8 +448,11 @@ fn remote_snippets_for_codex_and_gemini_approve_and_trust() {
 
 #[test]
 fn the_readme_links_every_snippet() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme: String = crate::docs::documentation()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join("\n");
     let npx = std::fs::read_dir(dir().join("npx")).unwrap();
     let http = std::fs::read_dir(dir().join("http")).unwrap();
     for entry in std::fs::read_dir(dir()).unwrap().chain(npx).chain(http) {
@@ -463,8 +466,8 @@ fn the_readme_links_every_snippet() {
             .to_string_lossy()
             .into_owned();
         assert!(
-            readme.contains(&format!("(editor-configs/{name})")),
-            "README does not link {name}"
+            readme.contains(&format!("editor-configs/{name})")),
+            "neither the README nor docs/ links {name}"
         );
     }
 }

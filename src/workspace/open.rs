@@ -6,7 +6,7 @@
 //! root. Other Unix systems (and Linux kernels before 5.6): a walk from the root's
 //! descriptor, one component at a time, each opened with `O_NOFOLLOW`. Elsewhere: a
 //! portable fallback that refuses paths whose components are symlinks before it
-//! opens them; it narrows the race but cannot close it (documented in the README).
+//! opens them; it narrows the race but cannot close it (documented in docs/behaviour.md).
 //!
 //! Whatever the way in, the caller checks the *open handle* (fstat), and the bytes
 //! sent are read from that same handle.
