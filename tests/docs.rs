@@ -113,9 +113,16 @@ fn regex_lite_links(text: &str) -> Vec<String> {
 #[test]
 fn the_readme_is_short_and_links_every_page_of_docs() {
     let readme = readme();
-    assert!(readme.lines().count() <= 260, "{} lines", readme.lines().count());
+    assert!(
+        readme.lines().count() <= 260,
+        "{} lines",
+        readme.lines().count()
+    );
     for (page, _) in documentation().iter().skip(1) {
-        assert!(readme.contains(&format!("]({page})")), "the README does not link {page}");
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "the README does not link {page}"
+        );
     }
 }
 
