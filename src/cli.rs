@@ -16,7 +16,7 @@ use crate::{
     render::render_call,
     tasks::{CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRunner},
     tools::{
-        Surface, TOOLS, ToolCall,
+        TOOLS, ToolCall, ToolId, ToolSpec, Wording,
         args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
     },
 };
@@ -321,6 +321,28 @@ fn read_stdin_input(action: CliAction) -> Result<CliAction, String> {
     })
 }
 
+/// Next steps as shell lines; the key exported in the shell.
+pub struct CliWording;
+
+impl Wording for CliWording {
+    fn invoke(&self, tool: &ToolSpec, task_id: &str) -> String {
+        match tool.id {
+            ToolId::FollowUpTask => {
+                format!("run `handinger-mcp {} {task_id} INPUT`", tool.cli_verb)
+            }
+            _ => format!("run `handinger-mcp {} {task_id}`", tool.cli_verb),
+        }
+    }
+
+    fn start_new(&self, tool: &ToolSpec) -> String {
+        format!("run `handinger-mcp {} INPUT`", tool.cli_verb)
+    }
+
+    fn key_place(&self) -> &'static str {
+        "Export it in your shell (export HANDINGER_API_KEY=...), then run the command again."
+    }
+}
+
 /// Print an outcome and choose the exit code.
 fn report(
     outcome: Result<CallOutcome, TaskError>,
@@ -329,7 +351,7 @@ fn report(
 ) -> ExitCode {
     match outcome {
         Ok(outcome) => {
-            let rendered = render_call(&outcome, max_output_chars, &|step| Surface::Cli.word(step));
+            let rendered = render_call(&outcome, max_output_chars, &|step| CliWording.word(step));
             if json {
                 print(&serde_json::to_string_pretty(&rendered.structured).expect("serializes"));
             } else {
@@ -341,7 +363,7 @@ fn report(
             })
         }
         Err(error) => {
-            let message = Surface::Cli.describe(&error);
+            let message = CliWording.describe(&error);
             if json {
                 // A taskId only where the request may have reached the API: then it
                 // names work that can be looked up; otherwise nothing exists.

@@ -22,4 +22,5 @@ mod schemas;
 mod security;
 mod tls;
 mod tools;
+mod wording;
 mod workspaces;

@@ -27,7 +27,7 @@ use self::codec::{Frame, FrameError, LspCodec};
 use crate::{
     render::render_call,
     tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
-    tools::{self, Surface, TOOLS, ToolCall},
+    tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
     workspace::{RootSource, Workspace},
 };
 
@@ -456,6 +456,26 @@ async fn execute(
     answer(outcome, session.max_output_chars)
 }
 
+/// Next steps in the editor's terms: the commands, the server's environment.
+pub struct LspWording;
+
+impl Wording for LspWording {
+    fn invoke(&self, tool: &ToolSpec, task_id: &str) -> String {
+        format!(
+            "run the command {} with {{\"taskId\": \"{task_id}\"}}",
+            tool.lsp_command
+        )
+    }
+
+    fn start_new(&self, tool: &ToolSpec) -> String {
+        format!("run the command {}", tool.lsp_command)
+    }
+
+    fn key_place(&self) -> &'static str {
+        "Put it in the server's environment in your editor config, then restart the server."
+    }
+}
+
 /// The structured result (as MCP's structuredContent), or a readable error.
 fn answer(
     outcome: Result<CallOutcome, TaskError>,
@@ -463,7 +483,7 @@ fn answer(
 ) -> Result<Value, ResponseError> {
     match outcome {
         Ok(outcome) => Ok(serde_json::to_value(
-            render_call(&outcome, max_output_chars, &|step| Surface::Lsp.word(step)).structured,
+            render_call(&outcome, max_output_chars, &|step| LspWording.word(step)).structured,
         )
         .expect("TaskResult serializes")),
         Err(error) => {
@@ -472,7 +492,7 @@ fn answer(
                 TaskFailure::InvalidArgument { .. } => code::INVALID_PARAMS,
                 _ => code::REQUEST_FAILED,
             };
-            Err(ResponseError::new(code, Surface::Lsp.describe(&error)))
+            Err(ResponseError::new(code, LspWording.describe(&error)))
         }
     }
 }

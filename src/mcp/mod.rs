@@ -28,7 +28,7 @@ use crate::{
         CallOutcome, NO_DEADLINE, NextStep, Progress, TaskError, TaskFailure, TaskRunner,
         new_task_id,
     },
-    tools::{self, Surface, TOOLS, ToolCall, ToolSpec},
+    tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
     workspace::{RootSource, Workspace},
 };
 
@@ -91,9 +91,27 @@ pub struct HandingerServer {
     mcp_tasks: TaskTable,
 }
 
-/// A next step in MCP terms: the tools by name, the key in the host's config.
+/// Next steps in MCP terms: the tools by name, the key in the host's config.
+pub struct McpWording;
+
+impl Wording for McpWording {
+    fn invoke(&self, tool: &ToolSpec, task_id: &str) -> String {
+        format!("call {} with taskId \"{task_id}\"", tool.name)
+    }
+
+    fn start_new(&self, tool: &ToolSpec) -> String {
+        format!("call {}", tool.name)
+    }
+
+    fn key_place(&self) -> &'static str {
+        "Put it in the \"env\" block of this server's entry in your MCP host's config, then \
+         restart the server."
+    }
+}
+
+/// A next step in MCP terms.
 fn mcp_wording(step: &NextStep) -> String {
-    Surface::Mcp.word(step)
+    McpWording.word(step)
 }
 
 /// A table entry as an MCP tool.
@@ -526,7 +544,7 @@ impl ServerHandler for HandingerServer {
 
 /// A failed call as a tool error, with its next step in MCP terms.
 fn tool_error(error: &TaskError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(Surface::Mcp.describe(error))])
+    CallToolResult::error(vec![ContentBlock::text(McpWording.describe(error))])
 }
 
 /// The MCP form of a rendered outcome: the text, then (when the client knows the

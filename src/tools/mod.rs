@@ -3,8 +3,8 @@
 //! maps its verbs to it, and `schemas/` is generated from it. Adding a tool is one
 //! entry in [`TOOLS`] plus its arm in [`ToolCall`].
 //!
-//! It also words the core's [`NextStep`]s for each front-end ([`Surface`]), since
-//! it alone knows what each tool is called where.
+//! It also holds the sentences that word the core's [`NextStep`]s ([`Wording`]);
+//! each front-end implements the trait with its own names for the tools.
 
 pub mod args;
 
@@ -202,88 +202,50 @@ impl ToolCall {
     }
 }
 
-/// Where a next step is read: each front-end names its own tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    Mcp,
-    Lsp,
-    Cli,
-}
-
-impl Surface {
+/// How a front-end words a next step: each front-end implements it, naming its
+/// own tools (MCP tool names, LSP commands, shell lines) and where its key is
+/// set; the sentences around them are shared. The tools layer names no
+/// front-end.
+pub trait Wording {
     /// How to invoke `tool` with `task_id` here.
-    fn invoke(self, tool: ToolId, task_id: &str) -> String {
-        let tool = spec(tool);
-        match self {
-            Surface::Mcp => format!("call {} with taskId \"{task_id}\"", tool.name),
-            Surface::Lsp => format!(
-                "run the command {} with {{\"taskId\": \"{task_id}\"}}",
-                tool.lsp_command
-            ),
-            Surface::Cli => match tool.id {
-                ToolId::FollowUpTask => {
-                    format!("run `handinger-mcp {} {task_id} INPUT`", tool.cli_verb)
-                }
-                _ => format!("run `handinger-mcp {} {task_id}`", tool.cli_verb),
-            },
-        }
-    }
+    fn invoke(&self, tool: &ToolSpec, task_id: &str) -> String;
 
     /// How to start a new task here.
-    fn start_new(self) -> String {
-        let tool = spec(ToolId::CreateTask);
-        match self {
-            Surface::Mcp => format!("call {}", tool.name),
-            Surface::Lsp => format!("run the command {}", tool.lsp_command),
-            Surface::Cli => format!("run `handinger-mcp {} INPUT`", tool.cli_verb),
-        }
-    }
+    fn start_new(&self, tool: &ToolSpec) -> String;
 
     /// Where the key is set for this front-end.
-    fn key_place(self) -> &'static str {
-        match self {
-            Surface::Mcp => {
-                "Put it in the \"env\" block of this server's entry in your MCP host's config, \
-                 then restart the server."
-            }
-            Surface::Lsp => {
-                "Put it in the server's environment in your editor config, then restart the \
-                 server."
-            }
-            Surface::Cli => {
-                "Export it in your shell (export HANDINGER_API_KEY=...), then run the command again."
-            }
-        }
-    }
+    fn key_place(&self) -> &'static str;
 
     /// The sentence for a next step (empty for none).
-    pub fn word(self, step: &NextStep) -> String {
+    fn word(&self, step: &NextStep) -> String {
+        let invoke = |id, task_id: &str| self.invoke(spec(id), task_id);
+        let start_new = || self.start_new(spec(ToolId::CreateTask));
         match step {
             NextStep::None => String::new(),
             NextStep::FollowUp { task_id } => format!(
                 "To continue this task, {}.",
-                self.invoke(ToolId::FollowUpTask, task_id)
+                invoke(ToolId::FollowUpTask, task_id)
             ),
             NextStep::Fetch { task_id } => format!(
                 "To get the answer, {} (it waits while the task runs).",
-                self.invoke(ToolId::GetTask, task_id)
+                invoke(ToolId::GetTask, task_id)
             ),
             NextStep::FetchThenFollowUp { task_id } => format!(
                 "Wait for the running turn ({}), then send the follow-up again.",
-                self.invoke(ToolId::GetTask, task_id)
+                invoke(ToolId::GetTask, task_id)
             ),
-            NextStep::StartNew => format!("To start a new task, {}.", self.start_new()),
+            NextStep::StartNew => format!("To start a new task, {}.", start_new()),
             NextStep::StartNewOrFollowUp { task_id } => format!(
                 "Start a new task ({}), or ask a follow-up ({}).",
-                self.start_new(),
-                self.invoke(ToolId::FollowUpTask, task_id)
+                start_new(),
+                invoke(ToolId::FollowUpTask, task_id)
             ),
             NextStep::FixKey => self.key_place().to_owned(),
         }
     }
 
     /// An error's message with its next step in this front-end's terms.
-    pub fn describe(self, error: &TaskError) -> String {
+    fn describe(&self, error: &TaskError) -> String {
         let step = self.word(&error.next_step());
         if step.is_empty() {
             error.to_string()
@@ -296,63 +258,6 @@ impl Surface {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn every_step() -> Vec<NextStep> {
-        let task_id = "tsk_abc".to_owned();
-        vec![
-            NextStep::None,
-            NextStep::FollowUp {
-                task_id: task_id.clone(),
-            },
-            NextStep::Fetch {
-                task_id: task_id.clone(),
-            },
-            NextStep::FetchThenFollowUp {
-                task_id: task_id.clone(),
-            },
-            NextStep::StartNew,
-            NextStep::StartNewOrFollowUp { task_id },
-            NextStep::FixKey,
-        ]
-    }
-
-    /// Each front-end's wording names only what that front-end offers.
-    #[test]
-    fn every_next_step_names_only_its_front_ends_tools() {
-        for step in every_step() {
-            for surface in [Surface::Mcp, Surface::Lsp, Surface::Cli] {
-                let text = surface.word(&step);
-                for tool in TOOLS {
-                    let names = [
-                        (Surface::Mcp, tool.name),
-                        (Surface::Lsp, tool.lsp_command),
-                        (Surface::Cli, &*format!("handinger-mcp {}", tool.cli_verb)),
-                    ];
-                    for (owner, name) in names {
-                        if owner != surface {
-                            assert!(!text.contains(name), "{surface:?} {step:?}: {text}");
-                        }
-                    }
-                }
-                let mcp_host = text.contains("MCP host");
-                assert_eq!(
-                    mcp_host,
-                    surface == Surface::Mcp && step == NextStep::FixKey,
-                    "{text}"
-                );
-                if let NextStep::Fetch { .. } = step {
-                    let expected = match surface {
-                        Surface::Mcp => "call get_task with taskId \"tsk_abc\"",
-                        Surface::Lsp => {
-                            "run the command handinger.getTask with {\"taskId\": \"tsk_abc\"}"
-                        }
-                        Surface::Cli => "run `handinger-mcp get tsk_abc`",
-                    };
-                    assert!(text.contains(expected), "{text}");
-                }
-            }
-        }
-    }
 
     #[test]
     fn names_are_unique_in_every_front_end() {

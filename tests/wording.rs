@@ -1,0 +1,69 @@
+//! Each front-end words the core's next steps in its own terms, naming only what
+//! it offers: MCP its tools, the LSP-style mode its commands, the command line
+//! shell lines.
+
+use handinger_mcp::{
+    cli::CliWording,
+    lsp::LspWording,
+    mcp::McpWording,
+    tasks::NextStep,
+    tools::{TOOLS, Wording},
+};
+
+fn every_step() -> Vec<NextStep> {
+    let task_id = "tsk_abc".to_owned();
+    vec![
+        NextStep::None,
+        NextStep::FollowUp {
+            task_id: task_id.clone(),
+        },
+        NextStep::Fetch {
+            task_id: task_id.clone(),
+        },
+        NextStep::FetchThenFollowUp {
+            task_id: task_id.clone(),
+        },
+        NextStep::StartNew,
+        NextStep::StartNewOrFollowUp { task_id },
+        NextStep::FixKey,
+    ]
+}
+
+#[test]
+fn every_next_step_names_only_its_front_ends_tools() {
+    let front_ends: [(&str, &dyn Wording); 3] = [
+        ("mcp", &McpWording),
+        ("lsp", &LspWording),
+        ("cli", &CliWording),
+    ];
+    for step in every_step() {
+        for (front_end, wording) in front_ends {
+            let text = wording.word(&step);
+            for tool in TOOLS {
+                let names = [
+                    ("mcp", tool.name.to_owned()),
+                    ("lsp", tool.lsp_command.to_owned()),
+                    ("cli", format!("handinger-mcp {}", tool.cli_verb)),
+                ];
+                for (owner, name) in names {
+                    if owner != front_end {
+                        assert!(!text.contains(&name), "{front_end} {step:?}: {text}");
+                    }
+                }
+            }
+            assert_eq!(
+                text.contains("MCP host"),
+                front_end == "mcp" && step == NextStep::FixKey,
+                "{text}"
+            );
+            if let NextStep::Fetch { .. } = step {
+                let expected = match front_end {
+                    "mcp" => "call get_task with taskId \"tsk_abc\"",
+                    "lsp" => "run the command handinger.getTask with {\"taskId\": \"tsk_abc\"}",
+                    _ => "run `handinger-mcp get tsk_abc`",
+                };
+                assert!(text.contains(expected), "{text}");
+            }
+        }
+    }
+}
