@@ -340,14 +340,26 @@ async fn session_with_password(mock: &MockApi, password: &str) -> RawSession {
 
 /// The whole answer to one create_task, as JSON text.
 async fn create_task_answer(session: &mut RawSession) -> String {
-    session
-        .request(
-            1,
-            "tools/call",
-            json!({"name": "create_task", "arguments": {"input": "x"}}),
-        )
-        .await
-        .to_string()
+    tool_answer(
+        session,
+        1,
+        json!({"name": "create_task", "arguments": {"input": "x"}}),
+    )
+    .await
+}
+
+/// The whole answer to one get_task of a task the mock does not know.
+async fn get_task_answer(session: &mut RawSession) -> String {
+    tool_answer(
+        session,
+        2,
+        json!({"name": "get_task", "arguments": {"taskId": "tsk_a"}}),
+    )
+    .await
+}
+
+async fn tool_answer(session: &mut RawSession, id: i64, params: serde_json::Value) -> String {
+    session.request(id, "tools/call", params).await.to_string()
 }
 
 #[tokio::test]
@@ -368,14 +380,7 @@ async fn the_key_and_base_url_userinfo_never_reach_results_or_logs() {
     );
     // A refused connection echoes the URL: with its userinfo removed.
     drop(mock);
-    let refused = session
-        .request(
-            2,
-            "tools/call",
-            json!({"name": "get_task", "arguments": {"taskId": "tsk_a"}}),
-        )
-        .await
-        .to_string();
+    let refused = get_task_answer(&mut session).await;
     session.close_stdin();
     let stderr = session.stderr().await;
     for text in [&shown, &refused, &stderr] {
@@ -447,14 +452,7 @@ async fn the_key_is_masked_whatever_json_spelling_echoes_it() {
     let mut session = session_with_password(&mock, "p%40ss%2Fword-xyz").await;
     let answered = create_task_answer(&mut session).await;
     assert!(answered.contains("echo: [redacted]"), "{answered}");
-    let refused = session
-        .request(
-            2,
-            "tools/call",
-            json!({"name": "get_task", "arguments": {"taskId": "tsk_a"}}),
-        )
-        .await
-        .to_string();
+    let refused = get_task_answer(&mut session).await;
     assert!(refused.contains("bad key [redacted]"), "{refused}");
     session.close_stdin();
     let stderr = session.stderr().await;
@@ -702,14 +700,13 @@ async fn a_hard_link_to_an_outside_file_is_refused() {
     std::fs::hard_link(dir.path().join("secret"), ws.join("linked.txt")).unwrap();
     let mock = MockApi::start().await;
     let client = connect(&mock, &["--workspace", ws.to_str().unwrap()]).await;
-    let result = call(
+    crate::support::assert_attachment_refused(
         &client,
-        "create_task",
-        json!({"input": "x", "files": ["linked.txt"]}),
+        &mock,
+        "linked.txt",
+        &["2 hard links", "--allow-hard-links"],
     )
     .await;
-    assert_tool_error(&result, &["2 hard links", "--allow-hard-links"]);
-    assert!(mock.requests().is_empty());
     client.cancel().await.unwrap();
 }
 

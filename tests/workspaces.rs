@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::support::{
-    KEY, MockApi, assert_tool_error, call, command, connect_with,
+    KEY, MockApi, assert_attachment_refused, assert_tool_error, call, command, connect_with,
     roots::{RootsClient, create_with_files},
     text,
 };
@@ -202,13 +202,12 @@ async fn the_desktop_extension_with_no_workspace_attaches_nothing() {
     cmd.current_dir(project.path())
         .env("HANDINGER_WORKSPACE", "");
     let client = connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_06_18).await;
-    let result = call(
+    assert_attachment_refused(
         &client,
-        "create_task",
-        json!({"input": "read", "files": ["plan.md"]}),
+        &mock,
+        "plan.md",
+        &["no usable folder", "--workspace"],
     )
     .await;
-    assert_tool_error(&result, &["no usable folder", "--workspace"]);
-    assert!(mock.requests().is_empty());
     client.cancel().await.unwrap();
 }

@@ -210,6 +210,24 @@ pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
     std::sync::Arc::new(handinger_mcp::app::runner(&config))
 }
 
+/// Call create_task attaching `file` and check it is refused with every one of
+/// `needles` in the error, and that nothing reached the API.
+pub async fn assert_attachment_refused(
+    client: &Client,
+    mock: &MockApi,
+    file: &str,
+    needles: &[&str],
+) {
+    let result = call(
+        client,
+        "create_task",
+        serde_json::json!({"input": "read", "files": [file]}),
+    )
+    .await;
+    assert_tool_error(&result, needles);
+    assert!(mock.requests().is_empty(), "nothing may reach the API");
+}
+
 /// The first text block of a result.
 pub fn text(result: &CallToolResult) -> &str {
     result
