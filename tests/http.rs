@@ -1138,7 +1138,7 @@ async fn slow_bodies_are_cut_and_free_their_slots() {
         Some(KEY),
         &[
             "--http-header-timeout",
-            "2",
+            "3",
             "--http-max-calls-per-client",
             "20",
         ],
@@ -1174,7 +1174,8 @@ async fn slow_bodies_are_cut_and_free_their_slots() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second for the server to take all twenty (their bodies have 3 s).
+    tokio::time::sleep(Duration::from_secs(1)).await;
     // Every slot is held now: a real client is refused for the moment.
     let http = http_client();
     let busy = post(&http, &server.mcp_url(), &ping(1), &[]).await;
@@ -1187,8 +1188,9 @@ async fn slow_bodies_are_cut_and_free_their_slots() {
     }
     let served = post(&http, &server.mcp_url(), &ping(2), &[]).await;
     assert_eq!(served.status, 200, "{}", served.text);
+    // The attack blocked a real client for over 12 s.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(6),
         "a real client waited {:?}",
         started.elapsed()
     );
