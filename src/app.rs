@@ -4,7 +4,7 @@
 use crate::{
     config::{Config, HttpServe, SERVER_MAX_OUTPUT_CHARS},
     handinger::{Client, ClientOptions},
-    mcp::http::HttpOptions,
+    mcp::streamable_http::HttpOptions,
     tasks::{TaskOptions, TaskRunner, WaitPolicy},
     workspace::{AttachLimits, RootSource, Workspace},
 };

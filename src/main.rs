@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             let options = app::http_options(&config, &http);
             app::raise_open_file_limit(options.max_connections);
             return block_on(async move {
-                match mcp::http::serve(runner, options, shutdown_signal()).await {
+                match mcp::streamable_http::serve(runner, options, shutdown_signal()).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
                         eprintln!("handinger-mcp: {error}");

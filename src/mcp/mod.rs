@@ -1,7 +1,7 @@
 //! The MCP front-end: the tool table as MCP tools, progress, cancellation, roots
 //! and the MCP tasks extension, translated to and from the core.
 
-pub mod http;
+pub mod streamable_http;
 pub mod task_table;
 pub mod transport;
 
@@ -76,7 +76,18 @@ enum Calls {
     Local(Arc<TaskRunner>),
     /// HTTP: the runner of the key that pays (the client's, else the server's);
     /// files only from the server's configured workspace.
-    Shared(Arc<http::KeyedRunners>),
+    Shared(Arc<dyn SharedRunners>),
+}
+
+/// Where a transport shared by many clients (Streamable HTTP) finds the runner
+/// that pays for a request, and the only folder its calls may attach from. The
+/// transport implements it, so this module names no transport's types.
+pub trait SharedRunners: Send + Sync {
+    /// The runner for a request with these headers; a message when no key can pay.
+    fn runner_for(&self, headers: &::http::HeaderMap) -> Result<Arc<TaskRunner>, String>;
+
+    /// The server's own workspace: a remote client's roots name no file here.
+    fn workspace(&self) -> &Workspace;
 }
 
 /// The MCP server: the tool table over the core.
@@ -200,7 +211,7 @@ impl HandingerServer {
 
     /// A server for MCP over HTTP: runners by key, the server's workspace only, and
     /// no tasks extension (its tasks would live on one replica only).
-    pub fn for_http(runners: Arc<http::KeyedRunners>, max_output_chars: usize) -> Self {
+    pub fn for_http(runners: Arc<dyn SharedRunners>, max_output_chars: usize) -> Self {
         Self {
             calls: Calls::Shared(runners),
             max_output_chars,
@@ -219,7 +230,7 @@ impl HandingerServer {
                     .extensions
                     .get::<::http::request::Parts>()
                     .map_or(&no_headers, |parts| &parts.headers);
-                runners.for_request(headers)
+                runners.runner_for(headers)
             }
         }
     }
@@ -285,7 +296,7 @@ impl HandingerServer {
         files: &[String],
     ) -> Option<Workspace> {
         if let Calls::Shared(runners) = &self.calls {
-            return Some(runners.workspace.clone());
+            return Some(runners.workspace().clone());
         }
         let declares_roots = peer
             .peer_info()

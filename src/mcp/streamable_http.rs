@@ -29,7 +29,7 @@ use rmcp::transport::streamable_http_server::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::HandingerServer;
+use super::{HandingerServer, SharedRunners};
 use crate::{key::KeySource, tasks::TaskRunner, workspace::Workspace};
 
 /// The header that carries a client's own Handinger key.
@@ -102,7 +102,7 @@ pub struct KeyedRunners {
     server: Arc<TaskRunner>,
     by_client_key: Mutex<HashMap<String, Arc<TaskRunner>>>,
     /// The workspace calls over HTTP attach from.
-    pub(super) workspace: Workspace,
+    workspace: Workspace,
 }
 
 impl KeyedRunners {
@@ -229,6 +229,16 @@ impl KeyedRunners {
         std::iter::once(self.server.clone())
             .chain(runners.values().cloned())
             .collect()
+    }
+}
+
+impl SharedRunners for KeyedRunners {
+    fn runner_for(&self, headers: &http::HeaderMap) -> Result<Arc<TaskRunner>, String> {
+        self.for_request(headers)
+    }
+
+    fn workspace(&self) -> &Workspace {
+        &self.workspace
     }
 }
 
