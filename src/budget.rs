@@ -42,3 +42,14 @@ impl std::str::FromStr for Budget {
             .ok_or_else(|| format!("unknown budget {s:?}; use low, standard, high or unlimited"))
     }
 }
+
+/// The budgets as clap's possible values (help, completions).
+impl clap::ValueEnum for Budget {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Budget::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}

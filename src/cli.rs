@@ -1,25 +1,45 @@
 //! The command-line front-end (`task`, `follow-up`, `get`, `doctor`, `schema`) and
 //! the only place outside the protocol writers that prints to stdout.
 
-use std::{
-    io::{IsTerminal, Read},
-    process::ExitCode,
-    sync::Arc,
-    time::Duration,
-};
+use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{CliAction, CliCall, Config},
+    key::KeySource,
     render::render_call,
     tasks::{CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRunner},
-    tools::{
-        TOOLS, ToolCall, ToolId, ToolSpec, Wording,
-        args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs},
-    },
+    tools::{ToolCall, ToolSpec, Wording},
 };
+
+/// How a tool verb prints (each verb takes these flags).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct CallOutput {
+    /// Print the structured result (or error) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a tool verb needs besides the call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOptions {
+    pub output: CallOutput,
+    /// `--wait` as given on the command line; without it the command waits until
+    /// the task ends.
+    pub wait: Option<Duration>,
+    /// `--max-output-chars`, if given: shell output is not cut otherwise.
+    pub max_output_chars: Option<usize>,
+}
+
+/// What `doctor` reports on besides the API's answer.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub key: KeySource,
+    pub base_url: url::Url,
+    /// The configured workspace folders.
+    pub workspace: Vec<std::path::PathBuf>,
+}
 
 /// Exit codes of the one-shot commands.
 pub mod exit {
@@ -66,7 +86,7 @@ pub fn print(text: &str) {
 
 /// The `mcpServers` entry for this setup: the binary's absolute path, the
 /// configured workspace folders, and the base URL when it is not the default.
-fn host_snippet(config: &Config, launch: Launch) -> Value {
+fn host_snippet(setup: &Setup, launch: Launch) -> Value {
     let (command, mut args) = match launch {
         Launch::Binary => {
             let exe = std::env::current_exe()
@@ -79,14 +99,14 @@ fn host_snippet(config: &Config, launch: Launch) -> Value {
             vec!["-y".to_owned(), "handinger-mcp".to_owned()],
         ),
     };
-    for folder in &config.workspace {
+    for folder in &setup.workspace {
         let folder = folder.canonicalize().unwrap_or_else(|_| folder.clone());
         args.push("--workspace".to_owned());
         args.push(folder.display().to_string());
     }
     let mut env = serde_json::Map::new();
     env.insert("HANDINGER_API_KEY".into(), json!("hdg_live_..."));
-    let mut base_url = config.base_url.clone();
+    let mut base_url = setup.base_url.clone();
     let _ = base_url.set_username("");
     let _ = base_url.set_password(None);
     if base_url.as_str() != DEFAULT_BASE_URL {
@@ -116,14 +136,9 @@ enum Launch {
 const DEFAULT_BASE_URL: &str = "https://handinger.com/";
 
 /// A completion script for `shell`, from the same definition as the parser.
-pub fn print_completions(shell: clap_complete::Shell) {
+pub fn print_completions(command: &mut clap::Command, shell: clap_complete::Shell) {
     let mut out = Vec::new();
-    clap_complete::generate(
-        shell,
-        &mut crate::config::cli_command(),
-        "handinger-mcp",
-        &mut out,
-    );
+    clap_complete::generate(shell, command, "handinger-mcp", &mut out);
     let script = String::from_utf8_lossy(&out);
     let script = match shell {
         clap_complete::Shell::Bash => bash_subcommand_arms(&script),
@@ -146,8 +161,12 @@ fn bash_subcommand_arms(script: &str) -> String {
 
 /// `man`: the command's page, one subcommand's (`man task`), or every page
 /// written into a folder (`man --out-dir DIR`), from the parser's definition.
-pub fn man_pages(page: Option<&str>, out_dir: Option<std::path::PathBuf>) -> ExitCode {
-    let mut command = crate::config::cli_command().disable_help_subcommand(true);
+pub fn man_pages(
+    command: clap::Command,
+    page: Option<&str>,
+    out_dir: Option<std::path::PathBuf>,
+) -> ExitCode {
+    let mut command = command.disable_help_subcommand(true);
     command.build();
     if let Some(dir) = out_dir {
         return match clap_mangen::generate_to(command, &dir) {
@@ -187,22 +206,6 @@ pub fn man_pages(page: Option<&str>, out_dir: Option<std::path::PathBuf>) -> Exi
     ExitCode::SUCCESS
 }
 
-/// The tools' argument and result schemas, keyed by tool name, as `schema` prints them
-/// and as `schemas/` stores them.
-pub fn tool_schemas() -> Value {
-    let mut out = serde_json::Map::new();
-    for tool in TOOLS {
-        out.insert(
-            tool.name.to_owned(),
-            json!({
-                "input": Value::Object((*(tool.input_schema)()).clone()),
-                "output": Value::Object((*(tool.output_schema)()).clone()),
-            }),
-        );
-    }
-    Value::Object(out)
-}
-
 /// Progress on stderr, one rewritten line, when stderr is a terminal.
 struct TerminalProgress {
     enabled: bool,
@@ -220,21 +223,8 @@ impl Progress for TerminalProgress {
     }
 }
 
-/// Read an input given as `-` from stdin; an empty input is a usage error (the
-/// message is printed, the exit code returned).
-pub fn resolve_input(call: CliCall) -> Result<CliCall, ExitCode> {
-    match read_stdin_input(call.action.clone()) {
-        Ok(action) => Ok(CliCall { action, ..call }),
-        Err(message) => {
-            eprintln!("error: {message}\n\nFor more information, try '--help'.");
-            Err(ExitCode::from(exit::USAGE))
-        }
-    }
-}
-
-/// Run `task`, `follow-up` or `get` on `runner` and print the result.
-pub async fn run_call(runner: Arc<TaskRunner>, call: CliCall) -> ExitCode {
-    let action = call.action;
+/// Run a tool verb on `runner` and print the result.
+pub async fn run_call(runner: Arc<TaskRunner>, call: ToolCall, options: CallOptions) -> ExitCode {
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
@@ -242,83 +232,20 @@ pub async fn run_call(runner: Arc<TaskRunner>, call: CliCall) -> ExitCode {
             on_interrupt.cancel();
         }
     });
-    let wait = call.wait.unwrap_or(NO_DEADLINE);
+    let wait = options.wait.unwrap_or(NO_DEADLINE);
     let mut progress = TerminalProgress {
         enabled: std::io::stderr().is_terminal(),
     };
     // The same dispatch as MCP and the LSP-style mode: the table's handler.
-    let outcome = tool_call(action)
+    let outcome = call
         .run(&runner, None, Some(wait), &cancel, &mut progress)
         .await;
     if progress.enabled {
         eprint!("\r\x1b[2K");
     }
     // Shell output is not cut unless asked: the cap is for models' context windows.
-    let max_output_chars = call.config.max_output_chars.unwrap_or(usize::MAX);
-    report(outcome, call.json, max_output_chars)
-}
-
-/// A command-line action as the tool call it is. Budget and worker come from
-/// the settings (--budget, --worker), which the core applies as defaults.
-fn tool_call(action: CliAction) -> ToolCall {
-    match action {
-        CliAction::Task { input, files } => ToolCall::CreateTask(CreateTaskArgs {
-            input,
-            budget: None,
-            worker_id: None,
-            files,
-            wait_seconds: None,
-        }),
-        CliAction::FollowUp {
-            task_id,
-            input,
-            files,
-        } => ToolCall::FollowUpTask(FollowUpTaskArgs {
-            task_id,
-            input,
-            budget: None,
-            worker_id: None,
-            files,
-            wait_seconds: None,
-        }),
-        CliAction::Get { task_id } => ToolCall::GetTask(GetTaskArgs {
-            task_id,
-            wait_seconds: None,
-        }),
-    }
-}
-
-/// `-` as INPUT means: read it from stdin. An empty input is a usage error.
-fn read_stdin_input(action: CliAction) -> Result<CliAction, String> {
-    let from_stdin = |input: String| -> Result<String, String> {
-        if input != "-" {
-            return Ok(input);
-        }
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the input from stdin: {e}"))?;
-        if text.trim().is_empty() {
-            return Err("INPUT `-` read nothing from stdin; give the brief there".to_owned());
-        }
-        Ok(text)
-    };
-    Ok(match action {
-        CliAction::Task { input, files } => CliAction::Task {
-            input: from_stdin(input)?,
-            files,
-        },
-        CliAction::FollowUp {
-            task_id,
-            input,
-            files,
-        } => CliAction::FollowUp {
-            task_id,
-            input: from_stdin(input)?,
-            files,
-        },
-        get @ CliAction::Get { .. } => get,
-    })
+    let max_output_chars = options.max_output_chars.unwrap_or(usize::MAX);
+    report(outcome, options.output.json, max_output_chars)
 }
 
 /// Next steps as shell lines; the key exported in the shell.
@@ -326,21 +253,29 @@ pub struct CliWording;
 
 impl Wording for CliWording {
     fn invoke(&self, tool: &ToolSpec, task_id: &str) -> String {
-        match tool.id {
-            ToolId::FollowUpTask => {
-                format!("run `handinger-mcp {} {task_id} INPUT`", tool.cli_verb)
-            }
-            _ => format!("run `handinger-mcp {} {task_id}`", tool.cli_verb),
-        }
+        shell_line(tool, Some(task_id))
     }
 
     fn start_new(&self, tool: &ToolSpec) -> String {
-        format!("run `handinger-mcp {} INPUT`", tool.cli_verb)
+        shell_line(tool, None)
     }
 
     fn key_place(&self) -> &'static str {
         "Export it in your shell (export HANDINGER_API_KEY=...), then run the command again."
     }
+}
+
+/// `run \`handinger-mcp VERB ...\``: the verb's positional arguments by name,
+/// with `task_id` in place of TASK_ID.
+fn shell_line(tool: &ToolSpec, task_id: Option<&str>) -> String {
+    let mut words = vec!["handinger-mcp".to_owned(), tool.cli_verb.to_owned()];
+    for name in tool.cli_positionals() {
+        match task_id {
+            Some(id) if name == "TASK_ID" => words.push(id.to_owned()),
+            _ => words.push(name),
+        }
+    }
+    format!("run `{}`", words.join(" "))
 }
 
 /// Print an outcome and choose the exit code.
@@ -387,15 +322,15 @@ fn report(
 
 /// Check the key, reach the API through `runner`, verify auth, and print what a
 /// host should run.
-pub async fn doctor(config: Config, runner: TaskRunner) -> ExitCode {
+pub async fn doctor(setup: Setup, runner: TaskRunner) -> ExitCode {
     let mut ok = true;
     let mut line = |good: bool, text: String| {
         ok &= good;
         print(&format!("{} {text}", if good { "ok  " } else { "FAIL" }));
     };
-    let source = if config.key.env_value.is_some() {
+    let source = if setup.key.env_value.is_some() {
         "HANDINGER_API_KEY".to_owned()
-    } else if let Some(file) = &config.key.file {
+    } else if let Some(file) = &setup.key.file {
         format!("the key file {}", file.display())
     } else {
         "nowhere".to_owned()
@@ -403,7 +338,7 @@ pub async fn doctor(config: Config, runner: TaskRunner) -> ExitCode {
     let base_url = runner.api_base_url();
     match runner.check_key().await {
         Ok(check) => {
-            let shape = config
+            let shape = setup
                 .key
                 .resolve()
                 .is_ok_and(|key| key.expose().starts_with("hdg_"));
@@ -445,7 +380,7 @@ pub async fn doctor(config: Config, runner: TaskRunner) -> ExitCode {
         }
         Err(problem) => line(false, problem.to_string()),
     }
-    let snippet = |launch| serde_json::to_string_pretty(&host_snippet(&config, launch));
+    let snippet = |launch| serde_json::to_string_pretty(&host_snippet(&setup, launch));
     if started_by_npm() {
         // The binary's path is inside node_modules or npx's cache, which an
         // update replaces: a host should run the package, not that path.
@@ -463,7 +398,7 @@ pub async fn doctor(config: Config, runner: TaskRunner) -> ExitCode {
             snippet(Launch::Npx).expect("serializes")
         ));
     }
-    if config.workspace.is_empty() {
+    if setup.workspace.is_empty() {
         print(
             "Desktop hosts start servers in / or your home folder: if yours sends no MCP roots, \
              add \"--workspace\", \"/path/to/project\" to args so files resolve there.",

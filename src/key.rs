@@ -25,13 +25,27 @@ impl fmt::Debug for ApiKey {
 }
 
 /// Where the API key comes from. Resolved per call, so a key file can be fixed or
-/// rotated without restarting the host.
-#[derive(Debug, Clone, Default)]
+/// rotated without restarting the host. Its one setting is the key file: the key
+/// itself is never a flag (process lists show flags), so `env_value` is read
+/// from `HANDINGER_API_KEY` by the composition root.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Settings")]
 pub struct KeySource {
     /// The value of `HANDINGER_API_KEY` (or of `header`, when set).
+    #[arg(skip)]
     pub env_value: Option<ApiKey>,
+    /// File holding the API key, used when HANDINGER_API_KEY is unset; read on
+    /// each call (server, command line).
+    #[arg(
+        id = "api_key_file",
+        long = "api-key-file",
+        env = "HANDINGER_API_KEY_FILE",
+        value_name = "PATH",
+        global = true
+    )]
     pub file: Option<PathBuf>,
     /// The HTTP header the key came in, for a client's own key over HTTP.
+    #[arg(skip)]
     pub header: Option<&'static str>,
 }
 

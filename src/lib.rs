@@ -10,6 +10,9 @@ pub mod cli;
 pub mod lsp;
 pub mod mcp;
 
+// The JSON-RPC core the stdio front-ends share.
+pub mod jsonrpc;
+
 // The table of tools, and what an outcome looks like.
 pub mod render;
 pub mod schema;
@@ -22,6 +25,5 @@ pub mod workspace;
 
 // Settings and leaves.
 pub mod budget;
-pub mod config;
 pub mod key;
 pub mod units;

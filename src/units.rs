@@ -15,6 +15,33 @@ pub fn parse_seconds(secs: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// A setting's number of seconds, as clap parses it (flag or environment value).
+pub fn seconds_setting(raw: &str) -> Result<Duration, String> {
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(parse_seconds)
+        .ok_or_else(|| {
+            format!(
+                "expected a number of seconds from 0 to {} (30 days)",
+                MAX_SETTING_SECONDS.as_secs()
+            )
+        })
+}
+
+/// A setting's count of at least one.
+pub fn count_setting(raw: &str) -> Result<usize, String> {
+    match raw.trim().parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err("expected a whole number of at least 1".to_owned()),
+    }
+}
+
+/// A setting's size in bytes, as clap parses it.
+pub fn size_setting(raw: &str) -> Result<u64, String> {
+    parse_size(raw).ok_or_else(|| "expected a size like 500MiB or 2GiB".to_owned())
+}
+
 /// A byte size: a number with an optional unit (B, KB/KiB, MB/MiB, GB/GiB, TB/TiB;
 /// the decimal spellings count as binary, as people mean them for file sizes).
 /// Sizes that do not fit in 64 bits are refused, not wrapped.

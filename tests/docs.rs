@@ -1,6 +1,6 @@
 //! The README documents what the binary really accepts.
 
-use handinger_mcp::config::cli_command;
+use handinger_mcp::app::cli_command;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()

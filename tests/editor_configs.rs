@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use handinger_mcp::{
-    config::{Command, cli_command},
+    app::{Command, cli_command},
     lsp::commands,
 };
 use serde_json::Value;

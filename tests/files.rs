@@ -373,8 +373,7 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
 #[tokio::test]
 async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
     use handinger_mcp::{
-        app,
-        config::Command,
+        app::Command,
         handinger::{ApiError, Client, CreateTaskBody},
         key::ApiKey,
         workspace::{RootSource, Workspace},
@@ -382,7 +381,7 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
     let ws = tempfile::tempdir().unwrap();
     let path = write(ws.path(), "log.txt", &pattern(500_000, 3));
     let mock = MockApi::start().await;
-    let Command::Serve { config, .. } =
+    let Command::Serve { settings, .. } =
         Command::parse_from(["handinger-mcp", "--base-url", &mock.base_url], |name| {
             (name == "HANDINGER_API_KEY").then(|| KEY.to_owned())
         })
@@ -390,17 +389,14 @@ async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
     else {
         panic!("serve config")
     };
-    let key: ApiKey = config.key.resolve().unwrap();
+    let key: ApiKey = settings.tasks.key.resolve().unwrap();
     let workspace = Workspace::new(&[ws.path().to_owned()], RootSource::Configured);
     let files = workspace
-        .attach(
-            &["log.txt".into()],
-            app::task_options(&config, app::WorkingDirectory::Typed).attach_limits,
-        )
+        .attach(&["log.txt".into()], settings.tasks.attach_limits)
         .unwrap();
     // The file is truncated after the check, before the upload.
     std::fs::write(&path, b"short now").unwrap();
-    let client = Client::new(app::client_options(&config));
+    let client = Client::new(settings.client.clone());
     let body = CreateTaskBody {
         input: "x".into(),
         budget: None,

@@ -321,6 +321,14 @@ async fn the_claude_desktop_bundle_validates_unpacks_and_runs_as_its_manifest_sa
 
     let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     assert_eq!(manifest["version"], VERSION);
+    let tools: Vec<&str> = manifest["tools"]
+        .as_array()
+        .expect("the build fills the tool list")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let table: Vec<&str> = handinger_mcp::tools::TOOLS.iter().map(|t| t.name).collect();
+    assert_eq!(tools, table, "the bundle's tools are the table's");
     let server = &manifest["server"];
     assert_eq!(server["type"], "binary");
     let api_key = &manifest["user_config"]["api_key"];

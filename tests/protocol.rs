@@ -71,7 +71,10 @@ async fn the_2026_discover_flow_serves_tools() {
     .await;
     let info = client.peer_info().expect("server info known");
     assert_eq!(info.server_info.as_ref().unwrap().name, "handinger-mcp");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
+    assert_eq!(
+        client.list_all_tools().await.unwrap().len(),
+        handinger_mcp::tools::TOOLS.len()
+    );
     let result = call(&client, "create_task", json!({"input": "new protocol"})).await;
     assert!(text(&result).contains("Answer to: new protocol"));
     client.cancel().await.unwrap();
@@ -276,7 +279,10 @@ async fn end_of_input_answers_every_request_already_read() {
                 );
             }
             let tools = answers.iter().find(|a| a["id"] == 2).unwrap();
-            assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 3);
+            assert_eq!(
+                tools["result"]["tools"].as_array().unwrap().len(),
+                handinger_mcp::tools::TOOLS.len()
+            );
             let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
                 .await
                 .expect("exits after the drain")

@@ -1,6 +1,7 @@
-//! The tools' schemas on disk and on the wire are pinned: any change to the Rust
-//! types shows up as a diff. `UPDATE_SCHEMAS=1 cargo test --test integration schemas`
-//! rewrites the files after an intended change.
+//! The tools' interface, on disk (schemas/tools.json) and on the wire, is pinned:
+//! any change to the table or the Rust types shows up as a diff.
+//! `UPDATE_SCHEMAS=1 cargo test --test integration schemas` rewrites the file
+//! after an intended change.
 
 use std::path::{Path, PathBuf};
 
@@ -42,19 +43,14 @@ fn check_golden(path: &Path, actual: &Value) {
     }
 }
 
+/// The one generated file: every tool's name, description, schemas and hints.
+fn tools_file() -> PathBuf {
+    root().join("schemas/tools.json")
+}
+
 #[test]
-fn schema_files_match_the_rust_types() {
-    let schemas = handinger_mcp::cli::tool_schemas();
-    let tools = schemas.as_object().unwrap();
-    assert_eq!(tools.len(), 3);
-    for (tool, forms) in tools {
-        for form in ["input", "output"] {
-            check_golden(
-                &root().join(format!("schemas/{tool}.{form}.json")),
-                &forms[form],
-            );
-        }
-    }
+fn the_schema_file_matches_the_table() {
+    check_golden(&tools_file(), &handinger_mcp::tools::listing());
 }
 
 #[test]
@@ -65,18 +61,16 @@ fn schema_command_prints_the_same_schemas() {
         .unwrap();
     assert!(out.status.success());
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, handinger_mcp::cli::tool_schemas());
+    assert_eq!(printed, handinger_mcp::tools::listing());
 }
 
+/// What an MCP client receives from tools/list is exactly the generated file.
 #[tokio::test]
-async fn tools_list_json_is_pinned() {
+async fn tools_list_on_the_wire_is_the_schema_file() {
     let mut session = RawSession::spawn(command("http://127.0.0.1:9", Some(KEY), &[]));
     session.initialize("2025-11-25").await;
     let answer = session.request(1, "tools/list", json!({})).await;
-    check_golden(
-        &root().join("tests/golden/tools-list.json"),
-        &answer["result"],
-    );
+    check_golden(&tools_file(), &answer["result"]);
 }
 
 /// What strict validators warn about is absent from every schema: each property
@@ -116,7 +110,7 @@ fn schemas_have_nothing_strict_validators_warn_about() {
             _ => {}
         }
     }
-    let schemas = handinger_mcp::cli::tool_schemas();
+    let schemas = handinger_mcp::tools::listing();
     let mut problems = Vec::new();
     walk(&schemas, "", &mut problems);
     assert!(problems.is_empty(), "{problems:#?}");

@@ -194,7 +194,7 @@ async fn every_front_end_exposes_exactly_the_table_of_tools() {
     );
 
     let not_tools = ["serve", "doctor", "schema", "completions", "man", "help"];
-    let verbs: Vec<String> = handinger_mcp::config::cli_command()
+    let verbs: Vec<String> = handinger_mcp::app::cli_command()
         .get_subcommands()
         .map(|c| c.get_name().to_owned())
         .filter(|name| !not_tools.contains(&name.as_str()))
@@ -205,21 +205,22 @@ async fn every_front_end_exposes_exactly_the_table_of_tools() {
         "command-line verbs"
     );
 
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
-    let files: Vec<String> = std::fs::read_dir(dir)
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/tools.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let in_file: Vec<String> = file["tools"]
+        .as_array()
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let expected: Vec<String> = TOOLS
         .iter()
-        .flat_map(|t| {
-            [
-                format!("{}.input.json", t.name),
-                format!("{}.output.json", t.name),
-            ]
-        })
+        .map(|t| t["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(set(files), set(expected), "schemas/");
+    assert_eq!(
+        set(in_file),
+        set(TOOLS.iter().map(|t| t.name.to_owned()).collect()),
+        "schemas/tools.json"
+    );
 }
 
 /// The first sentence of a description (up to the first ". ").
@@ -227,64 +228,49 @@ fn first_sentence(text: &str) -> &str {
     text.split_once(". ").map_or(text, |(first, _)| first)
 }
 
-/// What the table says is what the Claude Desktop extension's manifest, the
-/// README's tool table and the MCP instructions say: each names exactly the
-/// table's tools, in its order, and the manifest describes each with the first
-/// sentence of the table's description. A tool added to the table without them
-/// fails here.
+/// Nothing outside the table lists the tools by hand: the `.mcpb` manifest gets
+/// its tool list from the binary when it is built (packaging/build), the MCP
+/// instructions are made from the table, and the README and docs only name
+/// tools that exist (a renamed or removed tool fails here).
 #[test]
-fn the_manifest_readme_and_instructions_match_the_table() {
+fn no_list_of_tools_is_kept_by_hand() {
     use handinger_mcp::tools::TOOLS;
     let (manifest, _) = support::mcpb_manifest();
-    let listed: Vec<(String, String)> = manifest["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_owned(),
-                t["description"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let expected: Vec<(String, String)> = TOOLS
-        .iter()
-        .map(|t| {
-            (
-                t.name.to_owned(),
-                format!("{}.", first_sentence(t.description)),
-            )
-        })
-        .collect();
-    assert_eq!(listed, expected, "packaging/mcpb/manifest.json tools");
+    assert!(
+        manifest.get("tools").is_none(),
+        "packaging/mcpb/manifest.json lists tools; packaging/build fills them from the table"
+    );
 
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let table: Vec<&str> = readme
-        .lines()
-        .skip_while(|l| *l != "| tool | what it does |")
-        .skip(2)
-        .take_while(|l| l.starts_with("| `"))
-        .map(|l| l[3..].split('`').next().unwrap())
-        .collect();
-    let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-    assert_eq!(table, names, "the README's tool table");
-
-    let instructions = handinger_mcp::mcp::INSTRUCTIONS;
-    let mentioned: Vec<&str> = instructions
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|word| word.ends_with("_task"))
-        .collect();
-    for name in &names {
-        assert!(
-            mentioned.contains(name),
-            "the MCP instructions never name {name}"
+    let instructions = handinger_mcp::mcp::instructions();
+    for tool in TOOLS {
+        let line = format!(
+            "\n- {}: {}.",
+            tool.name,
+            first_sentence(tool.description).trim_end_matches('.')
         );
+        assert!(instructions.contains(&line), "instructions lack {line:?}");
     }
-    for word in mentioned {
-        assert!(
-            names.contains(&word),
-            "the MCP instructions name {word}, not a tool"
-        );
+
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    pages.extend(
+        std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for word in text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.ends_with("_task") && word.contains('_'))
+        {
+            assert!(
+                names.contains(&word) || word == "list_task",
+                "{} names {word}, which is not a tool",
+                page.display()
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! redacted before anything else sees it.
 
 mod error;
+mod options;
 mod types;
 mod upload;
 
@@ -31,6 +32,7 @@ pub use redact::Redactor;
 
 use error::is_certificate_error;
 pub use error::{ApiError, describe_chain};
+pub use options::ClientOptions;
 pub use types::{
     Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, TaskEnvelope, TaskInfo, Turn,
     TurnList, Usage, Worker,
@@ -51,21 +53,6 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// First connect-retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-
-/// What the client needs to know, built from the settings by the composition root.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    pub base_url: Url,
-    pub connect_timeout: Duration,
-    /// How long one request may take end to end.
-    pub request_timeout: Duration,
-    /// Retries for requests that provably never ran.
-    pub retries: u32,
-    /// Longest Retry-After waited out.
-    pub max_retry_wait: Duration,
-    /// Multipart field name of attached files.
-    pub files_field: String,
-}
 
 /// A client for one base URL, shared by every call of the process.
 #[derive(Debug, Clone)]
@@ -570,6 +557,7 @@ mod tests {
     fn the_http_client_is_built_on_first_use_with_ring_and_the_trust_roots() {
         let client = Client::new(ClientOptions {
             base_url: Url::parse("https://handinger.com").unwrap(),
+            allow_insecure_http: false,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             retries: 0,

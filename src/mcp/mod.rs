@@ -60,14 +60,73 @@ const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Suggested `tasks/get` polling interval for clients of the tasks extension.
 const TASK_POLL: Duration = Duration::from_secs(2);
 
-/// Told to the model at initialize: what the tools are for and how they chain.
-pub const INSTRUCTIONS: &str = "Hands a subtask to a Handinger worker (a hosted agent that can \
-browse the web, run code and produce files) and returns its answer. Use create_task for a \
-self-contained job that another agent can do alone: research, analysis, drafting. Write the \
-input as a full brief; the worker sees nothing of this conversation. Each result names a \
-taskId: pass it to follow_up_task to ask a follow-up question in the same task, with the \
-worker's earlier context. Tasks can take minutes: when a call returns status \"running\", the \
-work goes on; call get_task with the taskId to get the answer.";
+/// Told to the model at initialize: what the tools are for, then each tool by
+/// the first sentence of its description, from the table.
+pub fn instructions() -> String {
+    let mut text = String::from(
+        "Hands a subtask to a Handinger worker (a hosted agent that can browse the web, run \
+         code and produce files) and returns its answer. Write each input as a full brief; the \
+         worker sees nothing of this conversation. Each result names a taskId that later calls \
+         take. Tasks can take minutes: a result with status \"running\" means the work goes \
+         on. The tools:",
+    );
+    for tool in TOOLS {
+        let first = tool
+            .description
+            .split_once(". ")
+            .map_or(tool.description, |(first, _)| first);
+        text.push_str(&format!(
+            "\n- {}: {}.",
+            tool.name,
+            first.trim_end_matches('.')
+        ));
+    }
+    text
+}
+
+/// What bounds one stdio MCP session.
+#[derive(Debug, Clone, Copy)]
+pub struct StdioLimits {
+    /// Characters of an answer inlined in a result.
+    pub max_output_chars: usize,
+    /// Requests that may be in flight at once (pings aside).
+    pub max_in_flight: usize,
+}
+
+/// Serve MCP on `input`/`output` (newline-delimited JSON) until the client closes
+/// the connection; `closed` is cancelled at end of input or when output fails.
+pub async fn serve_stdio<R, W>(
+    runner: Arc<TaskRunner>,
+    limits: StdioLimits,
+    input: R,
+    output: W,
+    closed: CancellationToken,
+) -> std::process::ExitCode
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    use rmcp::ServiceExt;
+    let transport = transport::LineTransport::new(input, output, limits.max_in_flight, closed);
+    let server = HandingerServer::new(runner, limits.max_output_chars);
+    let service = match server.serve(transport).await {
+        Ok(service) => service,
+        Err(error) => {
+            tracing::error!(%error, "MCP session failed to start");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match service.waiting().await {
+        Ok(reason) => {
+            tracing::info!(?reason, "MCP session ended");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "MCP session crashed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Where a call's runner and files come from.
 #[derive(Clone)]
@@ -411,7 +470,7 @@ impl ServerHandler for HandingerServer {
                 "handinger-mcp",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(instructions())
     }
 
     async fn list_tools(

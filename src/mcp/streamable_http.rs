@@ -30,7 +30,13 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::{HandingerServer, SharedRunners};
-use crate::{key::KeySource, tasks::TaskRunner, workspace::Workspace};
+use crate::{
+    key::KeySource,
+    tasks::TaskRunner,
+    units::{count_setting, seconds_setting, size_setting},
+    workspace::Workspace,
+};
+use std::path::PathBuf;
 
 /// The header that carries a client's own Handinger key.
 pub const CLIENT_KEY_HEADER: &str = "handinger-api-key";
@@ -54,29 +60,143 @@ pub const MAX_CLIENT_KEY_BYTES: usize = 512;
 /// their "still running" answer before the streams close.
 const FINAL_ANSWER_GRACE: Duration = Duration::from_secs(5);
 
-/// What the HTTP front-end needs, built from the settings by the composition root.
-#[derive(Debug, Clone)]
+/// The HTTP front-end's options, which are also its settings (the `serve`
+/// command flattens them). Bearer tokens come from a file or
+/// HANDINGER_HTTP_TOKENS, never from the command line, where process lists would
+/// show them.
+#[derive(Debug, Clone, clap::Args)]
 pub struct HttpOptions {
-    pub addr: SocketAddr,
-    /// Bearer tokens a client must present; empty means no authentication, which
-    /// only a loopback bind allows.
+    /// Serve MCP over Streamable HTTP on ADDR (host:port; 127.0.0.1:8080 when
+    /// ADDR is left out) instead of stdio; the endpoint is /mcp. A non-loopback
+    /// address needs tokens.
+    #[arg(id = "http", long = "http", env = "HANDINGER_HTTP", value_name = "ADDR",
+          num_args = 0..=1, default_missing_value = DEFAULT_ADDR)]
+    pub addr: Option<SocketAddr>,
+    /// File of bearer tokens clients must present, one per line (# comments);
+    /// HANDINGER_HTTP_TOKENS may also list tokens, comma-separated.
+    #[arg(
+        id = "http_tokens_file",
+        long = "http-tokens-file",
+        env = "HANDINGER_HTTP_TOKENS_FILE",
+        value_name = "PATH"
+    )]
+    pub tokens_file: Option<PathBuf>,
+    /// Bearer tokens a client must present (from [`HttpOptions::load_tokens`]);
+    /// empty means no authentication, which only a loopback bind allows.
+    #[arg(skip)]
     pub tokens: Vec<String>,
-    /// `Host` values accepted (DNS-rebinding defence).
+    /// Host names (or host:port) accepted in the Host header, besides loopback and
+    /// the bound address; comma-separated (DNS-rebinding defence).
+    #[arg(
+        id = "http_allowed_hosts",
+        long = "http-allowed-hosts",
+        env = "HANDINGER_HTTP_ALLOWED_HOSTS",
+        value_name = "HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
-    /// `Origin` values accepted; a request with any other Origin gets 403.
+    /// Browser origins accepted (scheme://host:port, `:*` for any port);
+    /// comma-separated. A request with another Origin gets 403; requests without
+    /// Origin (non-browser clients) pass.
+    #[arg(
+        id = "http_allowed_origins",
+        long = "http-allowed-origins",
+        env = "HANDINGER_HTTP_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
-    pub max_body_bytes: usize,
-    /// Requests one client may have in flight at once.
+    /// Largest request body accepted (413 beyond).
+    #[arg(id = "http_max_body", long = "http-max-body", env = "HANDINGER_HTTP_MAX_BODY",
+          value_name = "SIZE", default_value = "4MiB", value_parser = size_setting)]
+    pub max_body_bytes: u64,
+    /// Most requests one client (one token, or one address without tokens) may
+    /// have in flight; beyond it, 429.
+    #[arg(id = "http_max_calls_per_client", long = "http-max-calls-per-client",
+          env = "HANDINGER_HTTP_MAX_CALLS_PER_CLIENT", value_name = "N", default_value = "64",
+          value_parser = count_setting)]
     pub max_calls_per_client: usize,
-    /// Time allowed for a request's headers (slow-header attacks).
+    /// Time a client has to send a request's headers, and again its body; a
+    /// slower one is dropped.
+    #[arg(id = "http_header_timeout", long = "http-header-timeout",
+          env = "HANDINGER_HTTP_HEADER_TIMEOUT", value_name = "SECS", default_value = "30",
+          value_parser = seconds_setting)]
     pub header_timeout: Duration,
-    /// Connections open at once; the accept loop waits past it.
+    /// Most client connections open at once; past it, new ones wait to be
+    /// accepted.
+    #[arg(id = "http_max_connections", long = "http-max-connections",
+          env = "HANDINGER_HTTP_MAX_CONNECTIONS", value_name = "N", default_value = "10000",
+          value_parser = count_setting)]
     pub max_connections: usize,
-    /// How long calls may go on after SIGTERM.
+    /// After SIGTERM, how long calls in flight may go on before the server exits
+    /// (their tasks keep running on Handinger; get_task finds them).
+    #[arg(long, env = "HANDINGER_SHUTDOWN_GRACE", value_name = "SECS", default_value = "30",
+          value_parser = seconds_setting)]
     pub shutdown_grace: Duration,
+    /// Characters of an answer inlined in a result (set by the composition root).
+    #[arg(skip = usize::MAX)]
     pub max_output_chars: usize,
-    /// The only folder files may come from; `None`: files are refused.
+    /// The only folder files may come from; `None`: files are refused (set by
+    /// the composition root: over HTTP only a configured workspace serves).
+    #[arg(skip)]
     pub workspace: Option<Workspace>,
+}
+
+/// Where `--http` without an address listens.
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Shortest bearer token accepted.
+const MIN_TOKEN_CHARS: usize = 16;
+
+impl HttpOptions {
+    /// The header (and body) timeout; never under 100 ms, which would drop every
+    /// client.
+    fn header_timeout(&self) -> Duration {
+        self.header_timeout.max(Duration::from_millis(100))
+    }
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.addr
+            .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("a valid address"))
+    }
+
+    /// Read the bearer tokens: `env_list` (HANDINGER_HTTP_TOKENS, comma-separated)
+    /// and the tokens file. A short token or an unreadable file is refused.
+    pub fn load_tokens(&mut self, env_list: Option<&str>) -> Result<(), String> {
+        let mut tokens: Vec<String> = env_list
+            .into_iter()
+            .flat_map(|list| list.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(path) = &self.tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "--http-tokens-file {}: cannot read it ({e})",
+                    path.display()
+                )
+            })?;
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        if let Some(short) = tokens
+            .iter()
+            .position(|t| t.chars().count() < MIN_TOKEN_CHARS)
+        {
+            return Err(format!(
+                "bearer token number {} is shorter than {MIN_TOKEN_CHARS} characters; use long \
+                 random tokens (e.g. `openssl rand -hex 32`)",
+                short + 1
+            ));
+        }
+        self.tokens = tokens;
+        Ok(())
+    }
 }
 
 /// Why the HTTP server could not start.
@@ -292,17 +412,14 @@ pub async fn serve(
     options: HttpOptions,
     shutdown: impl Future<Output = &'static str>,
 ) -> Result<(), HttpServeError> {
-    if options.tokens.is_empty() && !options.addr.ip().is_loopback() {
-        return Err(HttpServeError::Unauthenticated(options.addr));
+    let addr = options.listen_addr();
+    if options.tokens.is_empty() && !addr.ip().is_loopback() {
+        return Err(HttpServeError::Unauthenticated(addr));
     }
-    let listener =
-        TcpListener::bind(options.addr)
-            .await
-            .map_err(|source| HttpServeError::Bind {
-                addr: options.addr,
-                source,
-            })?;
-    let local = listener.local_addr().unwrap_or(options.addr);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpServeError::Bind { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
     let runners = Arc::new(KeyedRunners::new(runner, options.workspace.clone()));
     let cancel = CancellationToken::new();
     let server = HandingerServer::for_http(runners.clone(), options.max_output_chars);
@@ -317,7 +434,7 @@ pub async fn serve(
         tokens: options.tokens.clone(),
         max_calls_per_client: options.max_calls_per_client,
         calls_by_client: Mutex::default(),
-        body_timeout: options.header_timeout,
+        body_timeout: options.header_timeout(),
         readiness: tokio::sync::Mutex::default(),
     });
     tracing::info!(
@@ -372,7 +489,7 @@ fn transport_config(
         .with_allowed_hosts(allowed_hosts(options, local))
         .with_allowed_origins(allowed_origins(options, local))
         .enforce_origin_validation()
-        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_max_request_body_bytes(usize::try_from(options.max_body_bytes).unwrap_or(usize::MAX))
         .with_cancellation_token(cancel);
     // No reconnection hints: a stateless stream cannot be resumed.
     config.sse_retry = None;
@@ -392,7 +509,7 @@ async fn accept_until(
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(options.header_timeout)
+        .header_read_timeout(options.header_timeout())
         // One buffer per answer: the head and a small body leave in one write.
         .writev(false);
     tokio::pin!(shutdown);

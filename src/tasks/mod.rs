@@ -25,8 +25,10 @@ pub use id::{MAX_TASK_ID_CHARS, TASK_ID_RANDOM_CHARS, is_task_id, new_task_id};
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
     key::{ApiKey, KeySource},
-    workspace::{AttachLimits, Attachment, Workspace},
+    units::{count_setting, seconds_setting},
+    workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
 };
+use clap::builder::NonEmptyStringValueParser;
 use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
@@ -162,11 +164,25 @@ pub trait Progress: Send {
     }
 }
 
-/// How long calls wait, and how often they report while waiting.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How long calls wait, and how often they report while waiting; also their
+/// settings.
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+#[command(next_help_heading = "Settings")]
 pub struct WaitPolicy {
+    /// How long a tool call waits for the answer before returning "still running"
+    /// with the taskId; below the 60 s many hosts allow (server; on the command
+    /// line only the flag counts, and without it a command waits until the end).
+    #[arg(id = "wait", long = "wait", env = "HANDINGER_WAIT", value_name = "SECS",
+          default_value = "50", value_parser = seconds_setting, global = true)]
     pub default_wait: Duration,
+    /// Upper bound for a call's own waitSeconds (server).
+    #[arg(long, env = "HANDINGER_MAX_WAIT", value_name = "SECS", default_value = "600",
+          value_parser = seconds_setting, global = true)]
     pub max_wait: Duration,
+    /// Seconds between progress notifications while a call waits (server; the
+    /// command line shows progress on a terminal).
+    #[arg(long, env = "HANDINGER_PROGRESS_INTERVAL", value_name = "SECS", default_value = "10",
+          value_parser = seconds_setting, global = true)]
     pub progress_interval: Duration,
 }
 
@@ -198,18 +214,43 @@ struct Prepared {
     files: Vec<Attachment>,
 }
 
-/// What the core needs to know, built from the settings by the composition root.
-#[derive(Debug, Clone)]
+/// What the core needs to know; also its settings (a clap group the command
+/// line flattens), so each setting is defined once.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Settings")]
 pub struct TaskOptions {
+    #[command(flatten)]
     pub key: KeySource,
+    /// Default budget when a call names none (server, command line).
+    #[arg(
+        id = "budget",
+        long = "budget",
+        env = "HANDINGER_BUDGET",
+        value_name = "BUDGET",
+        global = true
+    )]
     pub default_budget: Option<Budget>,
+    /// Default workerId when a call names none; otherwise each task creates a
+    /// worker from its input (server, command line).
+    #[arg(id = "worker_id", long = "worker-id", visible_alias = "worker",
+          env = "HANDINGER_WORKER_ID", value_name = "ID",
+          value_parser = NonEmptyStringValueParser::new(), global = true)]
     pub default_worker_id: Option<String>,
     /// The workspace for front-ends that supply none.
-    pub workspace: Workspace,
+    #[command(flatten)]
+    pub workspace: WorkspaceSettings,
+    /// Who chose the working directory (set by the composition root).
+    #[arg(skip)]
+    pub working_directory: WorkingDirectory,
+    #[command(flatten)]
     pub attach_limits: AttachLimits,
+    #[command(flatten)]
     pub wait: WaitPolicy,
-    /// Most requests to the API running at once (calls that stopped waiting
-    /// included).
+    /// Most requests one client may have in flight (over it, a request is answered
+    /// at once with a JSON-RPC "server busy" error), and most tasks running at once,
+    /// counting those whose call stopped waiting (server, command line).
+    #[arg(id = "max_in_flight", long = "max-in-flight", env = "HANDINGER_MAX_IN_FLIGHT",
+          value_name = "N", default_value = "256", value_parser = count_setting, global = true)]
     pub max_running: usize,
 }
 
@@ -236,7 +277,7 @@ impl TaskRunner {
             key: options.key,
             default_budget: options.default_budget,
             default_worker_id: options.default_worker_id,
-            workspace: options.workspace,
+            workspace: options.workspace.workspace(options.working_directory),
             attach_limits: options.attach_limits,
             jobs: Arc::new(Jobs::with_limit(options.max_running)),
             max_running: options.max_running,

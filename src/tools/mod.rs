@@ -1,34 +1,20 @@
 //! The one table of tools. Every front-end reads it: MCP lists and dispatches
 //! from it, the LSP-style mode announces and runs its commands, the command line
-//! maps its verbs to it, and `schemas/` is generated from it. Adding a tool is one
-//! entry in [`TOOLS`] plus its arm in [`ToolCall`].
+//! builds its verbs from it, and `schemas/tools.json` is generated from it. Adding
+//! a tool is one file's change: its entry, argument type and handler in
+//! [`table`](self::table).
 //!
 //! It also holds the sentences that word the core's [`NextStep`]s ([`Wording`]);
 //! each front-end implements the trait with its own names for the tools.
 
-pub mod args;
+mod table;
 
 use std::sync::Arc;
 
 use rmcp::model::JsonObject;
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-use crate::{
-    render::TaskResult,
-    schema,
-    tasks::{CallOutcome, NextStep, Progress, TaskError, TaskRunner},
-    workspace::Workspace,
-};
-pub use args::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs};
-
-/// Which tool an entry describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToolId {
-    CreateTask,
-    FollowUpTask,
-    GetTask,
-}
+use crate::tasks::{NextStep, TaskError};
+pub use table::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs, TOOLS, ToolCall, ToolId};
 
 /// Hints for clients about what a tool does (MCP's tool annotations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,76 +40,57 @@ pub struct ToolSpec {
     pub cli_verb: &'static str,
     pub input_schema: fn() -> Arc<JsonObject>,
     pub output_schema: fn() -> Arc<JsonObject>,
+    /// Adds the verb's arguments to a clap command (from the same argument type).
+    pub cli_args: fn(clap::Command) -> clap::Command,
     pub hints: Hints,
 }
 
-/// The tools, in the order they are listed.
-pub const TOOLS: &[ToolSpec] = &[
-    ToolSpec {
-        id: ToolId::CreateTask,
-        name: "create_task",
-        title: "Create a Handinger task",
-        description: "Hand a subtask to a Handinger worker and wait for its answer. Use it for \
-            self-contained work another agent can do alone (web research, analysis, drafting, \
-            producing files); write `input` as a complete brief, since the worker sees nothing \
-            else. Returns the worker's answer, the sources it cited and the files it produced, \
-            plus a taskId. To ask a follow-up in the same task, call follow_up_task with that \
-            taskId. Tasks can take minutes: if the answer is not ready within the wait, the \
-            result has status \"running\" and the work goes on; call get_task with the taskId to \
-            get it. Every call starts new (billed) work.",
-        lsp_command: "handinger.createTask",
-        cli_verb: "task",
-        input_schema: schema::input_schema::<CreateTaskArgs>,
-        output_schema: schema::output_schema::<TaskResult>,
-        hints: Hints {
-            read_only: false,
-            destructive: false,
-            idempotent: false,
-            open_world: true,
-        },
-    },
-    ToolSpec {
-        id: ToolId::FollowUpTask,
-        name: "follow_up_task",
-        title: "Follow up on a Handinger task",
-        description: "Continue an earlier task with a new message: a follow-up question, a \
-            correction or the next step. The worker keeps the task's earlier context. Pass the \
-            taskId from a create_task (or earlier follow_up_task) result. Returns the new \
-            answer, its sources and files, in the same form as create_task. If the task's \
-            previous turn is still running, this waits for it first (a task never runs two \
-            turns at once).",
-        lsp_command: "handinger.followUpTask",
-        cli_verb: "follow-up",
-        input_schema: schema::input_schema::<FollowUpTaskArgs>,
-        output_schema: schema::output_schema::<TaskResult>,
-        hints: Hints {
-            read_only: false,
-            destructive: false,
-            idempotent: false,
-            open_world: true,
-        },
-    },
-    ToolSpec {
-        id: ToolId::GetTask,
-        name: "get_task",
-        title: "Get a Handinger task's answer",
-        description: "Get the answer of a task started earlier, by its taskId: use it when \
-            create_task or follow_up_task returned status \"running\". Waits up to waitSeconds \
-            while the task still runs, then returns the answer in the same form as \
-            create_task, or status \"running\" again. Also works for tasks started before the \
-            server restarted. Starts no work.",
-        lsp_command: "handinger.getTask",
-        cli_verb: "get",
-        input_schema: schema::input_schema::<GetTaskArgs>,
-        output_schema: schema::output_schema::<TaskResult>,
-        hints: Hints {
-            read_only: true,
-            destructive: false,
-            idempotent: true,
-            open_world: true,
-        },
-    },
-];
+impl ToolSpec {
+    /// The verb as a clap command: its arguments, and the title as its help.
+    pub fn cli_command(&self) -> clap::Command {
+        (self.cli_args)(clap::Command::new(self.cli_verb).about(self.title))
+    }
+
+    /// The verb's positional arguments' names (TASK_ID, INPUT...), in order.
+    pub fn cli_positionals(&self) -> Vec<String> {
+        let command = self.cli_command();
+        command
+            .get_positionals()
+            .map(|arg| {
+                arg.get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| arg.get_id().to_string(), ToString::to_string)
+            })
+            .collect()
+    }
+}
+
+/// Every tool as MCP's `tools/list` shows it (name, title, description, both
+/// schemas, annotations): what `handinger-mcp schema` prints and
+/// `schemas/tools.json` holds, so one generated file pins every tool's interface.
+pub fn listing() -> serde_json::Value {
+    let tools: Vec<serde_json::Value> = TOOLS
+        .iter()
+        .map(|tool| {
+            let hints = tool.hints;
+            serde_json::json!({
+                "name": tool.name,
+                "title": tool.title,
+                "description": tool.description,
+                "inputSchema": *(tool.input_schema)(),
+                "outputSchema": *(tool.output_schema)(),
+                "annotations": {
+                    "title": tool.title,
+                    "readOnlyHint": hints.read_only,
+                    "destructiveHint": hints.destructive,
+                    "idempotentHint": hints.idempotent,
+                    "openWorldHint": hints.open_world,
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({ "tools": tools })
+}
 
 /// The entry of a tool.
 pub fn spec(id: ToolId) -> &'static ToolSpec {
@@ -143,63 +110,9 @@ pub fn by_lsp_command(command: &str) -> Option<&'static ToolSpec> {
     TOOLS.iter().find(|tool| tool.lsp_command == command)
 }
 
-/// A call of one tool with its parsed arguments: the handlers.
-#[derive(Debug, Clone)]
-pub enum ToolCall {
-    CreateTask(CreateTaskArgs),
-    FollowUpTask(FollowUpTaskArgs),
-    GetTask(GetTaskArgs),
-}
-
-impl ToolCall {
-    /// Parse a tool's argument object; the error names what is wrong.
-    pub fn parse(id: ToolId, arguments: Value) -> Result<Self, serde_json::Error> {
-        Ok(match id {
-            ToolId::CreateTask => ToolCall::CreateTask(serde_json::from_value(arguments)?),
-            ToolId::FollowUpTask => ToolCall::FollowUpTask(serde_json::from_value(arguments)?),
-            ToolId::GetTask => ToolCall::GetTask(serde_json::from_value(arguments)?),
-        })
-    }
-
-    /// Whether the call attaches files (and so needs the client's workspace).
-    pub fn files(&self) -> &[String] {
-        match self {
-            ToolCall::CreateTask(args) => &args.files,
-            ToolCall::FollowUpTask(args) => &args.files,
-            ToolCall::GetTask(_) => &[],
-        }
-    }
-
-    /// Whether the call starts work (and may run as an MCP task).
-    pub fn starts_work(&self) -> bool {
-        !matches!(self, ToolCall::GetTask(_))
-    }
-
-    /// Run the call on the core. `workspace` is the front-end's (MCP roots, an
-    /// editor's folders), or `None` for the configured one.
-    pub async fn run(
-        self,
-        runner: &TaskRunner,
-        workspace: Option<Workspace>,
-        wait: Option<std::time::Duration>,
-        cancel: &CancellationToken,
-        progress: &mut impl Progress,
-    ) -> Result<CallOutcome, TaskError> {
-        let (request, wait_seconds) = match self {
-            ToolCall::CreateTask(args) => args.into_request(),
-            ToolCall::FollowUpTask(args) => args.into_request(),
-            ToolCall::GetTask(args) => {
-                let wait = wait.unwrap_or_else(|| runner.wait.wait_for(args.wait_seconds));
-                return runner.get(&args.task_id, wait, cancel, progress).await;
-            }
-        };
-        let wait = wait.unwrap_or_else(|| runner.wait.wait_for(wait_seconds));
-        let request = crate::tasks::TaskRequest {
-            workspace,
-            ..request
-        };
-        runner.run(request, wait, cancel, progress).await
-    }
+/// The entry whose command-line verb is `verb`.
+pub fn by_cli_verb(verb: &str) -> Option<&'static ToolSpec> {
+    TOOLS.iter().find(|tool| tool.cli_verb == verb)
 }
 
 /// How a front-end words a next step: each front-end implements it, naming its

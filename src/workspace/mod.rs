@@ -9,7 +9,9 @@
 
 mod open;
 
-use crate::units::human_size;
+use clap::{ArgAction, builder::BoolishValueParser};
+
+use crate::units::{human_size, size_setting};
 use open::{OpenFailure, open_beneath};
 use std::{
     fmt,
@@ -62,14 +64,104 @@ pub struct Workspace {
     pub note: Option<String>,
 }
 
-/// Limits on what one call may attach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits on what one call may attach; also their settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Settings")]
 pub struct AttachLimits {
+    /// Largest file one call may attach, in bytes or with KiB/MiB/GiB (server,
+    /// command line).
+    #[arg(id = "max_file_size", long = "max-file-size", env = "HANDINGER_MAX_FILE_SIZE",
+          value_name = "SIZE", default_value = "2GiB", value_parser = size_setting, global = true)]
     pub max_file_bytes: u64,
+    /// Largest total of the files one call may attach (server, command line).
+    #[arg(id = "max_total_size", long = "max-total-size", env = "HANDINGER_MAX_TOTAL_SIZE",
+          value_name = "SIZE", default_value = "4GiB", value_parser = size_setting, global = true)]
     pub max_total_bytes: u64,
+    /// Most files one call may attach (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_MAX_FILES",
+        value_name = "N",
+        default_value = "20",
+        global = true
+    )]
     pub max_files: usize,
-    /// Accept files with more than one hard link (see [`PathProblem::HardLinked`]).
+    /// Attach files with more than one hard link; refused by default, because
+    /// another link to the same file may be outside the workspace (server,
+    /// command line).
+    #[arg(long, env = "HANDINGER_ALLOW_HARD_LINKS", value_name = "BOOL", default_value = "false",
+          value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
     pub allow_hard_links: bool,
+}
+
+/// Where files may come from when the client names no folder: the settings.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Settings")]
+pub struct WorkspaceSettings {
+    /// Folder files may be attached from, when the client sends no usable MCP
+    /// roots; repeatable, or several in the environment separated by ':' (';' on
+    /// Windows). Default: the working directory, see --cwd-workspace (server,
+    /// command line).
+    #[arg(long, env = "HANDINGER_WORKSPACE", value_name = "DIR", global = true)]
+    pub workspace: Vec<PathBuf>,
+    /// Let a server without --workspace, whose client sends no roots, attach from
+    /// its working directory; never when that is /, the home folder or above it
+    /// (server).
+    #[arg(long, env = "HANDINGER_CWD_WORKSPACE", value_name = "BOOL", default_value = "true",
+          value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub cwd_workspace: bool,
+}
+
+/// Who chose the working directory, which decides whether it may serve as the
+/// workspace when none is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkingDirectory {
+    /// The person typing the command and its paths: always.
+    Typed,
+    /// A host that started a server: only when it is not `/`, the home folder or
+    /// above it, and only with `--cwd-workspace` on.
+    #[default]
+    Implicit,
+}
+
+impl WorkspaceSettings {
+    /// The configured folders (empty ones, as an unset variable leaves, dropped).
+    pub fn folders(&self) -> Vec<PathBuf> {
+        self.workspace
+            .iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// Only the configured folders, or `None`: over HTTP the working directory is
+    /// never a default.
+    pub fn configured(&self) -> Option<Workspace> {
+        let folders = self.folders();
+        (!folders.is_empty()).then(|| Workspace::new(&folders, RootSource::Configured))
+    }
+
+    /// The configured folders, or the working directory when none is configured.
+    /// A configured folder that does not exist is not replaced by the working
+    /// directory: attaching then fails and says why.
+    pub fn workspace(&self, cwd: WorkingDirectory) -> Workspace {
+        if let Some(configured) = self.configured() {
+            return configured;
+        }
+        match cwd {
+            WorkingDirectory::Typed => Workspace::working_directory(),
+            WorkingDirectory::Implicit if self.cwd_workspace => {
+                Workspace::guarded_working_directory()
+            }
+            WorkingDirectory::Implicit => Workspace::unusable(
+                RootSource::WorkingDirectory,
+                ".",
+                "no workspace is configured, and --cwd-workspace false keeps the working \
+                 directory from serving as one"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
 /// A checked file, open and ready to stream.

@@ -1,7 +1,8 @@
-"""Load every tool schema in a draft-07 and a 2020-12 validator, and validate
-structured results against the output schemas under both.
+"""Load every tool schema of schemas/tools.json in a draft-07 and a 2020-12
+validator, and validate structured results against create_task's output schema
+under both.
 
-Usage: schema_check.py SCHEMAS_DIR [RESULT.json ...]
+Usage: schema_check.py TOOLS_JSON [RESULT.json ...]
 Prints one JSON line: {"schemas": N, "results": M}; exits non-zero on a problem."""
 
 import json
@@ -14,14 +15,17 @@ VALIDATORS = (Draft7Validator, Draft202012Validator)
 
 
 def main() -> int:
-    folder = pathlib.Path(sys.argv[1])
-    schemas = {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    tools = json.loads(pathlib.Path(sys.argv[1]).read_text())["tools"]
+    schemas = {}
+    for tool in tools:
+        schemas[f"{tool['name']}.input"] = tool["inputSchema"]
+        schemas[f"{tool['name']}.output"] = tool["outputSchema"]
     for name, schema in schemas.items():
         for validator in VALIDATORS:
             validator.check_schema(schema)
     results = [json.loads(pathlib.Path(p).read_text()) for p in sys.argv[2:]]
     for result in results:
-        schema = schemas["create_task.output.json"]
+        schema = schemas["create_task.output"]
         for validator in VALIDATORS:
             errors = list(validator(schema).iter_errors(result))
             if errors:

@@ -202,12 +202,12 @@ pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
         "--wait",
         "0.2",
     ];
-    let handinger_mcp::config::Command::Serve { config, .. } =
-        handinger_mcp::config::Command::parse_from(args, |_| None).expect("valid flags")
+    let handinger_mcp::app::Command::Serve { settings, .. } =
+        handinger_mcp::app::Command::parse_from(args, |_| None).expect("valid flags")
     else {
         unreachable!("no subcommand means serve")
     };
-    std::sync::Arc::new(handinger_mcp::app::runner(&config))
+    std::sync::Arc::new(handinger_mcp::app::runner(&settings))
 }
 
 /// Call create_task attaching `file` and check it is refused with every one of
