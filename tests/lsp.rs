@@ -381,6 +381,70 @@ async fn wrong_shaped_json_gets_invalid_request_with_its_id() {
     assert_eq!(alive["result"], Value::Null, "{alive}");
 }
 
+/// LSP params are read as types: a wrong shape is "invalid params" naming the
+/// method and the field, never a silent default; a request whose id is already in
+/// flight is refused, and the first one is still answered.
+#[tokio::test]
+async fn params_are_typed_and_ids_in_flight_are_unique() {
+    let mock = MockApi::start_with(slow_handler(Duration::from_millis(800))).await;
+    let mut session = initialized(&mock, &[], None).await;
+    let cases = [
+        (json!({"command": 5}), "invalid type: integer `5`"),
+        (json!({"arguments": []}), "missing field `command`"),
+        (
+            json!({"command": "handinger.getTask", "arguments": {}}),
+            "invalid type: map",
+        ),
+        (
+            json!({"command": "handinger.getTask", "workDoneToken": [1]}),
+            "workDoneToken",
+        ),
+    ];
+    for (n, (params, needle)) in cases.into_iter().enumerate() {
+        let id = 10 + n as i64;
+        let answer = session
+            .request(id, "workspace/executeCommand", params.clone())
+            .await;
+        assert_eq!(answer["error"]["code"], -32602, "{params}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("workspace/executeCommand")
+                && (message.contains(needle) || needle == "workDoneToken"),
+            "{params}: {message}"
+        );
+    }
+    let slow = execute("handinger.createTask", json!({"input": "slow"}));
+    session
+        .send(
+            json!({"jsonrpc": "2.0", "id": 30, "method": "workspace/executeCommand",
+                     "params": slow.clone()}),
+        )
+        .await;
+    session
+        .send(
+            json!({"jsonrpc": "2.0", "id": 30, "method": "workspace/executeCommand",
+                     "params": slow}),
+        )
+        .await;
+    let refused = session.read().await;
+    assert_eq!(refused["id"], 30, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used by a request in flight"),
+        "{refused}"
+    );
+    let (first, _) = session.response(30).await;
+    assert_eq!(first["result"]["status"], "completed", "{first}");
+    assert_eq!(
+        mock.task_posts().len(),
+        1,
+        "the refused duplicate sent nothing"
+    );
+}
+
 #[tokio::test]
 async fn a_content_length_past_the_hard_cap_ends_the_session_with_a_log_line() {
     let mock = MockApi::start().await;

@@ -3,6 +3,7 @@
 //! tools with the same argument objects and the same structured result.
 
 pub mod codec;
+mod params;
 
 use std::{
     collections::HashMap,
@@ -12,19 +13,22 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncRead, AsyncWrite},
-    sync::mpsc,
-};
-use tokio_util::{
-    codec::{FramedRead, FramedWrite},
-    sync::CancellationToken,
-};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::{codec::FramedRead, sync::CancellationToken};
 
-use self::codec::{Frame, FrameError, LspCodec};
+use self::{
+    codec::{Frame, FrameError, LspCodec},
+    params::{
+        CancelParams, DidChangeWorkspaceFoldersParams, ExecuteCommandParams, InitializeParams,
+        ProgressToken, WorkDoneProgressCancelParams, WorkspaceFolder,
+    },
+};
 use crate::{
+    jsonrpc::{
+        self, Admission, InFlight, Incoming, Kind, OutgoingQueue, ResponseError, code, id_key,
+    },
     render::render_call,
     tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
@@ -34,84 +38,45 @@ use crate::{
 /// Largest frame accepted; a bigger one is skipped and answered with an error.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
-/// Messages waiting for the writer. When the editor stops reading, this fills,
-/// sending waits, and the read loop stops taking requests: backpressure instead
-/// of memory growth.
-const OUTGOING_QUEUE: usize = 32;
-
 /// The commands `workspace/executeCommand` runs: one per tool in the table.
 pub fn commands() -> Vec<&'static str> {
     TOOLS.iter().map(|tool| tool.lsp_command).collect()
 }
 
-mod code {
-    pub const PARSE_ERROR: i64 = -32700;
-    pub const INVALID_REQUEST: i64 = -32600;
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    pub const INVALID_PARAMS: i64 = -32602;
-    pub const SERVER_NOT_INITIALIZED: i64 = -32002;
-    pub const REQUEST_FAILED: i64 = -32803;
-    pub const REQUEST_CANCELLED: i64 = -32800;
-    pub const SERVER_BUSY: i64 = -32000;
-}
-
-/// A JSON-RPC error answer.
-#[derive(Debug, Clone, PartialEq)]
-struct ResponseError {
-    code: i64,
-    message: String,
-}
-
-impl ResponseError {
-    fn new(code: i64, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// Shared by the read loop and the command tasks it spawns.
+/// Shared by the read loop and the command jobs it spawns.
 struct Session {
     runner: Arc<TaskRunner>,
     max_output_chars: usize,
-    /// Commands that may run at once; more are answered "server busy".
-    max_in_flight: usize,
-    out: mpsc::Sender<Value>,
+    out: OutgoingQueue,
     /// The editor's workspace folders, from initialize and later changes. With
     /// no folder, nothing can be attached (no fallback to the server's own folder).
     workspace: Mutex<Workspace>,
-    /// Cancellation tokens of the commands in flight, by request id.
-    in_flight: Mutex<HashMap<String, CancellationToken>>,
+    /// Commands in flight with their cancellation tokens, by request id.
+    in_flight: InFlight<CancellationToken>,
     /// The request id of each command in flight, by its work-done token.
-    progress_tokens: Mutex<HashMap<String, String>>,
+    progress_tokens: Mutex<HashMap<ProgressToken, String>>,
 }
 
 impl Session {
     /// Cancel the command in flight with request id `key` (JSON text), if any.
     fn cancel(&self, key: &str) {
-        if let Some(token) = self.in_flight.lock().expect("lock").get(key) {
-            token.cancel();
-        }
+        self.in_flight.with(key, CancellationToken::cancel);
     }
 
     /// Queue a message for the writer, waiting while the queue is full.
     async fn send(&self, message: Value) {
-        // The writer ends only when the process does.
-        let _ = self.out.send(message).await;
+        // A closed output ends the session through the read loop.
+        let _ = self.out.send(&message).await;
     }
 
     async fn respond(&self, id: Value, result: Result<Value, ResponseError>) {
-        self.send(match result {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err(e) => json!({"jsonrpc": "2.0", "id": id,
-                             "error": {"code": e.code, "message": e.message}}),
-        })
-        .await;
+        self.send(jsonrpc::response(id, result)).await;
     }
 }
 
-/// Serve the LSP-style protocol on `input`/`output` until `exit` or end of input.
+/// Serve the LSP-style protocol on `input`/`output` until `exit` or end of input;
+/// at end of input, the commands already read are answered first (at most
+/// [`jsonrpc::DRAIN_LIMIT`]).
 pub async fn serve<R, W>(
     runner: Arc<TaskRunner>,
     limits: SessionLimits,
@@ -122,29 +87,28 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (out, mut outgoing) = mpsc::channel::<Value>(OUTGOING_QUEUE);
-    let writer = tokio::spawn(async move {
-        let mut sink = FramedWrite::new(output, LspCodec::new(MAX_FRAME_BYTES));
-        while let Some(message) = outgoing.recv().await {
-            if sink.send(message).await.is_err() {
-                break;
-            }
-        }
-    });
+    let closed = CancellationToken::new();
     let session = Arc::new(Session {
         runner,
         max_output_chars: limits.max_output_chars,
-        max_in_flight: limits.max_in_flight,
-        out,
+        out: OutgoingQueue::spawn(output, codec::frame, closed.clone()),
         workspace: Mutex::new(Workspace::from_uris([], RootSource::Client)),
-        in_flight: Mutex::new(HashMap::new()),
+        in_flight: InFlight::new(limits.max_in_flight),
         progress_tokens: Mutex::new(HashMap::new()),
     });
     let mut frames = FramedRead::new(input, LspCodec::new(MAX_FRAME_BYTES));
     let mut state = Lifecycle::Uninitialized;
-    let code = loop {
-        let message = match frames.next().await {
-            None => break ExitCode::SUCCESS,
+    loop {
+        let next = tokio::select! {
+            next = frames.next() => next,
+            _ = closed.cancelled() => break ExitCode::SUCCESS,
+        };
+        let message = match next {
+            None => {
+                let until = tokio::time::Instant::now() + jsonrpc::DRAIN_LIMIT;
+                jsonrpc::drain(&session.in_flight, &session.out, until).await;
+                break ExitCode::SUCCESS;
+            }
             Some(Ok(Frame::Message(message))) => message,
             Some(Ok(Frame::Dropped(error))) => {
                 let code = match error {
@@ -166,12 +130,10 @@ where
             }
         };
         if let Some(code) = handle(&session, &mut state, message).await {
+            session.out.flushed().await;
             break code;
         }
-    };
-    drop(session);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
-    code
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,40 +152,44 @@ pub struct SessionLimits {
     pub max_in_flight: usize,
 }
 
+/// An "invalid params" error naming the method and serde's reason.
+fn invalid_params(method: &str, error: &serde_json::Error) -> ResponseError {
+    ResponseError::new(
+        code::INVALID_PARAMS,
+        format!("invalid params for {method}: {error}"),
+    )
+}
+
 /// Handle one message; `Some(code)` when the process should exit.
 async fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -> Option<ExitCode> {
-    let Some(object) = message.as_object() else {
-        let reason = "Invalid request: a JSON-RPC message is an object (batches are not supported)";
-        let error = ResponseError::new(code::INVALID_REQUEST, reason);
-        session.respond(Value::Null, Err(error)).await;
-        return None;
-    };
-    let id = object
-        .get("id")
-        .filter(|id| id.is_string() || id.is_number())
-        .cloned();
-    let params = object.get("params").cloned().unwrap_or(Value::Null);
-    let (method, id) = match (object.get("method"), id) {
-        (Some(Value::String(method)), Some(id)) => (method.clone(), id),
-        (Some(Value::String(method)), None) => {
-            return notification(session, *state, method, params);
+    let (id, key, method, params) = match Incoming::classify(&message) {
+        Incoming::Request {
+            id,
+            key,
+            method,
+            params,
+        } => (id, key, method, params),
+        Incoming::Notification { method, params } => {
+            return notification(session, *state, &method, params);
         }
-        // A response to a request of ours (none need reading).
-        (None, _) if object.contains_key("result") || object.contains_key("error") => {
-            return None;
-        }
-        (_, id) => {
-            let reason = "Invalid request: not a JSON-RPC 2.0 request, notification or response \
-                          (a request needs a string method and a number or string id)";
-            let error = ResponseError::new(code::INVALID_REQUEST, reason);
-            session.respond(id.unwrap_or(Value::Null), Err(error)).await;
+        // An answer to a request of ours (none need reading).
+        Incoming::Response { .. } => return None,
+        Incoming::Invalid { id, reason } => {
+            let error =
+                ResponseError::new(code::INVALID_REQUEST, format!("Invalid request: {reason}"));
+            session.send(jsonrpc::error_response(id, &error)).await;
             return None;
         }
     };
     let answer = match (method.as_str(), *state) {
         ("initialize", Lifecycle::Uninitialized) => {
-            *state = Lifecycle::Running;
-            Ok(initialize(session, &params))
+            match params::read::<InitializeParams>(params) {
+                Ok(params) => {
+                    *state = Lifecycle::Running;
+                    Ok(initialize(session, params))
+                }
+                Err(error) => Err(invalid_params("initialize", &error)),
+            }
         }
         ("initialize", _) => Err(ResponseError::new(
             code::INVALID_REQUEST,
@@ -242,19 +208,13 @@ async fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -
             Ok(Value::Null)
         }
         ("workspace/executeCommand", Lifecycle::Running) => {
-            let busy = session.in_flight.lock().expect("lock").len() >= session.max_in_flight;
-            if !busy {
-                spawn_command(session.clone(), id, params);
-                return None;
+            match params::read::<ExecuteCommandParams>(params) {
+                Ok(params) => match admit_command(session, id.clone(), &key, params) {
+                    Ok(()) => return None,
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(invalid_params("workspace/executeCommand", &error)),
             }
-            Err(ResponseError::new(
-                code::SERVER_BUSY,
-                format!(
-                    "Server busy: {} commands are running (--max-in-flight); retry when one \
-                     has finished",
-                    session.max_in_flight
-                ),
-            ))
         }
         (other, _) => Err(ResponseError::new(
             code::METHOD_NOT_FOUND,
@@ -263,6 +223,30 @@ async fn handle(session: &Arc<Session>, state: &mut Lifecycle, message: Value) -
     };
     session.respond(id, answer).await;
     None
+}
+
+/// Take a slot for a command and start it, or say why not.
+fn admit_command(
+    session: &Arc<Session>,
+    id: Value,
+    key: &str,
+    params: ExecuteCommandParams,
+) -> Result<(), ResponseError> {
+    let cancel = CancellationToken::new();
+    match session.in_flight.try_admit(key, Kind::Call, cancel.clone()) {
+        Admission::Admitted => {
+            spawn_command(session.clone(), id, key.to_owned(), params, cancel);
+            Ok(())
+        }
+        Admission::Duplicate => Err(ResponseError::new(
+            code::INVALID_REQUEST,
+            format!("Invalid request: id {key} is already used by a request in flight"),
+        )),
+        Admission::Busy | Admission::Wait => Err(ResponseError::new(
+            code::SERVER_BUSY,
+            session.in_flight.busy_message("commands"),
+        )),
+    }
 }
 
 fn notification(
@@ -278,63 +262,64 @@ fn notification(
             ExitCode::FAILURE
         }),
         "$/cancelRequest" => {
-            let key = params.get("id").map(Value::to_string).unwrap_or_default();
-            session.cancel(&key);
+            if let Ok(params) = params::read::<CancelParams>(params) {
+                session.cancel(&id_key(&params.id));
+            }
             None
         }
         // The editor's cancel button on a work-done progress: cancel its command.
         "window/workDoneProgress/cancel" => {
-            let token = params
-                .get("token")
-                .map(Value::to_string)
-                .unwrap_or_default();
-            let key = session
-                .progress_tokens
-                .lock()
-                .expect("lock")
-                .get(&token)
-                .cloned();
-            if let Some(key) = key {
-                session.cancel(&key);
+            if let Ok(params) = params::read::<WorkDoneProgressCancelParams>(params) {
+                let key = session
+                    .progress_tokens
+                    .lock()
+                    .expect("lock")
+                    .get(&params.token)
+                    .cloned();
+                if let Some(key) = key {
+                    session.cancel(&key);
+                }
             }
             None
         }
         "workspace/didChangeWorkspaceFolders" => {
-            let event = &params["event"];
-            let added = Workspace::from_uris(folder_uris(&event["added"]), RootSource::Client);
-            let removed = Workspace::from_uris(folder_uris(&event["removed"]), RootSource::Client);
-            let mut workspace = session.workspace.lock().expect("lock");
-            workspace.roots.retain(|root| !removed.roots.contains(root));
-            for root in added.roots {
-                if !workspace.roots.contains(&root) {
-                    workspace.roots.push(root);
-                }
+            match params::read::<DidChangeWorkspaceFoldersParams>(params) {
+                Ok(params) => change_folders(session, &params.event.added, &params.event.removed),
+                Err(error) => tracing::warn!(%error, "unreadable workspace folder change"),
             }
-            workspace.refused = added.refused;
             None
         }
         _ => None,
     }
 }
 
-/// The URIs of a `WorkspaceFolder[]` (`[{uri, name}]`).
-fn folder_uris(folders: &Value) -> Vec<&str> {
-    folders
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["uri"].as_str())
-        .collect()
+/// Apply a workspace-folder change to the session's workspace.
+fn change_folders(session: &Session, added: &[WorkspaceFolder], removed: &[WorkspaceFolder]) {
+    let added = Workspace::from_uris(folder_uris(added), RootSource::Client);
+    let removed = Workspace::from_uris(folder_uris(removed), RootSource::Client);
+    let mut workspace = session.workspace.lock().expect("lock");
+    workspace.roots.retain(|root| !removed.roots.contains(root));
+    for root in added.roots {
+        if !workspace.roots.contains(&root) {
+            workspace.roots.push(root);
+        }
+    }
+    workspace.refused = added.refused;
+}
+
+/// The URIs of some workspace folders.
+fn folder_uris(folders: &[WorkspaceFolder]) -> Vec<&str> {
+    folders.iter().map(|f| f.uri.as_str()).collect()
 }
 
 /// Answer `initialize`: remember the workspace folders, announce the commands.
-fn initialize(session: &Session, params: &Value) -> Value {
-    let folders = folder_uris(&params["workspaceFolders"]);
+fn initialize(session: &Session, params: InitializeParams) -> Value {
+    let folders = params.workspace_folders.unwrap_or_default();
     let workspace = if !folders.is_empty() {
-        Workspace::from_uris(folders, RootSource::Client)
-    } else if let Some(root_uri) = params["rootUri"].as_str() {
-        Workspace::from_uris([root_uri], RootSource::Client)
-    } else if let Some(root_path) = params["rootPath"].as_str() {
+        Workspace::from_uris(folder_uris(&folders), RootSource::Client)
+    } else if let Some(root_uri) = &params.root_uri {
+        Workspace::from_uris([root_uri.as_str()], RootSource::Client)
+    } else if let Some(root_path) = params.root_path {
         Workspace::new(&[PathBuf::from(root_path)], RootSource::Client)
     } else {
         Workspace::from_uris([], RootSource::Client)
@@ -352,15 +337,15 @@ fn initialize(session: &Session, params: &Value) -> Value {
 /// `$/progress` work-done notifications for one command.
 struct WorkDone {
     session: Arc<Session>,
-    token: Option<Value>,
+    token: Option<ProgressToken>,
 }
 
 impl WorkDone {
     async fn send(&self, value: Value) {
         if let Some(token) = &self.token {
+            let params = json!({"token": token, "value": value});
             self.session
-                .send(json!({"jsonrpc": "2.0", "method": "$/progress",
-                             "params": {"token": token, "value": value}}))
+                .send(jsonrpc::notification("$/progress", params))
                 .await;
         }
     }
@@ -377,22 +362,22 @@ impl Progress for WorkDone {
     }
 }
 
-/// Run a command in its own task, so the read loop keeps serving (and can cancel it).
-fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
-    let key = id.to_string();
-    let cancel = CancellationToken::new();
-    session
-        .in_flight
-        .lock()
-        .expect("lock")
-        .insert(key.clone(), cancel.clone());
-    let work_done = params.get("workDoneToken").cloned();
+/// Run a command in a job of its own, so the read loop keeps serving (and can
+/// cancel it). Its slot in the in-flight table is freed when it is answered.
+fn spawn_command(
+    session: Arc<Session>,
+    id: Value,
+    key: String,
+    params: ExecuteCommandParams,
+    cancel: CancellationToken,
+) {
+    let work_done = params.work_done_token.clone();
     if let Some(token) = &work_done {
         session
             .progress_tokens
             .lock()
             .expect("lock")
-            .insert(token.to_string(), key.clone());
+            .insert(token.clone(), key.clone());
     }
     tokio::spawn(async move {
         let mut progress = WorkDone {
@@ -405,31 +390,27 @@ fn spawn_command(session: Arc<Session>, id: Value, params: Value) {
                          "message": "Sending the task"}),
             )
             .await;
-        let result = execute(&session, &params, &cancel, &mut progress).await;
+        let result = execute(&session, params, &cancel, &mut progress).await;
         progress.send(json!({"kind": "end"})).await;
-        session.in_flight.lock().expect("lock").remove(&key);
         if let Some(token) = &work_done {
-            session
-                .progress_tokens
-                .lock()
-                .expect("lock")
-                .remove(&token.to_string());
+            session.progress_tokens.lock().expect("lock").remove(token);
         }
         session.respond(id, result).await;
+        session.in_flight.release(&key);
     });
 }
 
 async fn execute(
     session: &Session,
-    params: &Value,
+    params: ExecuteCommandParams,
     cancel: &CancellationToken,
     progress: &mut WorkDone,
 ) -> Result<Value, ResponseError> {
-    let command = params["command"].as_str().unwrap_or_default();
-    let argument = params["arguments"]
-        .as_array()
-        .and_then(|a| a.first())
-        .cloned()
+    let command = params.command.as_str();
+    let argument = params
+        .arguments
+        .into_iter()
+        .next()
         .unwrap_or_else(|| json!({}));
     let Some(tool) = tools::by_lsp_command(command) else {
         return Err(ResponseError::new(
