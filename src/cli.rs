@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     key::KeySource,
     render::render_call,
-    tasks::{CallOutcome, KeyCheck, NO_DEADLINE, Progress, TaskError, TaskFailure, TaskRunner},
-    tools::{ToolCall, ToolSpec, Wording},
+    tasks::{
+        CallOutcome, KeyCheck, NO_DEADLINE, Progress, Setting, TaskError, TaskFailure, TaskRunner,
+    },
+    tools::{self, ToolCall, ToolSpec, Wording},
 };
 
 /// How a tool verb prints (each verb takes these flags).
@@ -262,6 +264,11 @@ impl Wording for CliWording {
 
     fn key_place(&self) -> &'static str {
         "Export it in your shell (export HANDINGER_API_KEY=...), then run the command again."
+    }
+
+    fn setting(&self, setting: Setting) -> String {
+        let (flag, variable) = tools::setting_names(setting);
+        format!("The setting is {flag} (or {variable} in your shell).")
     }
 }
 

@@ -67,3 +67,32 @@ fn every_next_step_names_only_its_front_ends_tools() {
         }
     }
 }
+
+/// The core's messages name no flag or variable; each front-end adds the
+/// setting's names and where it is set in its own terms.
+#[test]
+fn the_core_names_no_setting_and_each_front_end_words_it() {
+    use handinger_mcp::tasks::{TaskError, TaskFailure, TaskKind};
+    let error = TaskError {
+        task_id: None,
+        kind: TaskKind::New,
+        failure: TaskFailure::TooManyRunning { limit: 3 },
+    };
+    let core = error.to_string();
+    assert!(
+        !core.contains("--") && !core.contains("HANDINGER_"),
+        "{core}"
+    );
+    let cases: [(&dyn Wording, &str); 3] = [
+        (&McpWording, "\"env\" block"),
+        (&LspWording, "your editor starts"),
+        (&CliWording, "in your shell"),
+    ];
+    for (wording, place) in cases {
+        let text = wording.describe(&error);
+        assert!(text.starts_with(&core), "{text}");
+        for needle in ["--max-in-flight", "HANDINGER_MAX_IN_FLIGHT", place] {
+            assert!(text.contains(needle), "{needle:?} not in {text}");
+        }
+    }
+}

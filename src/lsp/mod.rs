@@ -30,7 +30,7 @@ use crate::{
         self, Admission, InFlight, Incoming, Kind, OutgoingQueue, ResponseError, code, id_key,
     },
     render::render_call,
-    tasks::{CallOutcome, Progress, TaskError, TaskFailure, TaskRunner},
+    tasks::{CallOutcome, Progress, Setting, TaskError, TaskFailure, TaskRunner},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
     workspace::{RootSource, Workspace},
 };
@@ -454,6 +454,14 @@ impl Wording for LspWording {
 
     fn key_place(&self) -> &'static str {
         "Put it in the server's environment in your editor config, then restart the server."
+    }
+
+    fn setting(&self, setting: Setting) -> String {
+        let (flag, variable) = tools::setting_names(setting);
+        format!(
+            "The setting is {flag} in the command your editor starts this server with (or \
+             {variable} in its environment)."
+        )
     }
 }
 

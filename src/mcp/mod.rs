@@ -25,7 +25,7 @@ use task_table::{Found, Settled, TaskContext, TaskTable};
 use crate::{
     render::{Link, Rendered, render_call},
     tasks::{
-        CallOutcome, NO_DEADLINE, NextStep, Progress, TaskError, TaskFailure, TaskRunner,
+        CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, TaskError, TaskFailure, TaskRunner,
         new_task_id,
     },
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
@@ -176,6 +176,14 @@ impl Wording for McpWording {
     fn key_place(&self) -> &'static str {
         "Put it in the \"env\" block of this server's entry in your MCP host's config, then \
          restart the server."
+    }
+
+    fn setting(&self, setting: Setting) -> String {
+        let (flag, variable) = tools::setting_names(setting);
+        format!(
+            "The setting is {variable} in the \"env\" block of this server's entry (or {flag} \
+             in its \"args\")."
+        )
     }
 }
 

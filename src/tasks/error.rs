@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{NextStep, TaskKind};
+use super::{NextStep, Setting, TaskKind};
 use crate::{
     handinger::ApiError,
     key::{KeyOrigin, KeyProblem},
@@ -91,8 +91,8 @@ impl fmt::Display for TaskError {
             ),
             TaskFailure::TooManyRunning { limit } => write!(
                 f,
-                "Not sent: {limit} tasks are already running through this server \
-                 (--max-in-flight). Wait for some to finish, then call again."
+                "Not sent: {limit} tasks are already running through this server (its \
+                 in-flight limit). Wait for some to finish, then call again."
             ),
             TaskFailure::Internal { message } => write!(
                 f,
@@ -155,6 +155,19 @@ impl std::error::Error for TaskError {
 
 impl TaskError {
     /// What the caller can do next; each front-end words it in its own terms.
+    /// The setting this error's message points at, which each front-end names in
+    /// its own terms (the core names no flag or variable).
+    pub fn setting(&self) -> Option<Setting> {
+        match &self.failure {
+            TaskFailure::TooManyRunning { .. } => Some(Setting::MaxInFlight),
+            TaskFailure::Api(ApiError::Redirected { .. } | ApiError::Unreachable { .. })
+            | TaskFailure::NotChecked(ApiError::Redirected { .. } | ApiError::Unreachable { .. }) => {
+                Some(Setting::BaseUrl)
+            }
+            _ => None,
+        }
+    }
+
     pub fn next_step(&self) -> NextStep {
         let task = || self.task_id.clone().unwrap_or_default();
         let fetch = || match &self.task_id {
@@ -221,8 +234,8 @@ impl TaskError {
         match error {
             ApiError::Status {
                 status: 401 | 403, ..
-            } => "The API key was refused. Check that HANDINGER_API_KEY (or the key file) holds \
-                a current key with access to this worker."
+            } => "The API key was refused. Check that the configured key is current and has \
+                access to this worker."
                 .to_owned(),
             ApiError::Status { status: 404, .. } if names_a_task => {
                 format!("No task with taskId {task} is known to Handinger.")
@@ -254,13 +267,13 @@ impl TaskError {
             },
             ApiError::Redirected { .. } => format!(
                 "The task may exist on the server: its taskId is {task}. Check the base URL \
-                 setting (HANDINGER_BASE_URL), and look the task up before starting it again."
+                 setting, and look the task up before starting it again."
             ),
             ApiError::UploadAborted { .. } => "The task did not start. Make sure the file is \
                 not being written to, then call again."
                 .to_owned(),
             ApiError::Unreachable { .. } => "Nothing was sent. Check the network and the base \
-                URL setting (HANDINGER_BASE_URL), then call again."
+                URL setting, then call again."
                 .to_owned(),
             ApiError::Untrusted { .. } | ApiError::NoHttpClient { .. } => {
                 error.trust_advice().unwrap_or_default().to_owned()
@@ -334,7 +347,7 @@ mod tests {
     #[test]
     fn every_error_class_gets_its_hint() {
         let cases = [
-            (TaskKind::New, status(401), "HANDINGER_API_KEY"),
+            (TaskKind::New, status(401), "key was refused"),
             (TaskKind::New, status(403), "key was refused"),
             (
                 TaskKind::FollowUp,

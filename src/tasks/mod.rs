@@ -79,6 +79,16 @@ pub enum NextStep {
     FixKey,
 }
 
+/// A setting an error message points at. The core names none by its flag or
+/// variable: each front-end words where its settings live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// How many requests may run at once.
+    MaxInFlight,
+    /// The Handinger API's base URL.
+    BaseUrl,
+}
+
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskKind {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rmcp::model::JsonObject;
 
-use crate::tasks::{NextStep, TaskError};
+use crate::tasks::{NextStep, Setting, TaskError};
 pub use table::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs, TOOLS, ToolCall, ToolId};
 
 /// Hints for clients about what a tool does (MCP's tool annotations).
@@ -92,6 +92,14 @@ pub fn listing() -> serde_json::Value {
     serde_json::json!({ "tools": tools })
 }
 
+/// A setting's flag and environment variable, for the front-ends' wording.
+pub fn setting_names(setting: Setting) -> (&'static str, &'static str) {
+    match setting {
+        Setting::MaxInFlight => ("--max-in-flight", "HANDINGER_MAX_IN_FLIGHT"),
+        Setting::BaseUrl => ("--base-url", "HANDINGER_BASE_URL"),
+    }
+}
+
 /// The entry of a tool.
 pub fn spec(id: ToolId) -> &'static ToolSpec {
     TOOLS
@@ -129,6 +137,9 @@ pub trait Wording {
     /// Where the key is set for this front-end.
     fn key_place(&self) -> &'static str;
 
+    /// How a setting is named and where it is set for this front-end.
+    fn setting(&self, setting: Setting) -> String;
+
     /// The sentence for a next step (empty for none).
     fn word(&self, step: &NextStep) -> String {
         let invoke = |id, task_id: &str| self.invoke(spec(id), task_id);
@@ -159,12 +170,15 @@ pub trait Wording {
 
     /// An error's message with its next step in this front-end's terms.
     fn describe(&self, error: &TaskError) -> String {
-        let step = self.word(&error.next_step());
-        if step.is_empty() {
-            error.to_string()
-        } else {
-            format!("{error} {step}")
+        let mut text = error.to_string();
+        if let Some(setting) = error.setting() {
+            text = format!("{text} {}", self.setting(setting));
         }
+        let step = self.word(&error.next_step());
+        if !step.is_empty() {
+            text = format!("{text} {step}");
+        }
+        text
     }
 }
 
