@@ -1,4 +1,4 @@
-//! The command-line front-end (`task`, `follow-up`, `get`, `doctor`, `schema`) and
+//! The command-line front-end (the tools' verbs, `doctor`, `schema`) and
 //! the only place outside the protocol writers that prints to stdout.
 
 use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    key::KeySource,
-    render::render_call,
-    tasks::{
+    delegation::{
         CallOutcome, KeyCheck, NO_DEADLINE, Progress, Setting, TaskError, TaskFailure, TaskRunner,
     },
+    key::KeySource,
+    render::render_call,
     tools::{self, ToolCall, ToolSpec, Wording},
 };
 

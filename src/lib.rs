@@ -1,5 +1,5 @@
 //! handinger-mcp: hands subtasks to Handinger workers from MCP hosts, editors and
-//! scripts. The core ([`tasks`]) knows no protocol; the front-ends ([`mcp`],
+//! scripts. The core ([`delegation`]) knows no protocol; the front-ends ([`mcp`],
 //! [`lsp`], [`cli`]) read one table of tools ([`tools`]); the composition root
 //! ([`app`]) turns the settings ([`config`]) into each part's options. The layers
 //! and what each module may not depend on are in ARCHITECTURE.md.
@@ -19,8 +19,8 @@ pub mod schema;
 pub mod tools;
 
 // The core and what it stands on.
+pub mod delegation;
 pub mod handinger;
-pub mod tasks;
 pub mod workspace;
 
 // Settings and leaves.

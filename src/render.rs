@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
+    delegation::{CallOutcome, NextStep, StillRunning, TaskOutcome},
     handinger::{ProducedFile, Source, Usage},
-    tasks::{CallOutcome, NextStep, StillRunning, TaskOutcome},
     units::human_size,
 };
 
@@ -381,8 +381,8 @@ fn links(result: &TaskResult) -> Vec<Link> {
 mod tests {
     use super::*;
     use crate::{
+        delegation::TaskKind,
         handinger::{ProducedFile, Source, Worker},
-        tasks::TaskKind,
     };
 
     fn outcome(worker: Worker) -> TaskOutcome {

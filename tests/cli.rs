@@ -59,7 +59,7 @@ async fn task_prints_the_answer_and_attaches_files_from_the_working_directory() 
         &mock.base_url,
         Some(KEY),
         &[
-            "task",
+            "create",
             "Analyse it",
             "--file",
             "data.csv",
@@ -104,7 +104,7 @@ async fn json_output_input_from_stdin_and_follow_up() {
     let out = run(
         &mock.base_url,
         Some(KEY),
-        &["task", "-", "--json"],
+        &["create", "-", "--json"],
         None,
         "from a pipe\n",
     )
@@ -136,7 +136,7 @@ async fn still_running_exits_3_and_get_fetches_it_later() {
     let out = run(
         &mock.base_url,
         Some(KEY),
-        &["task", "slow", "--wait", "0.3", "--json"],
+        &["create", "slow", "--wait", "0.3", "--json"],
         None,
         "",
     )
@@ -192,23 +192,23 @@ async fn failures_exit_1_with_the_message_and_usage_errors_exit_2() {
     );
     let error = out.json()["error"].as_str().unwrap().to_owned();
     assert!(error.contains("HTTP 404"), "{error}");
-    assert!(error.contains("`handinger-mcp task INPUT`"), "{error}");
+    assert!(error.contains("`handinger-mcp create INPUT`"), "{error}");
     assert!(
         !error.contains("create_task") && !error.contains("get_task"),
         "{error}"
     );
 
-    let out = run(&mock.base_url, None, &["task", "no key"], None, "").await;
+    let out = run(&mock.base_url, None, &["create", "no key"], None, "").await;
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("HANDINGER_API_KEY"));
 
-    let out = run(&mock.base_url, Some(KEY), &["task"], None, "").await;
+    let out = run(&mock.base_url, Some(KEY), &["create"], None, "").await;
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("<INPUT>"), "{}", out.stderr);
     // An empty input, given or read from an empty stdin, is a usage error too.
-    let out = run(&mock.base_url, Some(KEY), &["task", ""], None, "").await;
+    let out = run(&mock.base_url, Some(KEY), &["create", ""], None, "").await;
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let out = run(&mock.base_url, Some(KEY), &["task", "-"], None, " \n").await;
+    let out = run(&mock.base_url, Some(KEY), &["create", "-"], None, " \n").await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("stdin"), "{}", out.stderr);
     assert!(mock.task_posts().is_empty());
@@ -326,7 +326,7 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(900))).await;
     // `script` gives the command a pseudo-terminal, as a person's shell would.
     let inner = format!(
-        "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} {} task 'watch me' --progress-interval 0.2",
+        "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} {} create 'watch me' --progress-interval 0.2",
         mock.base_url,
         crate::support::bin()
     );
@@ -521,7 +521,7 @@ async fn a_log_filter_that_does_not_parse_is_reported_not_fatal() {
 async fn a_closed_stdout_never_changes_the_exit_code() {
     let mock = MockApi::start_with(slow_handler(Duration::from_secs(20))).await;
     let script = format!(
-        "set -o pipefail; {} task 'long job' --wait 0 | head -c 1 >/dev/null",
+        "set -o pipefail; {} create 'long job' --wait 0 | head -c 1 >/dev/null",
         crate::support::bin()
     );
     let mut codes = Vec::new();
@@ -557,14 +557,14 @@ async fn refusals_before_sending_have_their_own_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let mock = MockApi::start().await;
     let cases: [(&[&str], &str, i32, &str); 7] = [
-        (&["task", ""], "", 2, "empty"),
-        (&["task", "   "], "", 2, "empty"),
-        (&["task", "\t\n"], "", 2, "empty"),
-        (&["task", "-"], "  \n\t", 2, "stdin"),
+        (&["create", ""], "", 2, "empty"),
+        (&["create", "   "], "", 2, "empty"),
+        (&["create", "\t\n"], "", 2, "empty"),
+        (&["create", "-"], "  \n\t", 2, "stdin"),
         (&["follow-up", "tsk_x", "  "], "", 2, "empty"),
         (&["get", ".."], "", 2, "not a task id"),
         (
-            &["task", "read it", "--file", "missing.txt"],
+            &["create", "read it", "--file", "missing.txt"],
             "",
             4,
             "no such file",
@@ -617,7 +617,7 @@ async fn serve_treats_empty_variables_as_unset_and_help_shows_no_values() {
     let _ = child.kill().await;
     assert!(listening.is_ok(), "serve did not start: {seen}");
 
-    for args in [&["--help"][..], &["serve", "--help"], &["task", "--help"]] {
+    for args in [&["--help"][..], &["serve", "--help"], &["create", "--help"]] {
         let mut cmd = command("https://base.example.invalid", None, args);
         cmd.env("HANDINGER_HTTP_MAX_BODY", "12345MiB")
             .env("HANDINGER_WORKER_ID", "wrk_secretvalue")
@@ -700,10 +700,10 @@ async fn man_pages_cover_every_subcommand_and_flag() {
         }
     }
     // One page on stdout, by name.
-    let task = run("http://127.0.0.1:9", None, &["man", "task"], None, "").await;
+    let task = run("http://127.0.0.1:9", None, &["man", "create"], None, "").await;
     assert_eq!(task.code, 0);
     assert!(
-        task.stdout.contains("handinger\\-mcp\\-task"),
+        task.stdout.contains("handinger\\-mcp\\-create"),
         "{}",
         &task.stdout[..300]
     );
@@ -773,8 +773,8 @@ async fn bash_completion_completes_subcommand_options() {
     std::fs::write(&script, &out.stdout).unwrap();
     let script = script.to_str().unwrap();
     let cases: [(&str, &[&str]); 6] = [
-        ("handinger-mcp ta", &["task"]),
-        ("handinger-mcp task --js", &["--json"]),
+        ("handinger-mcp cr", &["create"]),
+        ("handinger-mcp create --js", &["--json"]),
         ("handinger-mcp follow-up --fi", &["--file"]),
         ("handinger-mcp serve --http-tok", &["--http-tokens-file"]),
         ("handinger-mcp get tsk_x --wa", &["--wait"]),
@@ -806,11 +806,11 @@ async fn fish_and_zsh_completions_know_each_subcommands_options() {
         "",
     )
     .await;
-    let task_arm = zsh.stdout.split("(task)").nth(1).expect("a task arm");
-    let task_arm = &task_arm[..task_arm.find(";;").unwrap()];
+    let create_arm = zsh.stdout.split("(create)").nth(1).expect("a create arm");
+    let create_arm = &create_arm[..create_arm.find(";;").unwrap()];
     assert!(
-        task_arm.contains("'--json[") && task_arm.contains("--file"),
-        "{task_arm}"
+        create_arm.contains("'--json[") && create_arm.contains("--file"),
+        "{create_arm}"
     );
     let fish_script = run(
         "http://127.0.0.1:9",
@@ -832,7 +832,7 @@ async fn fish_and_zsh_completions_know_each_subcommands_options() {
     let script = dir.path().join("handinger-mcp.fish");
     std::fs::write(&script, &fish_script.stdout).unwrap();
     for (line, want) in [
-        ("handinger-mcp task --js", "--json"),
+        ("handinger-mcp create --js", "--json"),
         ("handinger-mcp serve --http-tok", "--http-tokens-file"),
         ("handinger-mcp follow", "follow-up"),
     ] {

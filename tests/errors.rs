@@ -315,10 +315,14 @@ async fn a_refused_key_names_where_it_came_from() {
     client.cancel().await.unwrap();
 
     // From the shell too.
-    let out = command(&mock.base_url, Some(KEY), &["task", "x", "--retries", "0"])
-        .output()
-        .await
-        .unwrap();
+    let out = command(
+        &mock.base_url,
+        Some(KEY),
+        &["create", "x", "--retries", "0"],
+    )
+    .output()
+    .await
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -419,7 +419,7 @@ fn tasks_client() -> ClientConfig {
 }
 
 #[tokio::test]
-async fn clients_of_the_tasks_extension_get_mcp_tasks() {
+async fn clients_of_the_tasks_extension_get_handles() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(800))).await;
     let (transport, _) = TokioChildProcess::builder(command(
         &mock.base_url,

@@ -562,7 +562,7 @@ async fn the_command_line_survives_a_closed_stdout_and_non_utf8_arguments() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     let output = tokio::process::Command::new(crate::support::bin())
-        .arg("task")
+        .arg("create")
         .arg(std::ffi::OsStr::from_bytes(b"brief \xff"))
         .output()
         .await

@@ -4,9 +4,9 @@
 
 use handinger_mcp::{
     cli::CliWording,
+    delegation::NextStep,
     lsp::LspWording,
     mcp::McpWording,
-    tasks::NextStep,
     tools::{TOOLS, Wording},
 };
 
@@ -72,7 +72,7 @@ fn every_next_step_names_only_its_front_ends_tools() {
 /// setting's names and where it is set in its own terms.
 #[test]
 fn the_core_names_no_setting_and_each_front_end_words_it() {
-    use handinger_mcp::tasks::{TaskError, TaskFailure, TaskKind};
+    use handinger_mcp::delegation::{TaskError, TaskFailure, TaskKind};
     let error = TaskError {
         task_id: None,
         kind: TaskKind::New,

@@ -95,7 +95,7 @@ async fn the_command_line_keeps_the_folder_it_was_typed_in() {
     let out = command(
         &mock.base_url,
         Some(KEY),
-        &["task", "read it", "--file", "todo.txt"],
+        &["create", "read it", "--file", "todo.txt"],
     )
     .current_dir(home.path())
     .env("HOME", home.path())

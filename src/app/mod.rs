@@ -13,10 +13,10 @@ pub use settings::{Command, SERVER_MAX_OUTPUT_CHARS, Settings, UsageError, cli_c
 
 use crate::{
     cli,
+    delegation::TaskRunner,
     handinger::Client,
     jsonrpc, lsp,
     mcp::{self, streamable_http::HttpOptions},
-    tasks::TaskRunner,
     tools,
     workspace::WorkingDirectory,
 };

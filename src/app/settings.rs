@@ -13,10 +13,10 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, parser::Val
 
 use crate::{
     cli::CallOutput,
+    delegation::TaskOptions,
     handinger::ClientOptions,
     key::ApiKey,
     mcp::streamable_http::HttpOptions,
-    tasks::TaskOptions,
     tools::{self, TOOLS, ToolCall},
 };
 
@@ -77,10 +77,10 @@ enum OtherCommand {
     /// Print a man page (roff) to stdout: the command's, or one subcommand's;
     /// with --out-dir, write every page into a folder.
     Man {
-        /// The subcommand whose page to print (task, serve, ...).
+        /// The subcommand whose page to print (create, serve, ...).
         #[arg(value_name = "COMMAND")]
         page: Option<String>,
-        /// Write every page (handinger-mcp.1, handinger-mcp-task.1, ...) into DIR.
+        /// Write every page (handinger-mcp.1, handinger-mcp-create.1, ...) into DIR.
         #[arg(long, value_name = "DIR", conflicts_with = "page")]
         out_dir: Option<PathBuf>,
     },
@@ -379,7 +379,7 @@ mod tests {
             output,
             wait,
         } = parse(&[
-            "task",
+            "create",
             "--file",
             "a.csv",
             "Summarise",
@@ -433,10 +433,13 @@ mod tests {
     #[test]
     fn usage_errors_say_what_is_wrong_in_clap_terms() {
         let cases: &[(&[&str], &str)] = &[
-            (&["task"], "required arguments were not provided"),
-            (&["task", ""], "invalid value '' for '<INPUT>': it is empty"),
+            (&["create"], "required arguments were not provided"),
             (
-                &["task", "  "],
+                &["create", ""],
+                "invalid value '' for '<INPUT>': it is empty",
+            ),
+            (
+                &["create", "  "],
                 "invalid value '  ' for '<INPUT>': it is empty",
             ),
             (&["get", "a", "b"], "unexpected argument 'b'"),

@@ -26,11 +26,11 @@ use self::{
     },
 };
 use crate::{
+    delegation::{CallOutcome, Progress, Setting, TaskError, TaskFailure, TaskRunner},
     jsonrpc::{
         self, Admission, InFlight, Incoming, Kind, OutgoingQueue, ResponseError, code, id_key,
     },
     render::render_call,
-    tasks::{CallOutcome, Progress, Setting, TaskError, TaskFailure, TaskRunner},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
     workspace::{RootSource, Workspace},
 };

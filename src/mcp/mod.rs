@@ -1,8 +1,8 @@
 //! The MCP front-end: the tool table as MCP tools, progress, cancellation, roots
 //! and the MCP tasks extension, translated to and from the core.
 
+pub mod handles;
 pub mod streamable_http;
-pub mod task_table;
 pub mod transport;
 
 use std::{sync::Arc, time::Duration};
@@ -20,14 +20,14 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use task_table::{Found, Settled, TaskContext, TaskTable};
+use handles::{Found, HandleContext, HandleTable, Settled};
 
 use crate::{
-    render::{Link, Rendered, render_call},
-    tasks::{
+    delegation::{
         CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, TaskError, TaskFailure, TaskRunner,
         new_task_id,
     },
+    render::{Link, Rendered, render_call},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
     workspace::{RootSource, Workspace},
 };
@@ -157,8 +157,8 @@ pub struct HandingerServer {
     /// The client's roots, fetched when a call first needs them and dropped on
     /// `notifications/roots/list_changed`.
     client_roots: Arc<std::sync::Mutex<RootsCache>>,
-    /// Calls run as MCP tasks, for clients of the tasks extension.
-    mcp_tasks: TaskTable,
+    /// Calls run under task handles, for clients of the tasks extension.
+    handles: HandleTable,
 }
 
 /// Next steps in MCP terms: the tools by name, the key in the host's config.
@@ -238,8 +238,8 @@ impl Progress for McpProgress {
     }
 }
 
-/// Progress as the MCP task's status message.
-struct TaskStatusProgress(TaskContext);
+/// Progress as the task handle's status message.
+struct HandleStatusProgress(HandleContext);
 
 /// Progress nobody sees (a result fetched again for `tasks/get`).
 struct Unseen;
@@ -260,7 +260,7 @@ fn outcome_task_id(outcome: &CallOutcome) -> &str {
     }
 }
 
-impl Progress for TaskStatusProgress {
+impl Progress for HandleStatusProgress {
     async fn report(&mut self, _: Duration, message: String) {
         self.0.set_status_message(message);
     }
@@ -272,7 +272,7 @@ impl HandingerServer {
             calls: Calls::Local(runner),
             max_output_chars,
             client_roots: Arc::default(),
-            mcp_tasks: TaskTable::default(),
+            handles: HandleTable::default(),
         }
     }
 
@@ -283,7 +283,7 @@ impl HandingerServer {
             calls: Calls::Shared(runners),
             max_output_chars,
             client_roots: Arc::default(),
-            mcp_tasks: TaskTable::default(),
+            handles: HandleTable::default(),
         }
     }
 
@@ -422,10 +422,10 @@ impl HandingerServer {
             .map(|client| client.or_configured(runner.default_workspace()));
         let max_output_chars = self.max_output_chars;
         let id = format!("mcp_{}", &new_task_id()[4..]);
-        let seed = task_table::seed(id, TASK_POLL, "Sending the task to Handinger");
-        let task = self.mcp_tasks.spawn(seed, move |context| async move {
+        let seed = handles::seed(id, TASK_POLL, "Sending the task to Handinger");
+        let task = self.handles.spawn(seed, move |context| async move {
             let cancel = CancellationToken::new();
-            let mut progress = TaskStatusProgress(context.clone());
+            let mut progress = HandleStatusProgress(context.clone());
             let run = call.run(
                 &runner,
                 workspace,
@@ -459,7 +459,7 @@ impl HandingerServer {
                 },
             }
         });
-        tracing::info!(mcp_task = task.task_id, "call runs as an MCP task");
+        tracing::info!(mcp_task = task.task_id, "call runs under a task handle");
         CallToolResponse::Task(CreateTaskResult::new(task))
     }
 }
@@ -536,7 +536,7 @@ impl ServerHandler for HandingerServer {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        let (task, handinger_task_id) = match self.mcp_tasks.get(&request.task_id)? {
+        let (task, handinger_task_id) = match self.handles.get(&request.task_id)? {
             Found::Ready(task) => return Ok(GetTaskResult::new(task)),
             Found::Evicted {
                 task,
@@ -571,7 +571,7 @@ impl ServerHandler for HandingerServer {
         request: UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.mcp_tasks.update(&request.task_id)
+        self.handles.update(&request.task_id)
     }
 
     async fn cancel_task(
@@ -579,7 +579,7 @@ impl ServerHandler for HandingerServer {
         request: CancelTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.mcp_tasks.cancel(&request.task_id)
+        self.handles.cancel(&request.task_id)
     }
 
     /// rmcp hands a request of a known method whose params do not parse to this

@@ -31,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{HandingerServer, SharedRunners};
 use crate::{
+    delegation::TaskRunner,
     key::KeySource,
-    tasks::TaskRunner,
     units::{count_setting, seconds_setting, size_setting},
     workspace::Workspace,
 };

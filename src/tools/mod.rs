@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rmcp::model::JsonObject;
 
-use crate::tasks::{NextStep, Setting, TaskError};
+use crate::delegation::{NextStep, Setting, TaskError};
 pub use table::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs, TOOLS, ToolCall, ToolId};
 
 /// Hints for clients about what a tool does (MCP's tool annotations).

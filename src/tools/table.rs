@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Hints, ToolSpec};
 use crate::{
     budget::Budget,
+    delegation::{CallOutcome, Progress, TaskError, TaskKind, TaskRequest, TaskRunner},
     render::TaskResult,
     schema,
-    tasks::{CallOutcome, Progress, TaskError, TaskKind, TaskRequest, TaskRunner},
     workspace::Workspace,
 };
 
@@ -52,7 +52,7 @@ pub const TOOLS: &[ToolSpec] = &[
             result has status \"running\" and the work goes on; call get_task with the taskId to \
             get it. Every call starts new (billed) work.",
         lsp_command: "handinger.createTask",
-        cli_verb: "task",
+        cli_verb: "create",
         input_schema: schema::input_schema::<CreateTaskArgs>,
         output_schema: schema::output_schema::<TaskResult>,
         cli_args: <CreateTaskArgs as clap::Args>::augment_args,
@@ -139,7 +139,7 @@ impl ToolCall {
         }
     }
 
-    /// Whether the call starts work (and may run as an MCP task).
+    /// Whether the call starts work (and may run under an MCP task handle).
     pub fn starts_work(&self) -> bool {
         !matches!(self, ToolCall::GetTask(_))
     }

@@ -192,7 +192,7 @@ pub fn mcpb_manifest() -> (Value, Vec<String>) {
 }
 
 /// A runner for in-process tests, pointed at a closed port.
-pub fn offline_runner() -> std::sync::Arc<handinger_mcp::tasks::TaskRunner> {
+pub fn offline_runner() -> std::sync::Arc<handinger_mcp::delegation::TaskRunner> {
     let args = [
         "handinger-mcp",
         "--base-url",

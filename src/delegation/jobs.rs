@@ -250,7 +250,7 @@ fn prune(entries: &mut HashMap<String, Job>, now: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{handinger::Worker, tasks::TaskKind};
+    use crate::{delegation::TaskKind, handinger::Worker};
 
     fn outcome(task_id: &str) -> CallResult {
         Ok(TaskOutcome {

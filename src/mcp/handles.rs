@@ -1,12 +1,14 @@
-//! The MCP tasks extension's table (stdio): each call a client runs as an MCP
-//! task, its status while it runs, and its result once it ends, bounded.
+//! Task handles (stdio): the MCP tasks extension's record of each call a client
+//! runs as an MCP "task" (here called a task handle, since a task is always the
+//! Handinger task), its status while it runs, and its result once it ends,
+//! bounded.
 //!
 //! rmcp's own task manager keeps every result whole until its TTL passes, with
 //! no bound on their count or size. Here at most [`MAX_WHOLE_RESULTS`] results
 //! and [`MAX_RESULT_BYTES`] of them are kept whole; older ones are evicted to
 //! the Handinger taskId they answer, and `tasks/get` fetches them again from the
 //! API. Entries themselves go after [`KEEP_FOR`], and past [`MAX_ENTRIES`] the
-//! oldest finished ones go first; a task still running is never dropped.
+//! oldest finished ones go first; a handle still running is never dropped.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -21,7 +23,7 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::tasks::jobs::KEEP_FOR;
+use crate::delegation::jobs::KEEP_FOR;
 
 /// Results kept whole at most; older ones are kept as their taskId only.
 pub const MAX_WHOLE_RESULTS: usize = 256;
@@ -30,7 +32,7 @@ pub const MAX_RESULT_BYTES: usize = 32 * 1024 * 1024;
 /// Entries (running or finished) kept at most; the oldest finished go first.
 pub const MAX_ENTRIES: usize = 10_000;
 
-/// How a task's operation ended.
+/// How a handle's operation ended.
 pub enum Settled {
     /// A tool result (an error result included), and the Handinger task it
     /// answers, when one was named.
@@ -43,7 +45,7 @@ pub enum Settled {
 
 /// What `tasks/get` finds.
 pub enum Found {
-    /// The task as it stands (running, or finished with its result at hand).
+    /// The handle as it stands (running, or finished with its result at hand).
     Ready(DetailedTask),
     /// Finished, its result evicted: fetch the answer of this Handinger task.
     Evicted {
@@ -52,18 +54,18 @@ pub enum Found {
     },
 }
 
-/// A running task's view of its entry: the status message, and the client's
+/// A running handle's view of its entry: the status message, and the client's
 /// request to cancel.
 #[derive(Clone)]
-pub struct TaskContext {
+pub struct HandleContext {
     id: String,
     table: Arc<Mutex<Inner>>,
     cancel: CancellationToken,
 }
 
-impl TaskContext {
+impl HandleContext {
     pub fn set_status_message(&self, message: String) {
-        let mut inner = self.table.lock().expect("task table lock");
+        let mut inner = self.table.lock().expect("handle table lock");
         if let Some(entry) = inner.entries.get_mut(&self.id) {
             entry.task.status_message = Some(message);
             entry.task.last_updated_at = current_timestamp();
@@ -102,21 +104,21 @@ struct Inner {
 
 /// The table; clones share it.
 #[derive(Clone, Default)]
-pub struct TaskTable {
+pub struct HandleTable {
     inner: Arc<Mutex<Inner>>,
 }
 
-impl TaskTable {
-    /// Start `operation` as an MCP task and return the task to answer with.
+impl HandleTable {
+    /// Start `operation` under a new task handle and return the handle to answer with.
     pub fn spawn<F, Fut>(&self, seed: Task, operation: F) -> Task
     where
-        F: FnOnce(TaskContext) -> Fut,
+        F: FnOnce(HandleContext) -> Fut,
         Fut: Future<Output = Settled> + Send + 'static,
     {
         let id = seed.task_id.clone();
         let cancel = CancellationToken::new();
         {
-            let mut inner = self.inner.lock().expect("task table lock");
+            let mut inner = self.inner.lock().expect("handle table lock");
             inner.sweep();
             inner.entries.insert(
                 id.clone(),
@@ -129,7 +131,7 @@ impl TaskTable {
                 },
             );
         }
-        let context = TaskContext {
+        let context = HandleContext {
             id: id.clone(),
             table: self.inner.clone(),
             cancel,
@@ -138,14 +140,17 @@ impl TaskTable {
         let table = self.inner.clone();
         tokio::spawn(async move {
             let settled = settled.await;
-            table.lock().expect("task table lock").settle(&id, settled);
+            table
+                .lock()
+                .expect("handle table lock")
+                .settle(&id, settled);
         });
         seed
     }
 
     /// `tasks/get`.
     pub fn get(&self, id: &str) -> Result<Found, ErrorData> {
-        let mut inner = self.inner.lock().expect("task table lock");
+        let mut inner = self.inner.lock().expect("handle table lock");
         inner.sweep();
         let entry = inner.entries.get(id).ok_or_else(|| unknown(id))?;
         let payload = match &entry.outcome {
@@ -169,22 +174,22 @@ impl TaskTable {
     /// `tasks/cancel`: the operation is asked to stop (the Handinger task goes
     /// on; only the bridge stops waiting).
     pub fn cancel(&self, id: &str) -> Result<(), ErrorData> {
-        let inner = self.inner.lock().expect("task table lock");
+        let inner = self.inner.lock().expect("handle table lock");
         let entry = inner.entries.get(id).ok_or_else(|| unknown(id))?;
         entry.cancel.cancel();
         Ok(())
     }
 
     /// `tasks/update`: this server asks for no input, so there is nothing to
-    /// take; an unknown task is still an error.
+    /// take; an unknown handle is still an error.
     pub fn update(&self, id: &str) -> Result<(), ErrorData> {
-        let inner = self.inner.lock().expect("task table lock");
+        let inner = self.inner.lock().expect("handle table lock");
         inner.entries.get(id).map(|_| ()).ok_or_else(|| unknown(id))
     }
 
     /// How many results are kept whole, and their bytes (for tests).
     pub fn kept(&self) -> (usize, usize) {
-        let inner = self.inner.lock().expect("task table lock");
+        let inner = self.inner.lock().expect("handle table lock");
         (inner.whole_results, inner.whole_bytes)
     }
 }
@@ -286,7 +291,7 @@ impl Inner {
     }
 }
 
-/// A fresh MCP task for `tasks/get` polling every `poll`.
+/// A fresh task handle for `tasks/get` polling every `poll`.
 pub fn seed(id: String, poll: Duration, message: &str) -> Task {
     let now = current_timestamp();
     Task::new(id, TaskStatus::Working, now.clone(), now)
@@ -310,7 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn results_past_the_bounds_are_evicted_to_their_task_id_oldest_first() {
-        let table = TaskTable::default();
+        let table = HandleTable::default();
         let total = MAX_WHOLE_RESULTS + 10;
         for n in 0..total {
             let id = format!("mcp_{n}");
@@ -346,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn bytes_are_bounded_too() {
-        let table = TaskTable::default();
+        let table = HandleTable::default();
         for n in 0..40 {
             table.spawn(
                 seed(format!("big_{n}"), Duration::from_secs(1), "m"),
