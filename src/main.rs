@@ -1,5 +1,5 @@
-//! Entry point: everything is wired in the composition root.
+//! Entry point: everything is wired in the library's composition root.
 
 fn main() -> std::process::ExitCode {
-    handinger_mcp::app::main()
+    handinger_mcp::run()
 }

@@ -681,7 +681,7 @@ async fn man_pages_cover_every_subcommand_and_flag() {
     )
     .await;
     assert_eq!(written.code, 0, "{}", written.stderr);
-    let mut command = handinger_mcp::app::cli_command().disable_help_subcommand(true);
+    let mut command = handinger_mcp::cli_command().disable_help_subcommand(true);
     command.build();
     let mut pages = vec![("handinger-mcp.1".to_owned(), command.clone())];
     for sub in command.get_subcommands() {

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use handinger_mcp::{
-    app::{Command, cli_command},
-    lsp::commands,
-};
+use handinger_mcp::{Command, TOOLS, cli_command};
+
+/// The LSP-style mode's commands: one per tool.
+fn commands() -> Vec<&'static str> {
+    TOOLS.iter().map(|tool| tool.lsp_command).collect()
+}
 use serde_json::Value;
 
 /// What a snippet makes the host run.

@@ -193,7 +193,7 @@ async fn without_a_key_tools_list_and_calls_say_how_to_set_it() {
     )
     .await;
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), handinger_mcp::tools::TOOLS.len());
+    assert_eq!(tools.len(), handinger_mcp::TOOLS.len());
     let result = call(&client, "create_task", json!({"input": "hi"})).await;
     assert_tool_error(
         &result,

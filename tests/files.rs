@@ -371,66 +371,6 @@ async fn client_roots_win_and_are_re_read_when_they_change() {
 }
 
 #[tokio::test]
-async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
-    use handinger_mcp::{
-        app::Command,
-        handinger::{ApiError, Client, CreateTaskBody},
-        key::ApiKey,
-        workspace::{RootSource, Workspace},
-    };
-    let ws = tempfile::tempdir().unwrap();
-    let path = write(ws.path(), "log.txt", &pattern(500_000, 3));
-    let mock = MockApi::start().await;
-    let Command::Serve { settings, .. } =
-        Command::parse_from(["handinger-mcp", "--base-url", &mock.base_url], |name| {
-            (name == "HANDINGER_API_KEY").then(|| KEY.to_owned())
-        })
-        .unwrap()
-    else {
-        panic!("serve config")
-    };
-    let key: ApiKey = settings.tasks.key.resolve().unwrap();
-    let workspace = Workspace::new(&[ws.path().to_owned()], RootSource::Configured);
-    let files = workspace
-        .attach(&["log.txt".into()], settings.tasks.attach_limits)
-        .unwrap();
-    // The file is truncated after the check, before the upload.
-    std::fs::write(&path, b"short now").unwrap();
-    let client = Client::new(settings.client.clone());
-    let body = CreateTaskBody {
-        input: "x".into(),
-        budget: None,
-        task_id: "tsk_changed".into(),
-        worker_id: None,
-    };
-    let body_sent = std::sync::Arc::default();
-    let error = client
-        .create_task(&key, &body, &files, &body_sent)
-        .await
-        .unwrap_err();
-    assert!(
-        !body_sent.load(std::sync::atomic::Ordering::Acquire),
-        "a cut upload is not counted as sent"
-    );
-    match &error {
-        ApiError::UploadAborted { reason } => {
-            assert!(
-                reason.contains("shrank") && reason.contains("checked at 500000"),
-                "{reason}"
-            )
-        }
-        other => panic!("expected UploadAborted, got {other:?}"),
-    }
-    assert!(!error.may_have_run());
-    assert!(
-        mock.task_posts()
-            .iter()
-            .all(|r| r.parts.iter().all(|p| p.len != 500_000)),
-        "no complete upload reached the server"
-    );
-}
-
-#[tokio::test]
 async fn an_unreadable_file_is_refused_naming_the_reason() {
     use std::os::unix::fs::PermissionsExt;
     let ws = tempfile::tempdir().unwrap();

@@ -233,7 +233,7 @@ async fn schemas_load_in_draft_07_and_2020_12_validators_and_results_validate() 
     }
     assert!(out.status.success(), "{stderr}");
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let schemas = 2 * handinger_mcp::tools::TOOLS.len();
+    let schemas = 2 * handinger_mcp::TOOLS.len();
     assert_eq!(seen, serde_json::json!({"schemas": schemas, "results": 2}));
 }
 

@@ -327,7 +327,7 @@ async fn the_claude_desktop_bundle_validates_unpacks_and_runs_as_its_manifest_sa
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    let table: Vec<&str> = handinger_mcp::tools::TOOLS.iter().map(|t| t.name).collect();
+    let table: Vec<&str> = handinger_mcp::TOOLS.iter().map(|t| t.name).collect();
     assert_eq!(tools, table, "the bundle's tools are the table's");
     let server = &manifest["server"];
     assert_eq!(server["type"], "binary");

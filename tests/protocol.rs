@@ -73,7 +73,7 @@ async fn the_2026_discover_flow_serves_tools() {
     assert_eq!(info.server_info.as_ref().unwrap().name, "handinger-mcp");
     assert_eq!(
         client.list_all_tools().await.unwrap().len(),
-        handinger_mcp::tools::TOOLS.len()
+        handinger_mcp::TOOLS.len()
     );
     let result = call(&client, "create_task", json!({"input": "new protocol"})).await;
     assert!(text(&result).contains("Answer to: new protocol"));
@@ -281,7 +281,7 @@ async fn end_of_input_answers_every_request_already_read() {
             let tools = answers.iter().find(|a| a["id"] == 2).unwrap();
             assert_eq!(
                 tools["result"]["tools"].as_array().unwrap().len(),
-                handinger_mcp::tools::TOOLS.len()
+                handinger_mcp::TOOLS.len()
             );
             let status = tokio::time::timeout(Duration::from_secs(5), session.child.wait())
                 .await

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -412,16 +411,11 @@ proptest! {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
             let runner = crate::support::offline_runner();
-            let server = handinger_mcp::mcp::HandingerServer::new(runner, 1000);
             let (client_side, server_side) = tokio::io::duplex(1 << 20);
             let (server_read, server_write) = tokio::io::split(server_side);
-            let transport = handinger_mcp::mcp::transport::LineTransport::new(
-                server_read, server_write, 8, tokio_util::sync::CancellationToken::new());
-            tokio::spawn(async move {
-                if let Ok(service) = server.serve(transport).await {
-                    let _ = service.waiting().await;
-                }
-            });
+            let limits = handinger_mcp::StdioLimits { max_output_chars: 1000, max_in_flight: 8 };
+            tokio::spawn(handinger_mcp::serve_mcp_stdio(
+                runner, limits, server_read, server_write, tokio_util::sync::CancellationToken::new()));
             let (read, mut write) = tokio::io::split(client_side);
             let mut replies = BufReader::new(read).lines();
             let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
@@ -460,8 +454,8 @@ proptest! {
             let runner = crate::support::offline_runner();
             let (client_side, server_side) = tokio::io::duplex(1 << 20);
             let (server_read, server_write) = tokio::io::split(server_side);
-            let limits = handinger_mcp::lsp::SessionLimits { max_output_chars: 1000, max_in_flight: 8 };
-            tokio::spawn(handinger_mcp::lsp::serve(runner, limits, server_read, server_write));
+            let limits = handinger_mcp::SessionLimits { max_output_chars: 1000, max_in_flight: 8 };
+            tokio::spawn(handinger_mcp::serve_lsp(runner, limits, server_read, server_write));
             let (mut read, mut write) = tokio::io::split(client_side);
             let frame = |body: &str| format!("Content-Length: {}\r\n\r\n{body}", body.len());
             let mut input = frame(&json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {}}).to_string());

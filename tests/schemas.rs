@@ -50,7 +50,7 @@ fn tools_file() -> PathBuf {
 
 #[test]
 fn the_schema_file_matches_the_table() {
-    check_golden(&tools_file(), &handinger_mcp::tools::listing());
+    check_golden(&tools_file(), &handinger_mcp::tool_listing());
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn schema_command_prints_the_same_schemas() {
         .unwrap();
     assert!(out.status.success());
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, handinger_mcp::tools::listing());
+    assert_eq!(printed, handinger_mcp::tool_listing());
 }
 
 /// What an MCP client receives from tools/list is exactly the generated file.
@@ -110,7 +110,7 @@ fn schemas_have_nothing_strict_validators_warn_about() {
             _ => {}
         }
     }
-    let schemas = handinger_mcp::tools::listing();
+    let schemas = handinger_mcp::tool_listing();
     let mut problems = Vec::new();
     walk(&schemas, "", &mut problems);
     assert!(problems.is_empty(), "{problems:#?}");

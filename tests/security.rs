@@ -3,8 +3,7 @@
 //! overflow, and a shutdown in the middle of an upload.
 
 use std::{
-    io::Read,
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     sync::{
         Arc,
@@ -13,7 +12,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use handinger_mcp::workspace::{AttachLimits, RootSource, Workspace};
 use rmcp::{RoleClient, service::RunningService};
 use serde_json::json;
 
@@ -22,92 +20,9 @@ use crate::support::{
     mock::default_handler,
     raw::RawSession,
     roots::{RootsClient, create_with_files},
+    swap::keep_exchanging,
     text,
 };
-
-const LIMITS: AttachLimits = AttachLimits {
-    max_file_bytes: 1 << 20,
-    max_total_bytes: 1 << 20,
-    max_files: 4,
-    allow_hard_links: false,
-};
-
-/// Swap two directory entries atomically, again and again, until `stop`.
-fn keep_exchanging(dir: PathBuf, a: &'static str, b: &'static str, stop: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            rustix::fs::renameat_with(
-                rustix::fs::CWD,
-                dir.join(a),
-                rustix::fs::CWD,
-                dir.join(b),
-                rustix::fs::RenameFlags::EXCHANGE,
-            )
-            .expect("renameat2 RENAME_EXCHANGE");
-            // Let the checking thread run too, on a loaded machine with two cores.
-            std::thread::yield_now();
-        }
-    });
-}
-
-/// Attach `given` while its entry is being swapped, until both outcomes were seen
-/// (sent, and refused) at least `rounds` times in all, or 20 s passed: the race
-/// must really have run both ways for the test to mean anything. Every upload
-/// body (read from the checked handle, as the upload reads it) must be the
-/// inside file's bytes.
-fn race(root: &Path, given: &str, rounds: usize) -> (usize, usize) {
-    let workspace = Workspace::new(&[root.to_owned()], RootSource::Configured);
-    let (mut sent, mut refused) = (0, 0);
-    let budget = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while (sent + refused < rounds || sent == 0 || refused == 0)
-        && std::time::Instant::now() < budget
-    {
-        match workspace.attach(&[given.to_owned()], LIMITS) {
-            Ok(files) => {
-                let mut bytes = Vec::new();
-                (&files[0].file).read_to_end(&mut bytes).unwrap();
-                assert_eq!(bytes, b"inside bytes", "outside bytes would have been sent");
-                sent += 1;
-            }
-            Err(_) => refused += 1,
-        }
-    }
-    (sent, refused)
-}
-
-#[test]
-fn a_file_swapped_for_a_symlink_mid_check_never_sends_outside_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ws");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::write(dir.path().join("secret.txt"), "OUTSIDE SECRET").unwrap();
-    std::fs::write(root.join("a.txt"), "inside bytes").unwrap();
-    std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("swap")).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    keep_exchanging(root.clone(), "a.txt", "swap", stop.clone());
-    let (sent, refused) = race(&root, "a.txt", 2000);
-    stop.store(true, Ordering::Relaxed);
-    eprintln!("file swap: {sent} sent, {refused} refused, 0 outside");
-    assert!(sent > 0 && refused > 0, "the race ran both ways");
-}
-
-#[test]
-fn a_directory_component_swapped_for_a_symlink_never_sends_outside_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ws");
-    let outside = dir.path().join("outside");
-    std::fs::create_dir_all(root.join("sub")).unwrap();
-    std::fs::create_dir(&outside).unwrap();
-    std::fs::write(root.join("sub/a.txt"), "inside bytes").unwrap();
-    std::fs::write(outside.join("a.txt"), "OUTSIDE SECRET").unwrap();
-    std::os::unix::fs::symlink(&outside, root.join("swap")).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    keep_exchanging(root.clone(), "sub", "swap", stop.clone());
-    let (sent, refused) = race(&root, "sub/a.txt", 2000);
-    stop.store(true, Ordering::Relaxed);
-    eprintln!("directory swap: {sent} sent, {refused} refused, 0 outside");
-    assert!(sent > 0 && refused > 0, "the race ran both ways");
-}
 
 /// Send `count` create_task calls attaching `file`, fifty at a time (the server
 /// stops reading while its answers go unread), and read every answer.

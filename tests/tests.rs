@@ -22,5 +22,4 @@ mod schemas;
 mod security;
 mod tls;
 mod tools;
-mod wording;
 mod workspaces;

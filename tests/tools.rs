@@ -158,7 +158,7 @@ async fn long_answers_are_cut_with_a_marker_in_both_forms() {
 /// LSP-style mode's commands, the command line's verbs and the files in schemas/.
 #[tokio::test]
 async fn every_front_end_exposes_exactly_the_table_of_tools() {
-    use handinger_mcp::tools::TOOLS;
+    use handinger_mcp::TOOLS;
     use std::collections::BTreeSet;
     let set = |items: Vec<String>| items.into_iter().collect::<BTreeSet<_>>();
 
@@ -194,7 +194,7 @@ async fn every_front_end_exposes_exactly_the_table_of_tools() {
     );
 
     let not_tools = ["serve", "doctor", "schema", "completions", "man", "help"];
-    let verbs: Vec<String> = handinger_mcp::app::cli_command()
+    let verbs: Vec<String> = handinger_mcp::cli_command()
         .get_subcommands()
         .map(|c| c.get_name().to_owned())
         .filter(|name| !not_tools.contains(&name.as_str()))
@@ -234,14 +234,14 @@ fn first_sentence(text: &str) -> &str {
 /// tools that exist (a renamed or removed tool fails here).
 #[test]
 fn no_list_of_tools_is_kept_by_hand() {
-    use handinger_mcp::tools::TOOLS;
+    use handinger_mcp::TOOLS;
     let (manifest, _) = support::mcpb_manifest();
     assert!(
         manifest.get("tools").is_none(),
         "packaging/mcpb/manifest.json lists tools; packaging/build fills them from the table"
     );
 
-    let instructions = handinger_mcp::mcp::instructions();
+    let instructions = handinger_mcp::instructions();
     for tool in TOOLS {
         let line = format!(
             "\n- {}: {}.",

@@ -3,13 +3,15 @@
 //! main.rs only calls [`main`].
 
 mod settings;
+#[cfg(test)]
+mod wording_tests;
 
 use std::{io::IsTerminal, process::ExitCode, sync::Arc};
 
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
 
-pub use settings::{Command, SERVER_MAX_OUTPUT_CHARS, Settings, UsageError, cli_command};
+pub use settings::{Command, Settings, UsageError, cli_command};
 
 use crate::{
     cli,

@@ -20,7 +20,7 @@ use futures_util::{FutureExt, future::Fuse};
 use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
-pub use id::{MAX_TASK_ID_CHARS, TASK_ID_RANDOM_CHARS, is_task_id, new_task_id};
+pub use id::{MAX_TASK_ID_CHARS, is_task_id, new_task_id};
 
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},

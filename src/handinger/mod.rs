@@ -572,6 +572,87 @@ mod tests {
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 
+    /// A server on loopback that reads and counts every byte it is sent and never
+    /// answers: whatever fails, fails on the client's side.
+    async fn sink() -> (Url, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(read) = socket.read(&mut buffer).await {
+                        if read == 0 {
+                            break;
+                        }
+                        counter.fetch_add(read, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        (url, received)
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changes_size_during_the_upload_fails_the_call() {
+        use crate::workspace::{AttachLimits, RootSource, Workspace};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.txt");
+        std::fs::write(&path, vec![b'x'; 500_000]).unwrap();
+        let workspace = Workspace::new(&[dir.path().to_owned()], RootSource::Configured);
+        let limits = AttachLimits {
+            max_file_bytes: 1 << 20,
+            max_total_bytes: 1 << 20,
+            max_files: 1,
+            allow_hard_links: false,
+        };
+        let files = workspace.attach(&["log.txt".into()], limits).unwrap();
+        // The file is truncated after the check, before the upload.
+        std::fs::write(&path, b"short now").unwrap();
+        let (base_url, received) = sink().await;
+        let client = Client::new(ClientOptions {
+            base_url,
+            allow_insecure_http: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retries: 0,
+            max_retry_wait: Duration::ZERO,
+            files_field: "files".into(),
+        });
+        let body = CreateTaskBody {
+            input: "x".into(),
+            budget: None,
+            task_id: "tsk_changed".into(),
+            worker_id: None,
+        };
+        let body_sent = Arc::default();
+        let key = ApiKey::new("hdg_test".into());
+        let error = client
+            .create_task(&key, &body, &files, &body_sent)
+            .await
+            .unwrap_err();
+        assert!(
+            !body_sent.load(Ordering::Acquire),
+            "a cut upload is not counted as sent"
+        );
+        match &error {
+            ApiError::UploadAborted { reason } => assert!(
+                reason.contains("shrank") && reason.contains("checked at 500000"),
+                "{reason}"
+            ),
+            other => panic!("expected UploadAborted, got {other:?}"),
+        }
+        assert!(!error.may_have_run());
+        assert!(
+            received.load(Ordering::Relaxed) < 500_000,
+            "no complete upload reached the server"
+        );
+    }
+
     #[test]
     fn ids_cannot_escape_their_path_segment() {
         assert_eq!(

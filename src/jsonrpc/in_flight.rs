@@ -54,11 +54,6 @@ impl<T> InFlight<T> {
         }
     }
 
-    /// The call limit, for "server busy" messages.
-    pub fn max_calls(&self) -> usize {
-        self.max_calls
-    }
-
     /// Take a slot for request `key` if one is free.
     pub fn try_admit(&self, key: &str, kind: Kind, value: T) -> Admission {
         let mut held = self.held.lock().expect("in-flight lock");

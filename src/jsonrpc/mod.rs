@@ -11,12 +11,12 @@ mod sniff;
 
 use std::time::Duration;
 
-pub use in_flight::{Admission, InFlight, Kind, LIVENESS_SLOTS};
+pub use in_flight::{Admission, InFlight, Kind};
 pub use message::{
     ID_SCAN_BYTES, Incoming, ResponseError, code, error_response, id_key, notification, recover_id,
-    response, result_response,
+    response,
 };
-pub use outgoing::{Closed, Encode, OUTGOING_QUEUE, OutgoingQueue, Reserved};
+pub use outgoing::OutgoingQueue;
 pub use sniff::{Framing, sniff_framing};
 
 /// How long requests still in flight at end of input get to be answered.

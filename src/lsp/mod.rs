@@ -76,7 +76,7 @@ impl Session {
 
 /// Serve the LSP-style protocol on `input`/`output` until `exit` or end of input;
 /// at end of input, the commands already read are answered first (at most
-/// [`jsonrpc::DRAIN_LIMIT`]).
+/// 2 s).
 pub async fn serve<R, W>(
     runner: Arc<TaskRunner>,
     limits: SessionLimits,

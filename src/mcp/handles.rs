@@ -187,7 +187,8 @@ impl HandleTable {
         inner.entries.get(id).map(|_| ()).ok_or_else(|| unknown(id))
     }
 
-    /// How many results are kept whole, and their bytes (for tests).
+    /// How many results are kept whole, and their bytes.
+    #[cfg(test)]
     pub fn kept(&self) -> (usize, usize) {
         let inner = self.inner.lock().expect("handle table lock");
         (inner.whole_results, inner.whole_bytes)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rmcp::model::JsonObject;
 
 use crate::delegation::{NextStep, Setting, TaskError};
-pub use table::{CreateTaskArgs, FollowUpTaskArgs, GetTaskArgs, TOOLS, ToolCall, ToolId};
+pub use table::{TOOLS, ToolCall, ToolId};
 
 /// Hints for clients about what a tool does (MCP's tool annotations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -100,6 +100,8 @@ pub const TOOLS: &[ToolSpec] = &[
 
 /// A call of one tool with its parsed arguments: the handlers.
 #[derive(Debug, Clone)]
+// Each variant is named after its tool (create_task, ...).
+#[allow(clippy::enum_variant_names)]
 pub enum ToolCall {
     CreateTask(CreateTaskArgs),
     FollowUpTask(FollowUpTaskArgs),

@@ -746,6 +746,9 @@ pub fn content_type_for(file_name: &str) -> String {
         .to_owned()
 }
 
+#[cfg(all(test, target_os = "linux"))]
+mod swap_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod lsp;
 pub mod mock;
 pub mod raw;
 pub mod roots;
+pub mod swap;
 pub mod tls;
 
 use std::{process::Stdio, time::Duration};
@@ -192,7 +193,7 @@ pub fn mcpb_manifest() -> (Value, Vec<String>) {
 }
 
 /// A runner for in-process tests, pointed at a closed port.
-pub fn offline_runner() -> std::sync::Arc<handinger_mcp::delegation::TaskRunner> {
+pub fn offline_runner() -> std::sync::Arc<handinger_mcp::TaskRunner> {
     let args = [
         "handinger-mcp",
         "--base-url",
@@ -202,12 +203,12 @@ pub fn offline_runner() -> std::sync::Arc<handinger_mcp::delegation::TaskRunner>
         "--wait",
         "0.2",
     ];
-    let handinger_mcp::app::Command::Serve { settings, .. } =
-        handinger_mcp::app::Command::parse_from(args, |_| None).expect("valid flags")
+    let handinger_mcp::Command::Serve { settings, .. } =
+        handinger_mcp::Command::parse_from(args, |_| None).expect("valid flags")
     else {
         unreachable!("no subcommand means serve")
     };
-    std::sync::Arc::new(handinger_mcp::app::runner(&settings))
+    std::sync::Arc::new(handinger_mcp::runner(&settings))
 }
 
 /// Call create_task attaching `file` and check it is refused with every one of

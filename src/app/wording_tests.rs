@@ -2,7 +2,7 @@
 //! it offers: MCP its tools, the LSP-style mode its commands, the command line
 //! shell lines.
 
-use handinger_mcp::{
+use crate::{
     cli::CliWording,
     delegation::NextStep,
     lsp::LspWording,
@@ -72,7 +72,7 @@ fn every_next_step_names_only_its_front_ends_tools() {
 /// setting's names and where it is set in its own terms.
 #[test]
 fn the_core_names_no_setting_and_each_front_end_words_it() {
-    use handinger_mcp::delegation::{TaskError, TaskFailure, TaskKind};
+    use crate::delegation::{TaskError, TaskFailure, TaskKind};
     let error = TaskError {
         task_id: None,
         kind: TaskKind::New,
