@@ -56,7 +56,7 @@ async fn tools_are_listed_and_called_over_http_without_a_session() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
+    assert_eq!(names, crate::support::tool_names());
 
     let called = post(
         &http,

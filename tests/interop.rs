@@ -25,6 +25,10 @@ async fn python_sdk_client(script: &str, args: &[&str]) -> Option<Value> {
     let out = tokio::process::Command::new(&python)
         .arg(&path)
         .args(args)
+        .env(
+            crate::support::EXPECTED_TOOLS,
+            crate::support::tool_names().join(","),
+        )
         .output()
         .await
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
@@ -103,7 +107,7 @@ async fn inspector_lists_strictly_and_calls_in_both_eras(
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["create_task", "follow_up_task", "get_task"]);
+    assert_eq!(names, crate::support::tool_names());
 
     for era in ["legacy", "modern"] {
         let input = serde_json::json!({"input": format!("from the inspector, {era}")}).to_string();
@@ -255,6 +259,10 @@ async fn typescript_sdk_client(args: &[&str]) -> Option<Value> {
         .arg(format!("{root}/tests/interop/ts_client.mjs"))
         .arg(&sdk)
         .args(args)
+        .env(
+            crate::support::EXPECTED_TOOLS,
+            crate::support::tool_names().join(","),
+        )
         .output()
         .await
         .expect("node runs");
@@ -313,6 +321,10 @@ async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
                 "/tests/interop/python2_client.py"
             ))
             .args([mode, bin(), &mock.base_url])
+            .env(
+                crate::support::EXPECTED_TOOLS,
+                crate::support::tool_names().join(","),
+            )
             .output()
             .await
             .unwrap();

@@ -41,14 +41,7 @@ async fn lifecycle_and_execute_command_with_files_relative_to_the_root() {
     let mut session = initialized(&mock, &[], Some(root.path())).await;
     let init = &session.seen[0];
     let commands = init["result"]["capabilities"]["executeCommandProvider"]["commands"].clone();
-    assert_eq!(
-        commands,
-        json!([
-            "handinger.createTask",
-            "handinger.followUpTask",
-            "handinger.getTask"
-        ])
-    );
+    assert_eq!(commands, json!(crate::support::lsp_commands()));
 
     let created = session
         .request(

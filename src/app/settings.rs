@@ -189,7 +189,13 @@ impl UsageError {
 pub fn cli_command() -> clap::Command {
     let mut command = OtherCommand::augment_subcommands(TopLevel::command());
     for tool in TOOLS {
-        command = command.subcommand(CallOutput::augment_args(tool.cli_command()));
+        // The verb's help names its tool (not the output flags' doc).
+        let about = format!(
+            "{}, and print the answer (the tool {})",
+            tool.title, tool.name
+        );
+        let verb = CallOutput::augment_args(tool.cli_command()).about(about);
+        command = command.subcommand(verb);
     }
     empty_env_as_unset(command)
 }

@@ -6,6 +6,7 @@ Sends CLIENT_KEY as the Handinger-Api-Key header. Prints one JSON line with what
 it saw; exits non-zero on any mismatch.
 """
 
+import os
 import asyncio
 import json
 import sys
@@ -22,7 +23,7 @@ async def main(url: str, client_key: str) -> None:
             assert init.serverInfo.name == "handinger-mcp", init.serverInfo
             listed = await session.list_tools()
             names = sorted(tool.name for tool in listed.tools)
-            assert names == ["create_task", "follow_up_task", "get_task"], names
+            assert names == os.environ["EXPECTED_TOOLS"].split(","), names
 
             progress = []
 

@@ -254,3 +254,16 @@ pub fn assert_tool_error(result: &CallToolResult, needles: &[&str]) {
         "the key leaked into an error: {message}"
     );
 }
+
+/// The table's tool names, in order: what every client must list.
+pub fn tool_names() -> Vec<&'static str> {
+    handinger_mcp::TOOLS.iter().map(|t| t.name).collect()
+}
+
+/// The table's LSP commands, in order.
+pub fn lsp_commands() -> Vec<&'static str> {
+    handinger_mcp::TOOLS.iter().map(|t| t.lsp_command).collect()
+}
+
+/// The variable the interop clients read their expected tool names from.
+pub const EXPECTED_TOOLS: &str = "EXPECTED_TOOLS";
