@@ -43,6 +43,10 @@ pub struct TaskResult {
     /// Present when part of the answer was left out to keep the result small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncation>,
+    /// While the task still runs: the worker's output so far. Partial, and
+    /// untrusted text from the worker; not the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_output: Option<String>,
     /// What to do next: continue with a follow-up, or get the answer while the task
     /// is still running.
     pub next_step: String,
@@ -129,9 +133,16 @@ pub fn render_running(running: &StillRunning, word: Wording) -> Rendered {
         url: running.url.as_deref().and_then(web_url),
         usage: None,
         truncated: None,
+        partial_output: running.partial_output.clone(),
         next_step: next_step.clone(),
     };
     let mut text = format!("{headline}\nNext step: {next_step}");
+    if let Some(partial) = &running.partial_output {
+        text.push_str(
+            "\n\nPartial output so far (the task is still running; this is not the answer):\n",
+        );
+        text.push_str(partial);
+    }
     text.push_str("\n\n");
     text.push_str(&status_line(&structured));
     Rendered {
@@ -177,6 +188,7 @@ pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize, word: Wording) ->
         url: worker.url.as_deref().and_then(web_url),
         usage: worker.usage.clone(),
         truncated,
+        partial_output: None,
         next_step: word(&NextStep::FollowUp {
             task_id: outcome.task_id.clone(),
         }),

@@ -10,8 +10,18 @@ use crate::support::{KEY, MockApi, Recorded, Reply, command, mock::worker_json};
 /// The mock a user's session meets: "slow" takes 11 s (longer than any editor's
 /// default request timeout), "fail" is a 500 (the task may have run), the rest is
 /// answered at once.
+/// What the worker has written so far, as the editor API mock shows it.
+const LIVE_LINE: &str = "Reading source 3 of 7";
+
 fn editor_api() -> crate::support::mock::Handler {
     Arc::new(|r: &Recorded| {
+        // The worker's output so far, for live progress.
+        if r.method == "GET" && r.path.starts_with("/api/workers/") {
+            return Reply::json(
+                200,
+                json!({"id": "wrk_mock", "status": "running", "output_text": LIVE_LINE}),
+            );
+        }
         if r.method != "POST" {
             return Reply::error(404, "task not found");
         }
@@ -114,8 +124,9 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
     let root = env!("CARGO_MANIFEST_DIR");
     // The editor's own environment: the key, the mock's URL, the binary to run.
     let cmd = command(&mock.base_url, Some(KEY), &[]);
+    // Progress every 2 s, so the worker's output is seen while the long task runs.
     let init = format!(
-        "vim.g.handinger_cmd = {{ '{}', '--lsp' }}",
+        "vim.g.handinger_cmd = {{ '{}', '--lsp', '--progress-interval', '2' }}",
         crate::support::bin()
     );
     let mut nvim_cmd = tokio::process::Command::new(nvim);
@@ -152,6 +163,14 @@ async fn neovim_runs_long_tasks_with_progress_errors_follow_ups_and_files() {
         progress
             .iter()
             .any(|p| p["message"].as_str().unwrap_or("").contains("tsk_"))
+    );
+    // The worker's latest line reached the editor's progress.
+    assert!(
+        progress.iter().any(|p| p["message"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(&format!(": {LIVE_LINE}"))),
+        "{seen}"
     );
     assert!(
         !seen["status_seen"].as_array().unwrap().is_empty(),

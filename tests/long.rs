@@ -288,6 +288,111 @@ async fn progress_arrives_while_waiting_and_never_after_the_result() {
     assert_eq!(lines.len(), 1, "{lines:?}");
 }
 
+/// A mock whose task runs for `delay` and names worker `wrk_live` at once, whose
+/// worker endpoint shows `output` so far, and which counts the worker lookups.
+fn live_worker_mock(delay: Duration, output: &'static str) -> crate::support::mock::Handler {
+    let slow = slow_handler(delay);
+    Arc::new(move |r: &Recorded| {
+        if r.method == "GET" && r.path.starts_with("/api/tasks/tsk_") {
+            return Reply::json(
+                200,
+                json!({"task": {"id": "x", "status": "running", "workerId": "wrk_live"}}),
+            );
+        }
+        if r.method == "GET" && r.path.starts_with("/api/workers/wrk_live?taskId=tsk_") {
+            return Reply::json(
+                200,
+                json!({"id": "wrk_live", "status": "running", "running": true,
+                       "output_text": output, "output": [], "sources": [], "files": []}),
+            );
+        }
+        slow(r)
+    })
+}
+
+/// While a call waits with progress shown, each tick looks at the worker once,
+/// and the report carries the worker's latest line, short and cleaned of
+/// control and bidi characters; a result still running carries the output so
+/// far, marked partial. Without progress, the worker is never asked.
+#[tokio::test]
+async fn live_worker_output_goes_into_progress_and_a_running_result() {
+    let output = "Searching the web\nReading \u{1b}[2Jsource \u{202e}two\u{2069} of many";
+    let mock = MockApi::start_with(live_worker_mock(Duration::from_millis(2500), output)).await;
+    let mut session = RawSession::spawn(command(
+        &mock.base_url,
+        Some(KEY),
+        &["--progress-interval", "0.25", "--wait", "1.2"],
+    ));
+    session.initialize("2025-06-18").await;
+    let lines = session
+        .request_collecting(
+            1,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "live"},
+                   "_meta": {"progressToken": "live-1"}}),
+        )
+        .await;
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/progress")
+        .map(|p| p["params"]["message"].as_str().unwrap())
+        .collect();
+    let live: Vec<&&str> = messages
+        .iter()
+        .filter(|m| m.ends_with(": Reading [2Jsource two of many"))
+        .collect();
+    assert!(!live.is_empty(), "no live line in {messages:?}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| !m.contains('\u{1b}') && !m.contains('\u{202e}'))
+    );
+    let result = &lines.last().unwrap()["result"];
+    let s = &result["structuredContent"];
+    assert_eq!(s["status"], "running", "{result}");
+    assert!(
+        s["partialOutput"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("Searching the web\nReading")),
+        "{s}"
+    );
+    assert!(
+        result["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Partial output so far"),
+        "{result}"
+    );
+    let ticks = messages.len();
+    let looks = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/workers/"))
+        .count();
+    assert!(
+        looks >= 1 && looks <= ticks,
+        "{looks} looks, {ticks} reports"
+    );
+
+    // Without a progress token, the worker is never asked.
+    let before = looks;
+    let quiet = session
+        .request_collecting(
+            2,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "quiet"}}),
+        )
+        .await;
+    let s = &quiet.last().unwrap()["result"]["structuredContent"];
+    assert!(s.get("partialOutput").is_none(), "{s}");
+    let looks = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/workers/"))
+        .count();
+    assert_eq!(looks, before, "no progress, no look at the worker");
+}
+
 #[tokio::test]
 async fn cancelling_stops_the_wait_but_not_the_task() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;

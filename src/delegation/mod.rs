@@ -8,6 +8,7 @@
 mod error;
 mod id;
 pub mod jobs;
+mod live;
 
 use std::{
     future::Future,
@@ -16,7 +17,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{FutureExt, future::Fuse};
+use futures_util::{
+    FutureExt,
+    future::{Fuse, FusedFuture},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
@@ -30,6 +34,7 @@ use crate::{
 };
 use clap::builder::NonEmptyStringValueParser;
 use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
+use live::LiveOutput;
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -46,7 +51,24 @@ const LOOKUP_MAX: Duration = Duration::from_secs(30);
 const LOOKUP_MIN: Duration = Duration::from_secs(1);
 
 /// A lookup of a task's dashboard URL, for an early progress report.
-type Describe = std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+type Describe = std::pin::Pin<Box<dyn Future<Output = Option<Described>> + Send>>;
+
+/// What the API names of a task just sent: its dashboard URL and its worker.
+struct Described {
+    url: Option<String>,
+    worker_id: Option<String>,
+}
+
+/// A look at the worker's output, in flight: the worker's state, or (while the
+/// worker is not yet known) the task's worker id.
+type Peek = std::pin::Pin<Box<dyn Future<Output = Look> + Send>>;
+
+/// What one look found.
+#[derive(Default)]
+struct Look {
+    worker_id: Option<String>,
+    worker: Option<Worker>,
+}
 
 /// A wait with no practical end (the MCP tasks extension; the command line without
 /// `--wait`).
@@ -142,6 +164,9 @@ pub struct StillRunning {
     pub elapsed: Option<Duration>,
     /// A follow-up that was not sent because the task's previous turn still runs.
     pub follow_up_not_sent: bool,
+    /// The worker's output so far (cleaned, cut), when progress was shown and the
+    /// worker had produced some: partial, not the answer.
+    pub partial_output: Option<String>,
 }
 
 /// What the API said of a key (see [`TaskRunner::check_key`]).
@@ -448,8 +473,16 @@ impl TaskRunner {
                 "Waiting for the previous turn of task {} before sending the follow-up",
                 prepared.task_id
             );
+            let mut live = LiveOutput::default();
             match self
-                .wait_on(&mut previous, deadline, cancel, progress, &message, None)
+                .wait_on(
+                    &mut previous,
+                    deadline,
+                    cancel,
+                    progress,
+                    (&message, &mut live),
+                    None,
+                )
                 .await
             {
                 Waited::Done(_) => continue,
@@ -521,6 +554,7 @@ impl TaskRunner {
                 url: None,
                 elapsed: None,
                 follow_up_not_sent: false,
+                partial_output: None,
             })
         };
         loop {
@@ -613,7 +647,10 @@ impl TaskRunner {
                 .await
                 .ok()?
                 .ok()?;
-            found.task.url
+            Some(Described {
+                url: found.task.url,
+                worker_id: found.task.worker_id,
+            })
         })
     }
 
@@ -734,8 +771,16 @@ impl TaskRunner {
         describe: Option<Describe>,
     ) -> Result<CallOutcome, TaskError> {
         let message = format!("Handinger task {} is running", handle.task_id);
+        let mut live = LiveOutput::default();
         match self
-            .wait_on(&mut handle, deadline, cancel, progress, &message, describe)
+            .wait_on(
+                &mut handle,
+                deadline,
+                cancel,
+                progress,
+                (&message, &mut live),
+                describe,
+            )
             .await
         {
             Waited::Done(result) => match &*result {
@@ -747,7 +792,9 @@ impl TaskRunner {
                     task_id = handle.task_id,
                     "wait ended; the task keeps running in the background"
                 );
-                Ok(CallOutcome::Running(self.still_running(&handle).await))
+                let mut running = self.still_running(&handle).await;
+                running.partial_output = live.partial;
+                Ok(CallOutcome::Running(running))
             }
             Waited::Cancelled => Err(cancelled(&handle.task_id, handle.kind)),
         }
@@ -783,6 +830,7 @@ impl TaskRunner {
                     url: task.url,
                     elapsed: None,
                     follow_up_not_sent: false,
+                    partial_output: None,
                 }));
             }
         }
@@ -834,6 +882,7 @@ impl TaskRunner {
             url: None,
             elapsed: Some(handle.started.elapsed()),
             follow_up_not_sent: false,
+            partial_output: None,
         };
         let Ok(key) = self.key.resolve() else {
             return running;
@@ -848,14 +897,17 @@ impl TaskRunner {
 
     /// Wait for `handle` until it finishes, the deadline passes or the caller
     /// cancels, reporting progress meanwhile (never after the wait ends): every
-    /// interval, and once more when `describe` names the dashboard URL.
+    /// interval, and once more when `describe` names the dashboard URL. While
+    /// progress is shown and the worker is known, each tick first looks at the
+    /// worker's output (one GET, no longer than the interval) and the report
+    /// carries its latest line; what was seen stays in `live`.
     async fn wait_on(
         &self,
         handle: &mut JobHandle,
         deadline: Instant,
         cancel: &CancellationToken,
         progress: &mut impl Progress,
-        message: &str,
+        (message, live): (&str, &mut LiveOutput),
         describe: Option<Describe>,
     ) -> Waited {
         let interval = self.wait.progress_interval;
@@ -865,6 +917,15 @@ impl TaskRunner {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut describe = describe.map_or_else(Fuse::terminated, FutureExt::fuse);
+        let mut worker_id = handle.worker_id.clone();
+        let mut peek: Fuse<Peek> = Fuse::terminated();
+        let tick_message = |line: Option<String>| {
+            let seconds = started.elapsed().as_secs();
+            match line {
+                Some(line) => format!("{message} ({seconds} s): {line}"),
+                None => format!("{message} ({seconds} s)"),
+            }
+        };
         loop {
             tokio::select! {
                 biased;
@@ -872,17 +933,68 @@ impl TaskRunner {
                 _ = cancel.cancelled() => return Waited::Cancelled,
                 _ = tokio::time::sleep_until(deadline) => return Waited::Deadline,
                 _ = self.waits_over.cancelled() => return Waited::Deadline,
-                url = &mut describe => {
-                    if let Some(url) = url {
+                described = &mut describe => {
+                    let Some(described) = described else { continue };
+                    worker_id = worker_id.or(described.worker_id);
+                    if let Some(url) = described.url {
                         progress.report(started.elapsed(), format!("{message}: {url}")).await;
                     }
                 }
+                look = &mut peek => {
+                    worker_id = worker_id.or(look.worker_id);
+                    let line = look.worker.and_then(|worker| live.update(&worker.answer()));
+                    progress.report(started.elapsed(), tick_message(line)).await;
+                }
                 _ = ticks.tick() => {
-                    let elapsed = started.elapsed();
-                    progress.report(elapsed, format!("{message} ({} s)", elapsed.as_secs())).await;
+                    if !peek.is_terminated() {
+                        // A look still in flight reports when it ends.
+                        continue;
+                    }
+                    if progress.shown() {
+                        peek = self.peek(worker_id.clone(), &handle.task_id, interval).fuse();
+                    } else {
+                        progress.report(started.elapsed(), tick_message(None)).await;
+                    }
                 }
             }
         }
+    }
+
+    /// One request, given up after `within`: the worker's output for `task_id`,
+    /// or, while the worker is unknown, the task (to learn its worker).
+    fn peek(&self, worker_id: Option<String>, task_id: &str, within: Duration) -> Peek {
+        let client = self.client.clone();
+        let key = self.key.resolve().ok();
+        let task_id = task_id.to_owned();
+        Box::pin(async move {
+            let Some(key) = key else {
+                return Look::default();
+            };
+            match worker_id {
+                Some(worker_id) => {
+                    let look = client.get_worker(&key, &worker_id, &task_id);
+                    let worker = tokio::time::timeout(within, look)
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                    Look {
+                        worker_id: None,
+                        worker,
+                    }
+                }
+                None => {
+                    let look = client.get_task(&key, &task_id);
+                    let found = tokio::time::timeout(within, look)
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                    Look {
+                        worker_id: found.and_then(|found| found.task.worker_id),
+                        worker: None,
+                    }
+                }
+            }
+        })
     }
 }
 
