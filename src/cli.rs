@@ -300,8 +300,8 @@ fn report(
                 print(&rendered.text);
             }
             ExitCode::from(match outcome {
-                CallOutcome::Finished(_) => exit::DONE,
                 CallOutcome::Running(_) => exit::STILL_RUNNING,
+                _ => exit::DONE,
             })
         }
         Err(error) => {

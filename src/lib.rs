@@ -34,6 +34,7 @@ mod tools;
 // The core and what it stands on.
 mod delegation;
 mod handinger;
+mod journal;
 mod workspace;
 
 // Leaves.

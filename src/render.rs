@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    delegation::{CallOutcome, NextStep, StillRunning, TaskOutcome},
+    delegation::{CallOutcome, NextStep, StillRunning, TaskList, TaskOutcome},
     handinger::{ProducedFile, Source, Usage},
     units::human_size,
 };
@@ -78,27 +78,184 @@ pub struct Link {
     pub size: Option<u64>,
 }
 
-/// An outcome ready for any front-end.
+/// An outcome ready for any front-end: its structured form is the tool's
+/// declared output (a [`TaskResult`], a [`TaskListResult`], ...), as JSON for
+/// the front-ends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
+pub struct Rendered<S = Value> {
     pub text: String,
     pub links: Vec<Link>,
-    pub structured: TaskResult,
+    pub structured: S,
+}
+
+impl<S: Serialize> Rendered<S> {
+    /// The same, with the structured form as JSON.
+    fn into_json(self) -> Rendered {
+        Rendered {
+            text: self.text,
+            links: self.links,
+            structured: serde_json::to_value(self.structured).expect("results serialize"),
+        }
+    }
+}
+
+/// The structured result of `list_tasks`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskListResult {
+    /// The tasks, newest first: those this bridge started or looked up with this
+    /// API key.
+    pub tasks: Vec<ListedTask>,
+    /// Tasks remembered in all, before the filters and the limit.
+    pub total: usize,
+    /// Anything to know about the list (history off, a file set aside, statuses
+    /// that could not be refreshed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One task in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedTask {
+    pub task_id: String,
+    /// The first line of the input that started it.
+    pub input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// When this bridge started (or first saw) it, in UTC (RFC 3339).
+    pub started_at: String,
+    /// The last known status: pending, running, completed, error, aborted or
+    /// archived.
+    pub status: String,
+    /// Credits it has cost, as the API reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<f64>,
+}
+
+/// The structured result of `archive_task`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveResult {
+    pub task_id: String,
+    /// Whether the API archived it.
+    pub archived: bool,
 }
 
 /// Words a next step in a front-end's own terms (tools, commands, shell lines).
 pub type Wording<'a> = &'a dyn Fn(&NextStep) -> String;
 
+/// A list of remembered tasks: one line each, newest first.
+pub fn render_list(list: &TaskList) -> Rendered<TaskListResult> {
+    let mut notes = Vec::new();
+    if let Some(off) = list.off {
+        notes.push(format!("No tasks are remembered: {off}."));
+    }
+    if let Some(aside) = &list.set_aside {
+        notes.push(format!(
+            "The task history was not readable and was set aside as {aside}; it starts again."
+        ));
+    }
+    if list.stale > 0 {
+        notes.push(format!(
+            "{} status(es) could not be refreshed from the API; the last known is shown.",
+            list.stale
+        ));
+    }
+    let tasks: Vec<ListedTask> = list
+        .tasks
+        .iter()
+        .map(|entry| ListedTask {
+            task_id: entry.task_id.clone(),
+            input: entry.input.clone(),
+            worker_id: entry.worker_id.clone(),
+            started_at: utc_timestamp(entry.started_at),
+            status: entry.status.clone(),
+            credits: entry.credits,
+        })
+        .collect();
+    let mut text = format!(
+        "{} of {} remembered task(s), newest first",
+        tasks.len(),
+        list.total
+    );
+    for task in &tasks {
+        let credits = task
+            .credits
+            .map(|c| format!(" | {c} credits"))
+            .unwrap_or_default();
+        let _ = write!(
+            text,
+            "\n{} | {} | {}{credits} | {}",
+            task.task_id, task.status, task.started_at, task.input
+        );
+    }
+    for note in &notes {
+        let _ = write!(text, "\n{note}");
+    }
+    Rendered {
+        text,
+        links: Vec::new(),
+        structured: TaskListResult {
+            tasks,
+            total: list.total,
+            note: (!notes.is_empty()).then(|| notes.join(" ")),
+        },
+    }
+}
+
+/// Seconds since 1970 as an RFC 3339 UTC time (civil date from days, as in
+/// Howard Hinnant's algorithm).
+fn utc_timestamp(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let of_day = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
+}
+
 /// Render how a call ended.
 pub fn render_call(outcome: &CallOutcome, max_chars: usize, word: Wording) -> Rendered {
     match outcome {
-        CallOutcome::Finished(finished) => render_outcome(finished, max_chars, word),
-        CallOutcome::Running(running) => render_running(running, word),
+        CallOutcome::Finished(finished) => render_outcome(finished, max_chars, word).into_json(),
+        CallOutcome::Running(running) => render_running(running, word).into_json(),
+        CallOutcome::Listed(list) => render_list(list).into_json(),
+        CallOutcome::Archived { task_id, archived } => {
+            let text = if *archived {
+                format!(
+                    "Task {task_id} is archived: it no longer appears in Handinger's task \
+                     lists. Its turns and files are kept, and nothing was cancelled."
+                )
+            } else {
+                format!("Task {task_id} was not archived (the API said archived: false).")
+            };
+            Rendered {
+                text,
+                links: Vec::new(),
+                structured: ArchiveResult {
+                    task_id: task_id.clone(),
+                    archived: *archived,
+                },
+            }
+            .into_json()
+        }
     }
 }
 
 /// A task still running: a normal result that says how to get the answer later.
-pub fn render_running(running: &StillRunning, word: Wording) -> Rendered {
+pub fn render_running(running: &StillRunning, word: Wording) -> Rendered<TaskResult> {
     let id = &running.task_id;
     let so_far = running
         .elapsed
@@ -153,7 +310,11 @@ pub fn render_running(running: &StillRunning, word: Wording) -> Rendered {
 }
 
 /// Render `outcome`, inlining at most `max_chars` characters of the answer.
-pub fn render_outcome(outcome: &TaskOutcome, max_chars: usize, word: Wording) -> Rendered {
+pub fn render_outcome(
+    outcome: &TaskOutcome,
+    max_chars: usize,
+    word: Wording,
+) -> Rendered<TaskResult> {
     let worker = &outcome.worker;
     let answer = worker.answer();
     let total_chars = answer.chars().count();
@@ -392,6 +553,13 @@ fn links(result: &TaskResult) -> Vec<Link> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_utc_rfc_3339() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(1_796_501_445), "2026-12-05T20:10:45Z");
+    }
     use crate::{
         delegation::TaskKind,
         handinger::{ProducedFile, Source, Worker},

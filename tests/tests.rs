@@ -9,6 +9,7 @@ mod editors;
 mod errors;
 mod faults;
 mod files;
+mod history;
 mod http;
 mod interop;
 mod live;

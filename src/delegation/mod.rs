@@ -28,6 +28,7 @@ pub use id::{MAX_TASK_ID_CHARS, is_task_id, new_task_id};
 
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
+    journal::{self, Entry, Journal, JournalOptions, Recorder},
     key::{ApiKey, KeySource},
     units::{count_setting, seconds_setting},
     workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
@@ -150,6 +151,37 @@ pub enum CallOutcome {
     Finished(Box<TaskOutcome>),
     /// The deadline passed first; the work goes on and its result will be kept.
     Running(StillRunning),
+    /// The tasks the journal remembers (`list_tasks`).
+    Listed(TaskList),
+    /// A task was archived (`archive_task`).
+    Archived {
+        task_id: String,
+        archived: bool,
+    },
+}
+
+/// What `list_tasks` found.
+#[derive(Debug, Clone, Default)]
+pub struct TaskList {
+    pub tasks: Vec<Entry>,
+    /// Tasks remembered in all, before the filters and the limit.
+    pub total: usize,
+    /// Why nothing is remembered: history off, or no state folder.
+    pub off: Option<&'static str>,
+    /// A journal file that was not readable, and where it was set aside.
+    pub set_aside: Option<String>,
+    /// Statuses that could not be refreshed from the API (the last known is shown).
+    pub stale: usize,
+}
+
+/// Which remembered tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only tasks with this status.
+    pub status: Option<String>,
+    /// Only tasks whose input or taskId contains this (any case).
+    pub text: Option<String>,
+    pub limit: usize,
 }
 
 /// A task that is still running when its call stops waiting.
@@ -281,6 +313,8 @@ pub struct TaskOptions {
     pub attach_limits: AttachLimits,
     #[command(flatten)]
     pub wait: WaitPolicy,
+    #[command(flatten)]
+    pub journal: JournalOptions,
     /// Most requests one client may have in flight (over it, a request is answered
     /// at once with a JSON-RPC "server busy" error), and most tasks running at once,
     /// counting those whose call stopped waiting (server, command line).
@@ -300,6 +334,11 @@ pub struct TaskRunner {
     jobs: Arc<Jobs>,
     max_running: usize,
     pub wait: WaitPolicy,
+    /// Where the tasks of each key are remembered (see [`crate::journal`]).
+    journal: JournalOptions,
+    /// Writes the journal, in order, off the calls' path; shared by the runners of
+    /// every key.
+    recorder: Recorder,
     /// Cancelled to end every wait at once with "still running" (a server
     /// shutting down); shared by the runners of every key.
     waits_over: CancellationToken,
@@ -317,6 +356,8 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(options.max_running)),
             max_running: options.max_running,
             wait: options.wait,
+            journal: options.journal,
+            recorder: Recorder::default(),
             waits_over: CancellationToken::new(),
         }
     }
@@ -334,6 +375,8 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(self.max_running)),
             max_running: self.max_running,
             wait: self.wait,
+            journal: self.journal.clone(),
+            recorder: self.recorder.clone(),
             waits_over: self.waits_over.clone(),
         }
     }
@@ -446,6 +489,13 @@ impl TaskRunner {
                 prepared.body.worker_id.clone(),
             ) {
                 Ok((handle, completion)) => {
+                    let update = journal::Update {
+                        input: Some(prepared.body.input.clone()),
+                        worker_id: prepared.body.worker_id.clone(),
+                        status: Some("running".to_owned()),
+                        credits: None,
+                    };
+                    self.remember(&prepared.task_id, update).await;
                     self.launch(prepared, completion, handle.body_sent.clone());
                     // The first progress goes out at once, naming the task; the
                     // dashboard URL follows if the API names it within a second.
@@ -527,7 +577,169 @@ impl TaskRunner {
                 },
             }
         }
-        self.await_remote(task_id, wait, cancel, progress).await
+        let outcome = self.await_remote(task_id, wait, cancel, progress).await;
+        // A task looked up is remembered too, so it can be found again.
+        match &outcome {
+            Ok(CallOutcome::Finished(finished)) => {
+                self.remember(task_id, answered(&finished.worker)).await;
+            }
+            Ok(CallOutcome::Running(running)) if running.worker_id.is_some() => {
+                let update = journal::Update {
+                    worker_id: running.worker_id.clone(),
+                    ..journal::Update::default()
+                };
+                self.remember(task_id, update).await;
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Write `update` into the journal of the current key (a failure is logged:
+    /// the call goes on without its history).
+    async fn remember(&self, task_id: &str, update: journal::Update) {
+        let journal = self
+            .key
+            .resolve()
+            .ok()
+            .and_then(|key| self.journal.journal_for(&key));
+        if let Some(journal) = journal {
+            self.recorder.record(journal, task_id, update).await;
+        }
+    }
+
+    /// The tasks this bridge started or looked up with the current key, newest
+    /// first; statuses that may still change are refreshed from the API first
+    /// (at most `filter.limit` lookups, at once, each within a few seconds).
+    pub async fn list(&self, filter: ListFilter) -> Result<CallOutcome, TaskError> {
+        let fail = |failure| TaskError {
+            task_id: None,
+            kind: TaskKind::Lookup,
+            failure,
+        };
+        let key = self
+            .key
+            .resolve()
+            .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
+        let Some(journal) = self.journal.journal_for(&key) else {
+            let off = if self.journal.no_history {
+                "the task history is off (--no-history)"
+            } else {
+                "no state folder is known (set --state-dir or HOME)"
+            };
+            return Ok(CallOutcome::Listed(TaskList {
+                off: Some(off),
+                ..TaskList::default()
+            }));
+        };
+        // What this process queued is written before it is read.
+        self.recorder.flushed().await;
+        let read = read_journal(journal.clone()).await.map_err(|e| {
+            fail(TaskFailure::Internal {
+                message: e.to_string(),
+            })
+        })?;
+        let open: Vec<String> = read
+            .entries
+            .iter()
+            .filter(|e| e.is_open())
+            .take(filter.limit.max(1))
+            .map(|e| e.task_id.clone())
+            .collect();
+        let lookups = open.iter().map(|task_id| {
+            let lookup = self.client.get_task(&key, task_id);
+            async move {
+                (
+                    task_id,
+                    tokio::time::timeout(DESCRIBE_TIMEOUT * 5, lookup).await,
+                )
+            }
+        });
+        let mut stale = 0;
+        for (task_id, found) in futures_util::future::join_all(lookups).await {
+            match found {
+                Ok(Ok(found)) => {
+                    let credits: f64 = found.turns.iter().filter_map(|t| t.credits).sum();
+                    let update = journal::Update {
+                        worker_id: found.task.worker_id,
+                        status: Some(found.task.status).filter(|s| !s.is_empty()),
+                        credits: (credits > 0.0).then_some(credits),
+                        input: None,
+                    };
+                    self.recorder.record(journal.clone(), task_id, update).await;
+                }
+                _ => stale += 1,
+            }
+        }
+        let read = if open.is_empty() {
+            read
+        } else {
+            self.recorder.flushed().await;
+            read_journal(journal).await.map_err(|e| {
+                fail(TaskFailure::Internal {
+                    message: e.to_string(),
+                })
+            })?
+        };
+        let total = read.entries.len();
+        let text = filter.text.as_deref().map(str::to_lowercase);
+        let tasks = read
+            .entries
+            .into_iter()
+            .filter(|e| filter.status.as_deref().is_none_or(|s| e.status == s))
+            .filter(|e| {
+                text.as_deref().is_none_or(|t| {
+                    e.input.to_lowercase().contains(t) || e.task_id.to_lowercase().contains(t)
+                })
+            })
+            .take(filter.limit.max(1))
+            .collect();
+        Ok(CallOutcome::Listed(TaskList {
+            tasks,
+            total,
+            off: None,
+            set_aside: read.set_aside,
+            stale,
+        }))
+    }
+
+    /// Archive a task (`DELETE /api/tasks/{id}`): it stops appearing in the
+    /// API's listings; nothing is cancelled. The API's own error comes through
+    /// (only the task's creator may archive it).
+    pub async fn archive(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
+        let task_id = task_id.trim();
+        let fail = |failure| TaskError {
+            task_id: Some(task_id.to_owned()),
+            kind: TaskKind::Lookup,
+            failure,
+        };
+        if !is_task_id(task_id) {
+            return Err(TaskError {
+                task_id: None,
+                kind: TaskKind::Lookup,
+                failure: invalid_task_id(task_id),
+            });
+        }
+        let key = self
+            .key
+            .resolve()
+            .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
+        let archived = self
+            .client
+            .archive_task(&key, task_id)
+            .await
+            .map_err(|e| fail(TaskFailure::from_api(e, self.key.origin())))?;
+        if archived {
+            let update = journal::Update {
+                status: Some("archived".to_owned()),
+                ..journal::Update::default()
+            };
+            self.remember(task_id, update).await;
+        }
+        Ok(CallOutcome::Archived {
+            task_id: task_id.to_owned(),
+            archived,
+        })
     }
 
     /// Wait for a task this process did not start (or no longer holds) by polling
@@ -724,6 +936,8 @@ impl TaskRunner {
         let client = self.client.clone();
         let jobs = self.jobs.clone();
         let key_origin = self.key.origin();
+        let journal = self.journal.journal_for(&key);
+        let recorder = self.recorder.clone();
         tracing::info!(
             task_id,
             ?kind,
@@ -741,6 +955,9 @@ impl TaskRunner {
             let result = match answer {
                 Ok(Ok(worker)) => {
                     tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
+                    if let Some(journal) = journal {
+                        recorder.record(journal, &task_id, answered(&worker)).await;
+                    }
                     Ok(TaskOutcome {
                         task_id: task_id.clone(),
                         kind,
@@ -996,6 +1213,29 @@ impl TaskRunner {
             }
         })
     }
+}
+
+/// What a worker's answer says of its task, for the journal.
+fn answered(worker: &Worker) -> journal::Update {
+    journal::Update {
+        input: None,
+        worker_id: Some(worker.id.clone()).filter(|id| !id.is_empty()),
+        status: Some(
+            worker
+                .status
+                .clone()
+                .unwrap_or_else(|| "completed".to_owned()),
+        ),
+        credits: worker.usage.as_ref().and_then(|u| u.credits),
+    }
+}
+
+/// Read `journal` on a blocking thread.
+async fn read_journal(journal: Journal) -> Result<journal::Read, String> {
+    tokio::task::spawn_blocking(move || journal.read())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Run `future`; a panic inside it becomes its message instead of unwinding

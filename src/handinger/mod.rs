@@ -76,6 +76,8 @@ pub struct Client {
 /// What a request carries.
 enum Payload<'a> {
     Get,
+    /// `DELETE /api/tasks/{id}`: not sent again once it may have reached the API.
+    Delete,
     /// `POST /api/tasks`: JSON, or multipart when there are files. `body_sent` is
     /// set once the whole body has gone out.
     Task {
@@ -212,6 +214,19 @@ impl Client {
         self.get(key, url).await
     }
 
+    /// `DELETE /api/tasks/{taskId}`: archive the task (it stops appearing in
+    /// listings; nothing is cancelled). Whether the API says it is archived.
+    pub async fn archive_task(&self, key: &ApiKey, task_id: &str) -> Result<bool, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Archived {
+            #[serde(default)]
+            archived: bool,
+        }
+        let url = self.endpoint(format!("/api/tasks/{}", path_segment("taskId", task_id)?));
+        let answer: Archived = self.execute(key, url, Payload::Delete).await?;
+        Ok(answer.archived)
+    }
+
     /// `GET /api/tasks/{taskId}/turns`: every turn of a task. Legacy (gone in SDK
     /// 0.10): asked only when `GET /api/tasks/{taskId}` gave no turns.
     pub async fn get_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
@@ -239,6 +254,7 @@ impl Client {
         let http = self.http()?;
         match payload {
             Payload::Get => Ok(http.get(url).bearer_auth(key.expose())),
+            Payload::Delete => Ok(http.delete(url).bearer_auth(key.expose())),
             Payload::Task {
                 body,
                 files: [],
@@ -277,7 +293,7 @@ impl Client {
         loop {
             attempt += 1;
             let request = self.build(key, &url, &payload).await?;
-            let is_post = matches!(payload, Payload::Task { .. });
+            let is_post = matches!(payload, Payload::Task { .. } | Payload::Delete);
             match self
                 .attempt(request, &url, attempt, is_post, &redactor)
                 .await

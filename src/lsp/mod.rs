@@ -471,10 +471,9 @@ fn answer(
     max_output_chars: usize,
 ) -> Result<Value, ResponseError> {
     match outcome {
-        Ok(outcome) => Ok(serde_json::to_value(
-            render_call(&outcome, max_output_chars, &|step| LspWording.word(step)).structured,
-        )
-        .expect("TaskResult serializes")),
+        Ok(outcome) => {
+            Ok(render_call(&outcome, max_output_chars, &|step| LspWording.word(step)).structured)
+        }
         Err(error) => {
             let code = match error.failure {
                 TaskFailure::Cancelled => code::REQUEST_CANCELLED,

@@ -257,6 +257,8 @@ fn outcome_task_id(outcome: &CallOutcome) -> &str {
     match outcome {
         CallOutcome::Finished(finished) => &finished.task_id,
         CallOutcome::Running(running) => &running.task_id,
+        CallOutcome::Archived { task_id, .. } => task_id,
+        CallOutcome::Listed(_) => "",
     }
 }
 
@@ -633,8 +635,7 @@ fn tool_result(rendered: Rendered, with_links: bool) -> CallToolResult {
         content.extend(rendered.links.into_iter().map(resource_link));
     }
     let mut result = CallToolResult::success(content);
-    result.structured_content =
-        Some(serde_json::to_value(rendered.structured).expect("TaskResult serializes"));
+    result.structured_content = Some(rendered.structured);
     result
 }
 

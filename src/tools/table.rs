@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::{Hints, ToolSpec};
 use crate::{
     budget::Budget,
-    delegation::{CallOutcome, Progress, TaskError, TaskKind, TaskRequest, TaskRunner},
-    render::TaskResult,
+    delegation::{CallOutcome, ListFilter, Progress, TaskError, TaskKind, TaskRequest, TaskRunner},
+    render::{ArchiveResult, TaskListResult, TaskResult},
     schema,
     workspace::Workspace,
 };
@@ -27,6 +27,8 @@ pub enum ToolId {
     CreateTask,
     FollowUpTask,
     GetTask,
+    ListTasks,
+    ArchiveTask,
 }
 
 /// Hints of a tool that starts (billed) work.
@@ -34,6 +36,14 @@ const STARTS_WORK: Hints = Hints {
     read_only: false,
     destructive: false,
     idempotent: false,
+    open_world: true,
+};
+
+/// Hints of a tool that only reads.
+const READS_ONLY: Hints = Hints {
+    read_only: true,
+    destructive: false,
+    idempotent: true,
     open_world: true,
 };
 
@@ -89,14 +99,48 @@ pub const TOOLS: &[ToolSpec] = &[
         input_schema: schema::input_schema::<GetTaskArgs>,
         output_schema: schema::output_schema::<TaskResult>,
         cli_args: <GetTaskArgs as clap::Args>::augment_args,
+        hints: READS_ONLY,
+    },
+    ToolSpec {
+        id: ToolId::ListTasks,
+        name: "list_tasks",
+        title: "List Handinger tasks started here",
+        description: "List the tasks this bridge started or looked up with this API key, newest \
+            first: taskId, the first line of the input, worker, when started, status (refreshed \
+            from the API for tasks still running) and credits. Use it to find a task again \
+            after its call returned, then get_task or follow_up_task with its taskId. Filters: \
+            status, text (in the input or taskId); limit (default 20, at most 100). Starts no \
+            work.",
+        lsp_command: "handinger.listTasks",
+        cli_verb: "list",
+        input_schema: schema::input_schema::<ListTasksArgs>,
+        output_schema: schema::output_schema::<TaskListResult>,
+        cli_args: <ListTasksArgs as clap::Args>::augment_args,
+        hints: READS_ONLY,
+    },
+    ToolSpec {
+        id: ToolId::ArchiveTask,
+        name: "archive_task",
+        title: "Archive a Handinger task",
+        description: "Archive a task by its taskId: it stops appearing in Handinger's task lists \
+            (its turns and files are kept). It does not stop a running task. Only the task's \
+            creator may archive it; the API's refusal is shown as it is.",
+        lsp_command: "handinger.archiveTask",
+        cli_verb: "archive",
+        input_schema: schema::input_schema::<ArchiveTaskArgs>,
+        output_schema: schema::output_schema::<ArchiveResult>,
+        cli_args: <ArchiveTaskArgs as clap::Args>::augment_args,
         hints: Hints {
-            read_only: true,
-            destructive: false,
+            read_only: false,
+            destructive: true,
             idempotent: true,
             open_world: true,
         },
     },
 ];
+
+/// The most tasks `list_tasks` returns.
+const MAX_LIST_LIMIT: u32 = 100;
 
 /// A call of one tool with its parsed arguments: the handlers.
 #[derive(Debug, Clone)]
@@ -106,6 +150,8 @@ pub enum ToolCall {
     CreateTask(CreateTaskArgs),
     FollowUpTask(FollowUpTaskArgs),
     GetTask(GetTaskArgs),
+    ListTasks(ListTasksArgs),
+    ArchiveTask(ArchiveTaskArgs),
 }
 
 impl ToolCall {
@@ -118,6 +164,8 @@ impl ToolCall {
             ToolId::CreateTask => ToolCall::CreateTask(args(arguments)?),
             ToolId::FollowUpTask => ToolCall::FollowUpTask(args(arguments)?),
             ToolId::GetTask => ToolCall::GetTask(args(arguments)?),
+            ToolId::ListTasks => ToolCall::ListTasks(args(arguments)?),
+            ToolId::ArchiveTask => ToolCall::ArchiveTask(args(arguments)?),
         })
     }
 
@@ -129,6 +177,10 @@ impl ToolCall {
                 ToolCall::FollowUpTask(FromArgMatches::from_arg_matches(matches)?)
             }
             ToolId::GetTask => ToolCall::GetTask(FromArgMatches::from_arg_matches(matches)?),
+            ToolId::ListTasks => ToolCall::ListTasks(FromArgMatches::from_arg_matches(matches)?),
+            ToolId::ArchiveTask => {
+                ToolCall::ArchiveTask(FromArgMatches::from_arg_matches(matches)?)
+            }
         })
     }
 
@@ -137,13 +189,13 @@ impl ToolCall {
         match self {
             ToolCall::CreateTask(args) => &args.files,
             ToolCall::FollowUpTask(args) => &args.files,
-            ToolCall::GetTask(_) => &[],
+            ToolCall::GetTask(_) | ToolCall::ListTasks(_) | ToolCall::ArchiveTask(_) => &[],
         }
     }
 
     /// Whether the call starts work (and may run under an MCP task handle).
     pub fn starts_work(&self) -> bool {
-        !matches!(self, ToolCall::GetTask(_))
+        matches!(self, ToolCall::CreateTask(_) | ToolCall::FollowUpTask(_))
     }
 
     /// Run the call on the core. `workspace` is the front-end's (MCP roots, an
@@ -163,6 +215,15 @@ impl ToolCall {
                 let wait = wait.unwrap_or_else(|| runner.wait.wait_for(args.wait_seconds));
                 return runner.get(&args.task_id, wait, cancel, progress).await;
             }
+            ToolCall::ListTasks(args) => {
+                let filter = ListFilter {
+                    status: args.status,
+                    text: args.text,
+                    limit: args.limit.unwrap_or(20).clamp(1, MAX_LIST_LIMIT) as usize,
+                };
+                return runner.list(filter).await;
+            }
+            ToolCall::ArchiveTask(args) => return runner.archive(&args.task_id).await,
         };
         let wait = wait.unwrap_or_else(|| runner.wait.wait_for(wait_seconds));
         let request = TaskRequest {
@@ -314,4 +375,34 @@ impl FollowUpTaskArgs {
         };
         (request, self.wait_seconds)
     }
+}
+
+/// Arguments of `list_tasks`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, clap::Args)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListTasksArgs {
+    /// Only tasks with this status: pending, running, completed, error, aborted or
+    /// archived.
+    #[schemars(length(min = 1))]
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only tasks whose input or taskId contains this text (any case).
+    #[schemars(length(min = 1))]
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
+    /// How many tasks to return, newest first (default 20, at most 100).
+    #[schemars(range(min = 1, max = 100))]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `archive_task`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, clap::Args)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArchiveTaskArgs {
+    /// The taskId of the task to archive.
+    #[schemars(length(min = 1))]
+    #[arg(value_name = "TASK_ID", value_parser = NonEmptyStringValueParser::new(),
+          help = "The taskId of the task to archive")]
+    pub task_id: String,
 }

@@ -32,7 +32,7 @@ async def main(mode: str, binary: str, base_url: str, tasks_extension: bool) -> 
     async with Client(params, mode=mode, extensions=extensions) as client:
         listed = await client.list_tools()
         names = sorted(tool.name for tool in listed.tools)
-        assert names == os.environ["EXPECTED_TOOLS"].split(","), names
+        assert names == sorted(os.environ["EXPECTED_TOOLS"].split(",")), names
         result = await client.call_tool("create_task", {"input": f"python 2 {mode}"})
         assert not result.is_error, result
         structured = result.structured_content

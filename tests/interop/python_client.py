@@ -46,7 +46,7 @@ async def main(binary: str, base_url: str) -> None:
 
             listed = await session.list_tools()
             names = sorted(tool.name for tool in listed.tools)
-            assert names == os.environ["EXPECTED_TOOLS"].split(","), names
+            assert names == sorted(os.environ["EXPECTED_TOOLS"].split(",")), names
 
             # The SDK validates structuredContent against the declared outputSchema.
             result = await session.call_tool("create_task", {"input": "interop check"})

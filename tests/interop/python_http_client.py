@@ -23,7 +23,7 @@ async def main(url: str, client_key: str) -> None:
             assert init.serverInfo.name == "handinger-mcp", init.serverInfo
             listed = await session.list_tools()
             names = sorted(tool.name for tool in listed.tools)
-            assert names == os.environ["EXPECTED_TOOLS"].split(","), names
+            assert names == sorted(os.environ["EXPECTED_TOOLS"].split(",")), names
 
             progress = []
 

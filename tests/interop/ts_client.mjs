@@ -45,7 +45,7 @@ await client.connect(transport);
 
 const { tools } = await client.listTools();
 const names = tools.map((tool) => tool.name).sort();
-if (names.join() !== process.env.EXPECTED_TOOLS) {
+if (names.join() !== process.env.EXPECTED_TOOLS.split(",").sort().join()) {
   throw new Error(`unexpected tools ${names}`);
 }
 

@@ -34,6 +34,19 @@ pub fn bin() -> &'static str {
 
 /// A command for the binary pointed at `base_url`, with a clean environment: no
 /// HANDINGER_* variable leaks in from the machine running the tests.
+/// The task history folder of this test process, inside the build's temporary
+/// folder (never the user's state folder).
+pub fn state_dir() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    })
+    .clone()
+}
+
 pub fn command(base_url: &str, key: Option<&str>, args: &[&str]) -> Command {
     command_for(bin(), base_url, key, args)
 }
@@ -54,6 +67,7 @@ pub fn command_for(
     }
     cmd.env("HANDINGER_BASE_URL", base_url)
         .env("HANDINGER_LOG", "debug")
+        .env("HANDINGER_STATE_DIR", state_dir())
         .args(args)
         .kill_on_drop(true);
     if let Some(key) = key {
