@@ -191,3 +191,53 @@ async fn archive_task_deletes_and_shows_the_apis_refusal() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("is archived"), "{out}");
 }
+
+/// A mock that archives every task it is asked to.
+async fn archiving_mock() -> MockApi {
+    let fallback = default_handler();
+    MockApi::start_with(Arc::new(move |r: &Recorded| {
+        if r.method == "DELETE" {
+            return Reply::json(200, json!({"archived": true}));
+        }
+        fallback(r)
+    }))
+    .await
+}
+
+/// The same through the official Python MCP SDK: list_tasks, resources (list,
+/// template, read), the list-changed notification, prompts (one with an
+/// embedded task answer) and archive_task.
+#[tokio::test]
+async fn the_python_sdk_lists_reads_prompts_and_archives() {
+    let mock = archiving_mock().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let Some(seen) = crate::interop::python_sdk_client(
+        "python_history.py",
+        &[crate::support::bin(), &mock.base_url, &state_arg],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(seen["listChanged"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(mock.task_posts().len(), 1);
+}
+
+/// The same through the official TypeScript MCP SDK.
+#[tokio::test]
+async fn the_typescript_sdk_lists_reads_prompts_and_archives() {
+    let mock = archiving_mock().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let Some(seen) = crate::interop::typescript_sdk_script(
+        "ts_history.mjs",
+        &[crate::support::bin(), &mock.base_url, &state_arg],
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(seen["resources"], 1, "{seen}");
+    assert_eq!(mock.task_posts().len(), 1);
+}

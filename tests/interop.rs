@@ -19,7 +19,7 @@ fn python() -> String {
 /// Run one of the Python SDK client scripts in tests/interop with `args`; `None`
 /// when the SDK is not installed (the test then skips, or fails under .ci/run).
 /// A script that ran but failed fails the test, with its stderr.
-async fn python_sdk_client(script: &str, args: &[&str]) -> Option<Value> {
+pub async fn python_sdk_client(script: &str, args: &[&str]) -> Option<Value> {
     let python = python();
     let path = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new(&python)
@@ -245,6 +245,11 @@ async fn schemas_load_in_draft_07_and_2020_12_validators_and_results_validate() 
 /// installed by .ci/run into .ci/ts-client) and `args` after the SDK's folder;
 /// what it saw, or `None` when the SDK is missing and that is allowed.
 async fn typescript_sdk_client(args: &[&str]) -> Option<Value> {
+    typescript_sdk_script("ts_client.mjs", args).await
+}
+
+/// Run `script` from tests/interop/ with the TypeScript SDK's folder and `args`.
+pub async fn typescript_sdk_script(script: &str, args: &[&str]) -> Option<Value> {
     let root = env!("CARGO_MANIFEST_DIR");
     let sdk = format!("{root}/.ci/ts-client");
     if !std::path::Path::new(&format!("{sdk}/node_modules/@modelcontextprotocol/sdk")).exists()
@@ -256,7 +261,7 @@ async fn typescript_sdk_client(args: &[&str]) -> Option<Value> {
         return None;
     }
     let out = tokio::process::Command::new("node")
-        .arg(format!("{root}/tests/interop/ts_client.mjs"))
+        .arg(format!("{root}/tests/interop/{script}"))
         .arg(&sdk)
         .args(args)
         .env(
@@ -439,6 +444,8 @@ async fn the_conformance_suite_passes_every_scenario_that_applies_over_http() {
         "✓ server-initialize: 1 passed, 0 failed",
         "✓ ping: 1 passed, 0 failed",
         "✓ tools-list: 1 passed, 0 failed",
+        "✓ resources-list: 1 passed, 0 failed",
+        "✓ prompts-list: 1 passed, 0 failed",
         "✓ dns-rebinding-protection: 2 passed, 0 failed",
     ] {
         assert!(report.contains(passed), "{passed:?} not in:\n{report}");

@@ -182,6 +182,8 @@ pub struct ListFilter {
     /// Only tasks whose input or taskId contains this (any case).
     pub text: Option<String>,
     pub limit: usize,
+    /// Refresh statuses that may still change from the API first.
+    pub refresh: bool,
 }
 
 /// A task that is still running when its call stops waiting.
@@ -642,7 +644,7 @@ impl TaskRunner {
         let open: Vec<String> = read
             .entries
             .iter()
-            .filter(|e| e.is_open())
+            .filter(|e| filter.refresh && e.is_open())
             .take(filter.limit.max(1))
             .map(|e| e.task_id.clone())
             .collect();

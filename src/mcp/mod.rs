@@ -1,6 +1,7 @@
 //! The MCP front-end: the tool table as MCP tools, progress, cancellation, roots
 //! and the MCP tasks extension, translated to and from the core.
 
+mod catalog;
 pub mod handles;
 pub mod streamable_http;
 pub mod transport;
@@ -11,10 +12,12 @@ use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-        CreateTaskResult, CustomRequest, CustomResult, DetailedTask, GetTaskParams, GetTaskResult,
-        Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-        ProtocolVersion, RequestMetaObject, Resource, ServerCapabilities, ServerConfig,
-        TaskPayload, Tool, ToolAnnotations, UpdateTaskParams,
+        CreateTaskResult, CustomRequest, CustomResult, DetailedTask, GetPromptRequestParams,
+        GetPromptResponse, GetPromptResult, GetTaskParams, GetTaskResult, Implementation,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResponse, RequestMetaObject, Resource,
+        ServerCapabilities, ServerConfig, TaskPayload, Tool, ToolAnnotations, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
 };
@@ -470,10 +473,17 @@ impl ServerHandler for HandingerServer {
     fn get_info(&self) -> ServerConfig {
         let capabilities = match self.calls {
             Calls::Local(_) => ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_list_changed()
                 .enable_tools()
                 .enable_tasks()
                 .build(),
-            Calls::Shared(_) => ServerCapabilities::builder().enable_tools().build(),
+            Calls::Shared(_) => ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_resources()
+                .enable_tools()
+                .build(),
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
@@ -521,16 +531,104 @@ impl ServerHandler for HandingerServer {
             .meta
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
-        if wants_task && call.starts_work() && matches!(self.calls, Calls::Local(_)) {
+        let touches_history = call.touches_history();
+        let peer = context.peer.clone();
+        let response = if wants_task && call.starts_work() && matches!(self.calls, Calls::Local(_))
+        {
             let runner = match self.runner_for(&context) {
                 Ok(runner) => runner,
                 Err(message) => {
                     return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
                 }
             };
-            return Ok(self.start_mcp_task(call, runner, &context.peer).await);
+            self.start_mcp_task(call, runner, &context.peer).await
+        } else {
+            self.run(call, context).await.into()
+        };
+        // The journal changed: hosts that show resources list them again (stdio;
+        // over HTTP there is no session to notify).
+        if touches_history && matches!(self.calls, Calls::Local(_)) {
+            tokio::spawn(async move {
+                let _ = peer.notify_resource_list_changed().await;
+            });
         }
-        Ok(self.run(call, context).await.into())
+        Ok(response)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let runner = self
+            .runner_for(&context)
+            .map_err(|message| ErrorData::internal_error(message, None))?;
+        Ok(ListResourcesResult::with_all_items(
+            catalog::resources(&runner).await?,
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            catalog::templates(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let runner = self
+            .runner_for(&context)
+            .map_err(|message| ErrorData::internal_error(message, None))?;
+        let read = catalog::read(&runner, &request.uri, self.max_output_chars, &context.ct).await?;
+        Ok(read.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(catalog::prompts()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let runner = self
+            .runner_for(&context)
+            .map_err(|message| ErrorData::internal_error(message, None))?;
+        let arguments = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                (name, text)
+            })
+            .collect();
+        let (spec, messages) = catalog::prompt_messages(
+            &runner,
+            &request.name,
+            arguments,
+            self.max_output_chars,
+            &context.ct,
+        )
+        .await?;
+        Ok(GetPromptResult::new(messages)
+            .with_description(spec.description)
+            .into())
     }
 
     async fn get_task(

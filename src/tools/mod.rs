@@ -7,6 +7,7 @@
 //! It also holds the sentences that word the core's [`NextStep`]s ([`Wording`]);
 //! each front-end implements the trait with its own names for the tools.
 
+pub mod prompts;
 mod table;
 
 use std::sync::Arc;

@@ -193,6 +193,11 @@ impl ToolCall {
         }
     }
 
+    /// Whether the call changes the task history (all but listing it).
+    pub fn touches_history(&self) -> bool {
+        !matches!(self, ToolCall::ListTasks(_))
+    }
+
     /// Whether the call starts work (and may run under an MCP task handle).
     pub fn starts_work(&self) -> bool {
         matches!(self, ToolCall::CreateTask(_) | ToolCall::FollowUpTask(_))
@@ -220,6 +225,7 @@ impl ToolCall {
                     status: args.status,
                     text: args.text,
                     limit: args.limit.unwrap_or(20).clamp(1, MAX_LIST_LIMIT) as usize,
+                    refresh: true,
                 };
                 return runner.list(filter).await;
             }
