@@ -326,8 +326,10 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(900))).await;
     // `script` gives the command a pseudo-terminal, as a person's shell would.
     let inner = format!(
-        "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} {} create 'watch me' --progress-interval 0.2",
+        "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} HANDINGER_STATE_DIR={} {} create 'watch me' \
+         --progress-interval 0.2",
         mock.base_url,
+        crate::support::state_dir().display(),
         crate::support::bin()
     );
     let out = tokio::process::Command::new("script")

@@ -142,6 +142,7 @@ async fn refused_and_unresolvable_hosts_are_reported_as_never_sent() {
     cmd.arg("-n").arg(crate::support::bin());
     cmd.env("HANDINGER_BASE_URL", "http://handinger-api.invalid")
         .env("HANDINGER_API_KEY", KEY)
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
         .env("HANDINGER_RETRIES", "1")
         .env("HANDINGER_ALLOW_INSECURE_HTTP", "true")
         .kill_on_drop(true);

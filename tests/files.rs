@@ -395,6 +395,7 @@ async fn an_unreadable_file_is_refused_naming_the_reason() {
         .args(args)
         .env("HANDINGER_BASE_URL", &mock.base_url)
         .env("HANDINGER_API_KEY", KEY)
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
         .kill_on_drop(true);
         cmd
     } else {

@@ -25,6 +25,7 @@ pub async fn python_sdk_client(script: &str, args: &[&str]) -> Option<Value> {
     let out = tokio::process::Command::new(&python)
         .arg(&path)
         .args(args)
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
         .env(
             crate::support::EXPECTED_TOOLS,
             crate::support::tool_names().join(","),
@@ -153,6 +154,11 @@ async fn mcp_inspector_cli_strict_lists_tools_and_calls_in_both_eras() {
                 "-e",
                 "HANDINGER_LOG=warn",
             ])
+            .arg("-e")
+            .arg(format!(
+                "HANDINGER_STATE_DIR={}",
+                crate::support::state_dir().display()
+            ))
             .args(extra)
             .arg(bin());
         cmd
@@ -264,6 +270,7 @@ pub async fn typescript_sdk_script(script: &str, args: &[&str]) -> Option<Value>
         .arg(format!("{root}/tests/interop/{script}"))
         .arg(&sdk)
         .args(args)
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
         .env(
             crate::support::EXPECTED_TOOLS,
             crate::support::tool_names().join(","),
@@ -326,6 +333,7 @@ async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
                 "/tests/interop/python2_client.py"
             ))
             .args([mode, bin(), &mock.base_url])
+            .env("HANDINGER_STATE_DIR", crate::support::state_dir())
             .env(
                 crate::support::EXPECTED_TOOLS,
                 crate::support::tool_names().join(","),

@@ -179,6 +179,7 @@ async fn npm_tarballs_install_from_files_and_the_launcher_runs_the_native_binary
     // SIGTERM to the launcher reaches the server, and both end.
     let mut child = Command::new(&bin)
         .env("HANDINGER_API_KEY", KEY)
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

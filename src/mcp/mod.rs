@@ -547,10 +547,11 @@ impl ServerHandler for HandingerServer {
         };
         // The journal changed: hosts that show resources list them again (stdio;
         // over HTTP there is no session to notify).
+        // Sent before the answer: a client that leaves as soon as it has its
+        // answer (the Python SDK's stdio client breaks on a later message) never
+        // meets it after.
         if touches_history && matches!(self.calls, Calls::Local(_)) {
-            tokio::spawn(async move {
-                let _ = peer.notify_resource_list_changed().await;
-            });
+            let _ = peer.notify_resource_list_changed().await;
         }
         Ok(response)
     }

@@ -25,6 +25,7 @@ async def main(mode: str, binary: str, base_url: str, tasks_extension: bool) -> 
         env={
             "HANDINGER_BASE_URL": base_url,
             "HANDINGER_API_KEY": "hdg_live_python2",
+            "HANDINGER_STATE_DIR": os.environ["HANDINGER_STATE_DIR"],
             "HANDINGER_LOG": "warn",
         },
     )

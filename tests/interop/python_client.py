@@ -35,6 +35,7 @@ async def main(binary: str, base_url: str) -> None:
         env={
             "HANDINGER_BASE_URL": base_url,
             "HANDINGER_API_KEY": "hdg_live_interop",
+            "HANDINGER_STATE_DIR": os.environ["HANDINGER_STATE_DIR"],
             "HANDINGER_LOG": "warn",
         },
     )

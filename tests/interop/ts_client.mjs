@@ -24,6 +24,7 @@ function stdioTransport(binary, baseUrl) {
       HANDINGER_BASE_URL: baseUrl,
       HANDINGER_API_KEY: "hdg_live_typescript",
       HANDINGER_LOG: "warn",
+      HANDINGER_STATE_DIR: process.env.HANDINGER_STATE_DIR,
       PATH: process.env.PATH,
     },
     stderr: "ignore",
