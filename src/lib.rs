@@ -15,7 +15,8 @@
 //!   [`SessionLimits`]: a front-end over any pair of byte streams;
 //!   [`instructions`]: what MCP clients are told at initialize.
 //! - [`TOOLS`], [`ToolSpec`], [`ToolId`], [`Hints`], [`tool_listing`]: the tool
-//!   table, read-only, and every tool as MCP's `tools/list` shows it.
+//!   table, read-only, and every tool as MCP's `tools/list` shows it; [`PROMPTS`]:
+//!   the prompt table.
 
 // Composition root and front-ends.
 mod app;
@@ -46,4 +47,7 @@ pub use app::{Command, Settings, UsageError, cli_command, main as run, runner};
 pub use delegation::TaskRunner;
 pub use lsp::{SessionLimits, serve as serve_lsp};
 pub use mcp::{StdioLimits, instructions, serve_stdio as serve_mcp_stdio};
-pub use tools::{Hints, TOOLS, ToolId, ToolSpec, listing as tool_listing};
+pub use tools::{
+    Hints, TOOLS, ToolId, ToolSpec, listing as tool_listing,
+    prompts::{PROMPTS, PromptArg, PromptSpec},
+};

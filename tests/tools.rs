@@ -251,7 +251,11 @@ fn no_list_of_tools_is_kept_by_hand() {
         assert!(instructions.contains(&line), "instructions lack {line:?}");
     }
 
-    let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = TOOLS
+        .iter()
+        .map(|t| t.name)
+        .chain(handinger_mcp::PROMPTS.iter().map(|p| p.name))
+        .collect();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pages = vec![root.join("README.md")];
     pages.extend(
@@ -268,7 +272,7 @@ fn no_list_of_tools_is_kept_by_hand() {
         {
             assert!(
                 names.contains(&word),
-                "{} names {word}, which is not a tool",
+                "{} names {word}, which is neither a tool nor a prompt",
                 page.display()
             );
         }
