@@ -323,7 +323,19 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
     if !crate::support::has_system_tool("script") {
         return;
     }
-    let mock = MockApi::start_with(slow_handler(Duration::from_millis(900))).await;
+    // The task runs for 1.5 s; meanwhile its worker has written a line.
+    let slow = slow_handler(Duration::from_millis(1500));
+    let mock = MockApi::start_with(std::sync::Arc::new(move |r: &crate::support::Recorded| {
+        if r.method == "GET" && r.path.starts_with("/api/workers/") {
+            return crate::support::Reply::json(
+                200,
+                serde_json::json!({"id": "wrk_mock", "status": "running",
+                                   "output_text": "Drafting the summary"}),
+            );
+        }
+        slow(r)
+    }))
+    .await;
     // `script` gives the command a pseudo-terminal, as a person's shell would.
     let inner = format!(
         "HANDINGER_BASE_URL={} HANDINGER_API_KEY={KEY} HANDINGER_STATE_DIR={} {} create 'watch me' \
@@ -343,6 +355,10 @@ async fn progress_goes_to_stderr_when_it_is_a_terminal() {
     assert!(
         seen.contains("is running ("),
         "progress shown on the terminal: {seen}"
+    );
+    assert!(
+        seen.contains("): Drafting the summary"),
+        "the worker's latest line on the status line: {seen}"
     );
     assert!(seen.contains("Answer to: watch me"));
 }

@@ -241,3 +241,34 @@ async fn the_typescript_sdk_lists_reads_prompts_and_archives() {
     assert_eq!(seen["resources"], 1, "{seen}");
     assert_eq!(mock.task_posts().len(), 1);
 }
+
+/// Listing refreshes a status that may still change from the API: a task whose
+/// call returned "running" lists as the API sees it now.
+#[tokio::test]
+async fn listing_refreshes_open_statuses_from_the_api() {
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(
+        std::time::Duration::from_secs(3),
+    ))
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let client = server(&mock, state.path(), &[]).await;
+    let made = call(
+        &client,
+        "create_task",
+        json!({"input": "slow one", "waitSeconds": 0.2}),
+    )
+    .await;
+    assert_eq!(structured(&made)["status"], "running");
+    let task_id = structured(&made)["taskId"].as_str().unwrap().to_owned();
+    let listed = call(&client, "list_tasks", json!({})).await;
+    let task = &structured(&listed)["tasks"][0];
+    assert_eq!(task["taskId"], task_id.as_str());
+    assert_eq!(task["status"], "completed", "refreshed: {task}");
+    let lookups = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/api/tasks/{task_id}"))
+        .count();
+    assert!(lookups >= 1, "the status came from the API");
+    client.cancel().await.unwrap();
+}

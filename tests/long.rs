@@ -398,6 +398,48 @@ async fn live_worker_output_goes_into_progress_and_a_running_result() {
     assert_eq!(looks, before, "no progress, no look at the worker");
 }
 
+/// get_task on a task this process does not hold polls the API; while progress
+/// is shown, each poll also looks at the worker, and the report and a result
+/// still running carry its output.
+#[tokio::test]
+async fn live_worker_output_reaches_a_lookup_of_a_task_started_elsewhere() {
+    let mock = MockApi::start_with(live_worker_mock(
+        Duration::from_secs(30),
+        "Checked 12 sources\nWriting the comparison",
+    ))
+    .await;
+    let mut session = RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    session.initialize("2025-06-18").await;
+    let lines = session
+        .request_collecting(
+            1,
+            "tools/call",
+            json!({"name": "get_task",
+                   "arguments": {"taskId": "tsk_startedElsewhere", "waitSeconds": 1.5},
+                   "_meta": {"progressToken": "remote"}}),
+        )
+        .await;
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/progress")
+        .map(|p| p["params"]["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.ends_with("): Writing the comparison")),
+        "{messages:?}"
+    );
+    let s = &lines.last().unwrap()["result"]["structuredContent"];
+    assert_eq!(s["status"], "running", "{s}");
+    assert!(
+        s["partialOutput"]
+            .as_str()
+            .is_some_and(|p| p.contains("Writing the comparison")),
+        "{s}"
+    );
+}
+
 #[tokio::test]
 async fn cancelling_stops_the_wait_but_not_the_task() {
     let mock = MockApi::start_with(slow_handler(Duration::from_millis(1500))).await;

@@ -760,17 +760,20 @@ impl TaskRunner {
         let started = Instant::now();
         let deadline = deadline_after(wait);
         let mut delay = POLL_FIRST;
-        let unanswered = || {
+        let mut live = LiveOutput::default();
+        // Still running as far as anyone can tell; with what was seen of it.
+        let unanswered = |live: &LiveOutput, worker_id: &Option<String>| {
             CallOutcome::Running(StillRunning {
                 task_id: task_id.to_owned(),
                 kind: TaskKind::Lookup,
-                worker_id: None,
+                worker_id: worker_id.clone(),
                 url: None,
                 elapsed: None,
                 follow_up_not_sent: false,
-                partial_output: None,
+                partial_output: live.partial.clone(),
             })
         };
+        let mut worker_id = None;
         loop {
             let allowance = deadline
                 .saturating_duration_since(Instant::now())
@@ -778,21 +781,35 @@ impl TaskRunner {
             let lookup = tokio::select! {
                 looked = tokio::time::timeout(allowance, self.lookup(task_id)) => looked,
                 _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
-                _ = self.waits_over.cancelled() => return Ok(unanswered()),
+                _ = self.waits_over.cancelled() => return Ok(unanswered(&live, &worker_id)),
             };
             let pause = match lookup {
                 // The API did not answer in time: past the wait, say it still runs.
-                Err(_) if Instant::now() >= deadline => return Ok(unanswered()),
+                Err(_) if Instant::now() >= deadline => return Ok(unanswered(&live, &worker_id)),
                 Err(_) => delay,
-                Ok(Ok(CallOutcome::Running(running))) => {
+                Ok(Ok(CallOutcome::Running(mut running))) => {
                     let url = running
                         .url
                         .as_deref()
                         .map(|u| format!(": {u}"))
                         .unwrap_or_default();
-                    let message = format!("Handinger task {task_id} is running{url}");
+                    let mut message = format!("Handinger task {task_id} is running{url}");
+                    worker_id = running.worker_id.clone();
+                    // While progress is shown, one look at the worker per poll.
+                    if progress.shown() && running.worker_id.is_some() {
+                        let look = self
+                            .peek(running.worker_id.clone(), task_id, allowance)
+                            .await;
+                        if let Some(line) = look.worker.and_then(|w| live.update(&w.answer())) {
+                            let seconds = started.elapsed().as_secs();
+                            message = format!(
+                                "Handinger task {task_id} is running ({seconds} s): {line}"
+                            );
+                        }
+                    }
                     progress.report(started.elapsed(), message).await;
                     if Instant::now() >= deadline {
+                        running.partial_output = live.partial;
                         return Ok(CallOutcome::Running(running));
                     }
                     delay
@@ -810,7 +827,7 @@ impl TaskRunner {
                 })) => {
                     let pause = retry_after.unwrap_or(delay).max(POLL_FIRST);
                     if Instant::now() + pause >= deadline {
-                        return Ok(unanswered());
+                        return Ok(unanswered(&live, &worker_id));
                     }
                     pause
                 }
@@ -821,10 +838,10 @@ impl TaskRunner {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = cancel.cancelled() => return Err(cancelled(task_id, TaskKind::Lookup)),
-                _ = self.waits_over.cancelled() => return Ok(unanswered()),
+                _ = self.waits_over.cancelled() => return Ok(unanswered(&live, &worker_id)),
             }
             if Instant::now() >= deadline {
-                return Ok(unanswered());
+                return Ok(unanswered(&live, &worker_id));
             }
         }
     }
