@@ -802,9 +802,7 @@ impl TaskRunner {
                             .await;
                         if let Some(line) = look.worker.and_then(|w| live.update(&w.answer())) {
                             let seconds = started.elapsed().as_secs();
-                            message = format!(
-                                "Handinger task {task_id} is running ({seconds} s): {line}"
-                            );
+                            message = format!("{message} ({seconds} s): {line}");
                         }
                     }
                     progress.report(started.elapsed(), message).await;
