@@ -320,7 +320,7 @@ fn report(
             ExitCode::from(match error.failure {
                 TaskFailure::Cancelled => exit::STILL_RUNNING,
                 TaskFailure::Attach(_) => exit::FILE_REFUSED,
-                TaskFailure::InvalidArgument { .. } => exit::USAGE,
+                TaskFailure::InvalidArgument { .. } | TaskFailure::OverBudget { .. } => exit::USAGE,
                 _ => exit::FAILED,
             })
         }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod budget;
 mod cli;
 mod docs;
 mod editor_configs;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::{NextStep, Setting, TaskKind};
 use crate::{
+    budget::Budget,
     handinger::ApiError,
     key::{KeyOrigin, KeyProblem},
     workspace::AttachError,
@@ -37,6 +38,11 @@ pub enum TaskFailure {
     /// As many requests as allowed are running already; nothing was sent.
     TooManyRunning {
         limit: usize,
+    },
+    /// The call asked for a budget above the ceiling, unconfirmed: not sent.
+    OverBudget {
+        asked: Budget,
+        max: Budget,
     },
     /// A bug inside the bridge (a caught panic) while the request was in flight:
     /// the task may have run.
@@ -88,6 +94,14 @@ impl fmt::Display for TaskError {
             TaskFailure::Cancelled => write!(
                 f,
                 "The call was cancelled. Task {task} keeps running on Handinger."
+            ),
+            TaskFailure::OverBudget { asked, max } => write!(
+                f,
+                "Not sent: budget {} is above this server's budget ceiling ({}), and no one \
+                 confirmed it. Ask for {} or less, or raise the ceiling.",
+                asked.as_str(),
+                max.as_str(),
+                max.as_str()
             ),
             TaskFailure::TooManyRunning { limit } => write!(
                 f,
@@ -160,6 +174,7 @@ impl TaskError {
     pub fn setting(&self) -> Option<Setting> {
         match &self.failure {
             TaskFailure::TooManyRunning { .. } => Some(Setting::MaxInFlight),
+            TaskFailure::OverBudget { .. } => Some(Setting::MaxBudget),
             TaskFailure::Api(ApiError::Redirected { .. } | ApiError::Unreachable { .. })
             | TaskFailure::NotChecked(ApiError::Redirected { .. } | ApiError::Unreachable { .. }) => {
                 Some(Setting::BaseUrl)

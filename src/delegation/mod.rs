@@ -110,6 +110,8 @@ pub enum Setting {
     MaxInFlight,
     /// The Handinger API's base URL.
     BaseUrl,
+    /// The highest budget sent without confirmation.
+    MaxBudget,
 }
 
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
@@ -129,6 +131,8 @@ pub struct TaskRequest {
     pub task_id: Option<String>,
     pub input: String,
     pub budget: Option<Budget>,
+    /// A person confirmed a budget above the ceiling for this call.
+    pub budget_confirmed: bool,
     pub worker_id: Option<String>,
     /// Paths of files to attach, as the caller gave them.
     pub files: Vec<String>,
@@ -184,6 +188,17 @@ pub struct ListFilter {
     pub limit: usize,
     /// Refresh statuses that may still change from the API first.
     pub refresh: bool,
+}
+
+/// Where a call's budget stands against the ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetCheck {
+    Within,
+    /// Above the ceiling: `asked` needs a person's confirmation.
+    Above {
+        asked: Budget,
+        max: Budget,
+    },
 }
 
 /// A task that is still running when its call stops waiting.
@@ -317,6 +332,17 @@ pub struct TaskOptions {
     pub wait: WaitPolicy,
     #[command(flatten)]
     pub journal: JournalOptions,
+    /// The highest budget a call may use without a person's confirmation (MCP
+    /// elicitation, where the client supports it); a call asking for more is
+    /// not sent (server, command line).
+    #[arg(
+        long,
+        env = "HANDINGER_MAX_BUDGET",
+        value_name = "BUDGET",
+        default_value = "high",
+        global = true
+    )]
+    pub max_budget: Budget,
     /// Most requests one client may have in flight (over it, a request is answered
     /// at once with a JSON-RPC "server busy" error), and most tasks running at once,
     /// counting those whose call stopped waiting (server, command line).
@@ -338,6 +364,8 @@ pub struct TaskRunner {
     pub wait: WaitPolicy,
     /// Where the tasks of each key are remembered (see [`crate::journal`]).
     journal: JournalOptions,
+    /// The highest budget sent without confirmation.
+    max_budget: Budget,
     /// Writes the journal, in order, off the calls' path; shared by the runners of
     /// every key.
     recorder: Recorder,
@@ -358,6 +386,7 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(options.max_running)),
             max_running: options.max_running,
             wait: options.wait,
+            max_budget: options.max_budget,
             journal: options.journal,
             recorder: Recorder::default(),
             waits_over: CancellationToken::new(),
@@ -377,6 +406,7 @@ impl TaskRunner {
             jobs: Arc::new(Jobs::with_limit(self.max_running)),
             max_running: self.max_running,
             wait: self.wait,
+            max_budget: self.max_budget,
             journal: self.journal.clone(),
             recorder: self.recorder.clone(),
             waits_over: self.waits_over.clone(),
@@ -398,6 +428,18 @@ impl TaskRunner {
     /// reason when it does not (readiness probes).
     pub async fn api_reachable(&self, timeout: Duration) -> Result<(), String> {
         self.client.reachable(timeout).await
+    }
+
+    /// Where `asked` (or the default budget, when the call names none) stands
+    /// against the ceiling.
+    pub fn check_budget(&self, asked: Option<Budget>) -> BudgetCheck {
+        match asked.or(self.default_budget) {
+            Some(asked) if asked > self.max_budget => BudgetCheck::Above {
+                asked,
+                max: self.max_budget,
+            },
+            _ => BudgetCheck::Within,
+        }
     }
 
     /// The API's base URL as it may be shown (no userinfo).
@@ -925,6 +967,11 @@ impl TaskRunner {
             .worker_id
             .filter(|w| !w.trim().is_empty())
             .or_else(|| self.default_worker_id.clone());
+        if let (BudgetCheck::Above { asked, max }, false) =
+            (self.check_budget(request.budget), request.budget_confirmed)
+        {
+            return Err(fail(Some(task_id), TaskFailure::OverBudget { asked, max }));
+        }
         Ok(Prepared {
             body: CreateTaskBody {
                 input: request.input,

@@ -98,6 +98,7 @@ pub fn setting_names(setting: Setting) -> (&'static str, &'static str) {
     match setting {
         Setting::MaxInFlight => ("--max-in-flight", "HANDINGER_MAX_IN_FLIGHT"),
         Setting::BaseUrl => ("--base-url", "HANDINGER_BASE_URL"),
+        Setting::MaxBudget => ("--max-budget", "HANDINGER_MAX_BUDGET"),
     }
 }
 

@@ -193,6 +193,24 @@ impl ToolCall {
         }
     }
 
+    /// The budget the call asks for, when it starts work and names one.
+    pub fn budget(&self) -> Option<Budget> {
+        match self {
+            ToolCall::CreateTask(args) => args.budget,
+            ToolCall::FollowUpTask(args) => args.budget,
+            _ => None,
+        }
+    }
+
+    /// A person confirmed the call's budget above the ceiling.
+    pub fn confirm_budget(&mut self) {
+        match self {
+            ToolCall::CreateTask(args) => args.budget_confirmed = true,
+            ToolCall::FollowUpTask(args) => args.budget_confirmed = true,
+            _ => {}
+        }
+    }
+
     /// Whether the call changes the task history (all but listing it).
     pub fn touches_history(&self) -> bool {
         !matches!(self, ToolCall::ListTasks(_))
@@ -297,6 +315,11 @@ pub struct CreateTaskArgs {
     #[schemars(range(min = 0))]
     #[arg(skip)]
     pub wait_seconds: Option<f64>,
+    /// Set by a front-end once a person confirmed a budget above the ceiling.
+    #[serde(skip)]
+    #[schemars(skip)]
+    #[arg(skip)]
+    pub budget_confirmed: bool,
 }
 
 /// Arguments of `follow_up_task`.
@@ -335,6 +358,11 @@ pub struct FollowUpTaskArgs {
     #[schemars(range(min = 0))]
     #[arg(skip)]
     pub wait_seconds: Option<f64>,
+    /// Set by a front-end once a person confirmed a budget above the ceiling.
+    #[serde(skip)]
+    #[schemars(skip)]
+    #[arg(skip)]
+    pub budget_confirmed: bool,
 }
 
 /// Arguments of `get_task`.
@@ -360,6 +388,7 @@ impl CreateTaskArgs {
             task_id: None,
             input: self.input,
             budget: self.budget,
+            budget_confirmed: self.budget_confirmed,
             worker_id: self.worker_id,
             files: self.files,
             workspace: None,
@@ -375,6 +404,7 @@ impl FollowUpTaskArgs {
             task_id: Some(self.task_id),
             input: self.input,
             budget: self.budget,
+            budget_confirmed: self.budget_confirmed,
             worker_id: self.worker_id,
             files: self.files,
             workspace: None,

@@ -1,0 +1,191 @@
+//! The budget ceiling: a call asking for more than `--max-budget` is not sent as
+//! is. A client that can be asked (elicitation) is asked once, for that call;
+//! otherwise, and on the LSP-style mode and the command line, the error names the
+//! setting. Nothing is sent unless confirmed.
+
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
+
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+        ElicitationAction, Implementation,
+    },
+    service::{RequestContext, RunningService},
+    transport::TokioChildProcess,
+};
+use serde_json::json;
+
+use crate::support::{KEY, MockApi, assert_tool_error, call, command, connect};
+
+/// A client that answers every elicitation the same way, and keeps the messages.
+#[derive(Clone)]
+struct Person {
+    action: ElicitationAction,
+    confirm: bool,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Person {
+    fn answering(action: ElicitationAction, confirm: bool) -> Self {
+        Self {
+            action,
+            confirm,
+            asked: Arc::default(),
+        }
+    }
+
+    async fn connect(self, mock: &MockApi, args: &[&str]) -> RunningService<RoleClient, Self> {
+        let (transport, _) = TokioChildProcess::builder(command(&mock.base_url, Some(KEY), args))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn handinger-mcp");
+        self.serve(transport).await.expect("initialize succeeds")
+    }
+}
+
+impl ClientHandler for Person {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation = Some(serde_json::from_value(json!({"form": {}})).unwrap());
+        ClientConfig::new(capabilities, Implementation::new("person", "1.0.0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.asked.lock().unwrap().push(message);
+        }
+        let mut answer = ElicitResult::new(self.action.clone());
+        if self.action == ElicitationAction::Accept {
+            answer.content = Some(json!({"confirm": self.confirm}));
+        }
+        Ok(answer)
+    }
+}
+
+/// create_task with `args`, from `client`.
+async fn create(
+    client: &RunningService<RoleClient, Person>,
+    args: serde_json::Value,
+) -> rmcp::model::CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new("create_task")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .expect("tools/call succeeds at the protocol level")
+}
+
+async fn create_unlimited(
+    client: &RunningService<RoleClient, Person>,
+) -> rmcp::model::CallToolResult {
+    create(client, json!({"input": "expensive", "budget": "unlimited"})).await
+}
+
+#[tokio::test]
+async fn a_confirmed_budget_is_sent_and_a_declined_one_is_not() {
+    let mock = MockApi::start().await;
+    let person = Person::answering(ElicitationAction::Accept, true);
+    let asked = person.asked.clone();
+    let client = person.connect(&mock, &[]).await;
+    let result = create_unlimited(&client).await;
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
+    let messages = asked.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "asked once, for that call");
+    assert!(
+        messages[0].contains("unlimited") && messages[0].contains("(high)"),
+        "{messages:?}"
+    );
+    // Within the ceiling, nobody is asked.
+    create(&client, json!({"input": "cheap", "budget": "low"})).await;
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    client.cancel().await.unwrap();
+
+    for (action, confirm, word) in [
+        (ElicitationAction::Decline, false, "declined"),
+        (ElicitationAction::Cancel, false, "cancelled"),
+        (ElicitationAction::Accept, false, "not confirmed"),
+    ] {
+        let mock = MockApi::start().await;
+        let client = Person::answering(action, confirm).connect(&mock, &[]).await;
+        let result = create_unlimited(&client).await;
+        assert_tool_error(&result, &["Not sent", word, "budget high or less"]);
+        assert!(mock.task_posts().is_empty(), "{word}: nothing was sent");
+        client.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn without_elicitation_the_error_names_the_setting_and_nothing_is_sent() {
+    let mock = MockApi::start().await;
+    let client = connect(&mock, &["--max-budget", "standard"]).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "x", "budget": "high"}),
+    )
+    .await;
+    assert_tool_error(
+        &result,
+        &[
+            "Not sent",
+            "budget high",
+            "(standard)",
+            "HANDINGER_MAX_BUDGET",
+        ],
+    );
+    let within = call(&client, "create_task", json!({"input": "x"})).await;
+    assert_eq!(
+        within.is_error,
+        Some(false),
+        "no budget named: the API default"
+    );
+    assert_eq!(mock.task_posts().len(), 1);
+    client.cancel().await.unwrap();
+
+    // The command line: a default budget over the ceiling is refused, exit 2.
+    let out = command(
+        &mock.base_url,
+        Some(KEY),
+        &["create", "x", "--budget", "unlimited"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--max-budget") && stderr.contains("budget unlimited"),
+        "{stderr}"
+    );
+    assert_eq!(mock.task_posts().len(), 1, "nothing more was sent");
+
+    // The LSP-style mode: the same refusal.
+    let mut lsp =
+        crate::support::lsp::LspSession::spawn(command(&mock.base_url, Some(KEY), &["--lsp"]));
+    lsp.request(1, "initialize", json!({})).await;
+    let answer = lsp
+        .request(
+            2,
+            "workspace/executeCommand",
+            json!({"command": "handinger.createTask",
+                   "arguments": [{"input": "x", "budget": "unlimited"}]}),
+        )
+        .await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--max-budget"), "{answer}");
+    assert_eq!(mock.task_posts().len(), 1);
+}
