@@ -189,3 +189,22 @@ async fn without_elicitation_the_error_names_the_setting_and_nothing_is_sent() {
     assert!(message.contains("--max-budget"), "{answer}");
     assert_eq!(mock.task_posts().len(), 1);
 }
+
+/// The Python SDK answers elicitation: accepted, the task goes out with the
+/// higher budget; declined, nothing is sent.
+#[tokio::test]
+async fn the_python_sdk_confirms_or_declines_a_higher_budget() {
+    let mock = MockApi::start().await;
+    let Some(seen) = crate::interop::python_sdk_client(
+        "python_budget.py",
+        &[crate::support::bin(), &mock.base_url],
+    )
+    .await
+    else {
+        return;
+    };
+    let posts = mock.task_posts();
+    assert_eq!(posts.len(), 1, "only the accepted call was sent");
+    assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["accepted"]);
+    assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
+}
