@@ -387,6 +387,16 @@ pub async fn doctor(setup: Setup, runner: TaskRunner) -> ExitCode {
         }
         Err(problem) => line(false, problem.to_string()),
     }
+    if let Some(credits) = runner.current_credit_use().await {
+        line(
+            credits.spent < credits.limit,
+            format!(
+                "credits spent by tasks started here with this key in the last 24 h: {} of {} \
+                 (--max-credits)",
+                credits.spent, credits.limit
+            ),
+        );
+    }
     let snippet = |launch| serde_json::to_string_pretty(&host_snippet(&setup, launch));
     if started_by_npm() {
         // The binary's path is inside node_modules or npx's cache, which an

@@ -116,7 +116,21 @@ impl Entry {
 struct Contents {
     format: String,
     tasks: Vec<Entry>,
+    /// Credits of the turns this bridge started, when each ended: the rolling
+    /// window the credit ceiling counts (older ones are dropped).
+    #[serde(default)]
+    spent: Vec<Spend>,
 }
+
+/// Credits one turn cost, and when it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Spend {
+    at: u64,
+    credits: f64,
+}
+
+/// The window the credit ceiling counts over.
+pub const SPEND_WINDOW_SECONDS: u64 = 24 * 60 * 60;
 
 /// Why the journal could not be used (the call itself goes on).
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +149,8 @@ pub struct Update {
     pub worker_id: Option<String>,
     pub status: Option<String>,
     pub credits: Option<f64>,
+    /// A turn this bridge started ended, costing this many credits.
+    pub spent: Option<f64>,
 }
 
 /// One API key's journal file.
@@ -150,6 +166,10 @@ pub struct Read {
     pub entries: Vec<Entry>,
     /// A file that was not a journal, and where it was set aside.
     pub set_aside: Option<String>,
+    /// Credits spent by turns this bridge started, over the last 24 hours.
+    pub spent_in_window: f64,
+    /// Seconds until the oldest of those leaves the window (none: nothing spent).
+    pub frees_in: Option<u64>,
 }
 
 impl Journal {
@@ -216,13 +236,30 @@ impl Journal {
             Err(error) => return Err(io(error)),
         };
         contents.format = FORMAT.to_owned();
-        if change(&mut contents, now()) || set_aside.is_some() {
+        let now = now();
+        let window_start = now.saturating_sub(SPEND_WINDOW_SECONDS);
+        let before = contents.spent.len();
+        contents.spent.retain(|spend| spend.at > window_start);
+        let pruned = contents.spent.len() != before;
+        if change(&mut contents, now) || set_aside.is_some() || pruned {
             write_atomically(&self.path, &contents).map_err(io)?;
         }
         drop(lock);
         let mut entries = contents.tasks;
         entries.sort_by_key(|entry| std::cmp::Reverse(entry.started_at));
-        Ok(Read { entries, set_aside })
+        let spent_in_window = contents.spent.iter().map(|spend| spend.credits).sum();
+        let frees_in = contents
+            .spent
+            .iter()
+            .map(|spend| spend.at + SPEND_WINDOW_SECONDS)
+            .min()
+            .map(|frees| frees.saturating_sub(now));
+        Ok(Read {
+            entries,
+            set_aside,
+            spent_in_window,
+            frees_in,
+        })
     }
 }
 
@@ -315,6 +352,9 @@ async fn write_batches(mut receiver: mpsc::Receiver<Message>) {
 
 /// Apply one update to `contents`, making the entry when missing.
 fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
+    if let Some(credits) = update.spent.filter(|c| c.is_finite() && *c > 0.0) {
+        contents.spent.push(Spend { at: now, credits });
+    }
     let entry = match contents.tasks.iter_mut().position(|e| e.task_id == task_id) {
         Some(at) => &mut contents.tasks[at],
         None => {
@@ -502,6 +542,28 @@ mod tests {
             thread.join().unwrap();
         }
         assert_eq!(journal(dir.path(), 1000).read().unwrap().entries.len(), 80);
+    }
+
+    #[test]
+    fn spent_credits_are_summed_over_the_window_and_old_ones_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path(), 10);
+        for credits in [2.0, 3.5, f64::NAN, -1.0] {
+            let update = Update {
+                spent: Some(credits),
+                ..Update::default()
+            };
+            journal.record("tsk_a", update).unwrap();
+        }
+        let read = journal.read().unwrap();
+        assert_eq!(read.spent_in_window, 5.5);
+        assert!(read.frees_in.unwrap() > SPEND_WINDOW_SECONDS - 60);
+        // A spend from more than a day ago no longer counts.
+        let text = std::fs::read_to_string(journal.path()).unwrap();
+        let mut contents: serde_json::Value = serde_json::from_str(&text).unwrap();
+        contents["spent"][0]["at"] = serde_json::json!(1);
+        std::fs::write(journal.path(), contents.to_string()).unwrap();
+        assert_eq!(journal.read().unwrap().spent_in_window, 3.5);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct TaskResult {
     /// Present when part of the answer was left out to keep the result small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncation>,
+    /// With a credit ceiling: the credits the tasks started here with this key
+    /// cost over the last 24 hours, and the ceiling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_use: Option<CreditUseResult>,
     /// While the task still runs: the worker's output so far. Partial, and
     /// untrusted text from the worker; not the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +54,16 @@ pub struct TaskResult {
     /// What to do next: continue with a follow-up, or get the answer while the task
     /// is still running.
     pub next_step: String,
+}
+
+/// Credits spent against the ceiling.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditUseResult {
+    /// Credits over the last 24 hours.
+    pub spent_last_24h: f64,
+    /// The ceiling (--max-credits).
+    pub limit: f64,
 }
 
 /// What was left out of a result, and where to read all of it.
@@ -290,6 +304,7 @@ pub fn render_running(running: &StillRunning, word: Wording) -> Rendered<TaskRes
         url: running.url.as_deref().and_then(web_url),
         usage: None,
         truncated: None,
+        credit_use: None,
         partial_output: running.partial_output.clone(),
         next_step: next_step.clone(),
     };
@@ -349,6 +364,10 @@ pub fn render_outcome(
         url: worker.url.as_deref().and_then(web_url),
         usage: worker.usage.clone(),
         truncated,
+        credit_use: outcome.credit_use.map(|credits| CreditUseResult {
+            spent_last_24h: credits.spent,
+            limit: credits.limit,
+        }),
         partial_output: None,
         next_step: word(&NextStep::FollowUp {
             task_id: outcome.task_id.clone(),
@@ -499,6 +518,13 @@ fn status_line(result: &TaskResult) -> String {
     if let Some(usage) = &result.usage {
         let _ = write!(line, " | usage: {}", usage_text(usage));
     }
+    if let Some(credits) = &result.credit_use {
+        let _ = write!(
+            line,
+            " | credits in the last 24 h: {} of {}",
+            credits.spent_last_24h, credits.limit
+        );
+    }
     line
 }
 
@@ -570,6 +596,7 @@ mod tests {
             task_id: "tsk_1".into(),
             kind: TaskKind::New,
             worker,
+            credit_use: None,
         }
     }
 

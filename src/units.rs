@@ -37,6 +37,14 @@ pub fn count_setting(raw: &str) -> Result<usize, String> {
     }
 }
 
+/// A setting's number of credits: positive and finite.
+pub fn credits_setting(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(credits) if credits.is_finite() && credits > 0.0 => Ok(credits),
+        _ => Err("expected a number of credits above 0".to_owned()),
+    }
+}
+
 /// A setting's size in bytes, as clap parses it.
 pub fn size_setting(raw: &str) -> Result<u64, String> {
     parse_size(raw).ok_or_else(|| "expected a size like 500MiB or 2GiB".to_owned())

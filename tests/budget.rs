@@ -208,3 +208,69 @@ async fn the_python_sdk_confirms_or_declines_a_higher_budget() {
     assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["accepted"]);
     assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
 }
+
+/// The credit ceiling counts the credits the API reports for the tasks started
+/// here with this key, over 24 hours, in the history shared by processes: past
+/// it, new tasks and follow-ups are refused; results and doctor show spent of
+/// limit.
+#[tokio::test]
+async fn the_credit_ceiling_refuses_past_it_across_processes() {
+    let mock = MockApi::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let server = |args: &'static [&'static str]| {
+        let mut cmd = command(&mock.base_url, Some(KEY), args);
+        cmd.env("HANDINGER_STATE_DIR", state.path());
+        crate::support::connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_11_25)
+    };
+    let client = server(&["--max-credits", "3"]).await;
+    // The mock reports 2 credits a task.
+    let first = call(&client, "create_task", json!({"input": "one"})).await;
+    let s = first.structured_content.clone().unwrap();
+    assert_eq!(s["creditUse"]["spentLast24h"], 2.0, "{s}");
+    assert_eq!(s["creditUse"]["limit"], 3.0, "{s}");
+    assert!(crate::support::text(&first).contains("credits in the last 24 h: 2 of 3"));
+    let task_id = s["taskId"].as_str().unwrap().to_owned();
+    let second = call(&client, "create_task", json!({"input": "two"})).await;
+    assert_eq!(second.is_error, Some(false), "under the ceiling when sent");
+    let third = call(&client, "create_task", json!({"input": "three"})).await;
+    assert_tool_error(
+        &third,
+        &[
+            "Not sent",
+            "4 credits",
+            "ceiling of 3",
+            "HANDINGER_MAX_CREDITS",
+        ],
+    );
+    let follow_up = call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": task_id, "input": "more"}),
+    )
+    .await;
+    assert_tool_error(&follow_up, &["Not sent", "ceiling of 3"]);
+    client.cancel().await.unwrap();
+    assert_eq!(mock.task_posts().len(), 2);
+
+    // Another process with the same history counts the same credits.
+    let other = server(&["--max-credits", "3"]).await;
+    let refused = call(&other, "create_task", json!({"input": "elsewhere"})).await;
+    assert_tool_error(&refused, &["ceiling of 3"]);
+    other.cancel().await.unwrap();
+    // A higher ceiling lets it through.
+    let roomier = server(&["--max-credits", "10"]).await;
+    let sent = call(&roomier, "create_task", json!({"input": "roomier"})).await;
+    assert_eq!(sent.is_error, Some(false), "{sent:?}");
+    roomier.cancel().await.unwrap();
+    assert_eq!(mock.task_posts().len(), 3);
+
+    // doctor shows spent of limit.
+    let out = command(&mock.base_url, Some(KEY), &["doctor", "--max-credits", "3"])
+        .env("HANDINGER_STATE_DIR", state.path())
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("in the last 24 h: 6 of 3"), "{report}");
+}

@@ -257,6 +257,12 @@ impl Command {
             .filter(|v| !v.is_empty())
             .map(ApiKey::new);
         settings.client.check().map_err(UsageError::Invalid)?;
+        if settings.tasks.max_credits.is_some() && settings.tasks.journal.no_history {
+            return Err(UsageError::Invalid(
+                "--max-credits counts credits in the task history, which --no-history turns off"
+                    .to_owned(),
+            ));
+        }
         let settings = Box::new(settings);
         if let Some((verb, sub)) = matches.subcommand()
             && let Some(tool) = tools::by_cli_verb(verb)

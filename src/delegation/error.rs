@@ -39,6 +39,8 @@ pub enum TaskFailure {
     TooManyRunning {
         limit: usize,
     },
+    /// The key's credits over 24 hours reached the ceiling: not sent.
+    CreditCeiling(super::CreditUse),
     /// The call asked for a budget above the ceiling, unconfirmed: not sent.
     OverBudget {
         asked: Budget,
@@ -95,6 +97,22 @@ impl fmt::Display for TaskError {
                 f,
                 "The call was cancelled. Task {task} keeps running on Handinger."
             ),
+            TaskFailure::CreditCeiling(credits) => {
+                write!(
+                    f,
+                    "Not sent: the tasks started here with this API key have cost {} credits in \
+                     the last 24 hours, at the ceiling of {}.",
+                    credits.spent, credits.limit
+                )?;
+                if let Some(seconds) = credits.frees_in {
+                    write!(
+                        f,
+                        " The oldest of them leaves the window in {} min.",
+                        seconds.div_ceil(60)
+                    )?;
+                }
+                Ok(())
+            }
             TaskFailure::OverBudget { asked, max } => write!(
                 f,
                 "Not sent: budget {} is above this server's budget ceiling ({}), and no one \
@@ -175,6 +193,7 @@ impl TaskError {
         match &self.failure {
             TaskFailure::TooManyRunning { .. } => Some(Setting::MaxInFlight),
             TaskFailure::OverBudget { .. } => Some(Setting::MaxBudget),
+            TaskFailure::CreditCeiling(_) => Some(Setting::MaxCredits),
             TaskFailure::Api(ApiError::Redirected { .. } | ApiError::Unreachable { .. })
             | TaskFailure::NotChecked(ApiError::Redirected { .. } | ApiError::Unreachable { .. }) => {
                 Some(Setting::BaseUrl)

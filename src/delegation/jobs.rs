@@ -257,6 +257,7 @@ mod tests {
             task_id: task_id.into(),
             kind: TaskKind::New,
             worker: Worker::default(),
+            credit_use: None,
         })
     }
 
@@ -326,6 +327,7 @@ mod tests {
                 task_id: format!("tsk_big{n}"),
                 kind: TaskKind::New,
                 worker,
+                credit_use: None,
             })
         };
         for n in 0..4 {

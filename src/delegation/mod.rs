@@ -30,7 +30,7 @@ use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
     journal::{self, Entry, Journal, JournalOptions, Recorder},
     key::{ApiKey, KeySource},
-    units::{count_setting, seconds_setting},
+    units::{count_setting, credits_setting, seconds_setting},
     workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
 };
 use clap::builder::NonEmptyStringValueParser;
@@ -112,6 +112,8 @@ pub enum Setting {
     BaseUrl,
     /// The highest budget sent without confirmation.
     MaxBudget,
+    /// The credits allowed per key over 24 hours.
+    MaxCredits,
 }
 
 /// Whether a call starts a task or adds a turn to one; it changes what errors mean.
@@ -147,6 +149,8 @@ pub struct TaskOutcome {
     pub task_id: String,
     pub kind: TaskKind,
     pub worker: Worker,
+    /// With a credit ceiling: the key's credits over 24 hours, after this turn.
+    pub credit_use: Option<CreditUse>,
 }
 
 /// How a call ended for its caller.
@@ -188,6 +192,15 @@ pub struct ListFilter {
     pub limit: usize,
     /// Refresh statuses that may still change from the API first.
     pub refresh: bool,
+}
+
+/// Credits spent over the last 24 hours against the credit ceiling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CreditUse {
+    pub spent: f64,
+    pub limit: f64,
+    /// Seconds until the oldest spend leaves the window.
+    pub frees_in: Option<u64>,
 }
 
 /// Where a call's budget stands against the ceiling.
@@ -343,6 +356,13 @@ pub struct TaskOptions {
         global = true
     )]
     pub max_budget: Budget,
+    /// Most credits the tasks this bridge starts may cost per API key over a
+    /// rolling 24 hours, as the API reports them; past it, new tasks and
+    /// follow-ups are refused until the window frees (kept in the task history,
+    /// shared by processes) (server, command line).
+    #[arg(long, env = "HANDINGER_MAX_CREDITS", value_name = "N", value_parser = credits_setting,
+          global = true)]
+    pub max_credits: Option<f64>,
     /// Most requests one client may have in flight (over it, a request is answered
     /// at once with a JSON-RPC "server busy" error), and most tasks running at once,
     /// counting those whose call stopped waiting (server, command line).
@@ -366,6 +386,8 @@ pub struct TaskRunner {
     journal: JournalOptions,
     /// The highest budget sent without confirmation.
     max_budget: Budget,
+    /// Most credits per key over 24 hours.
+    max_credits: Option<f64>,
     /// Writes the journal, in order, off the calls' path; shared by the runners of
     /// every key.
     recorder: Recorder,
@@ -387,6 +409,7 @@ impl TaskRunner {
             max_running: options.max_running,
             wait: options.wait,
             max_budget: options.max_budget,
+            max_credits: options.max_credits,
             journal: options.journal,
             recorder: Recorder::default(),
             waits_over: CancellationToken::new(),
@@ -407,6 +430,7 @@ impl TaskRunner {
             max_running: self.max_running,
             wait: self.wait,
             max_budget: self.max_budget,
+            max_credits: self.max_credits,
             journal: self.journal.clone(),
             recorder: self.recorder.clone(),
             waits_over: self.waits_over.clone(),
@@ -428,6 +452,26 @@ impl TaskRunner {
     /// reason when it does not (readiness probes).
     pub async fn api_reachable(&self, timeout: Duration) -> Result<(), String> {
         self.client.reachable(timeout).await
+    }
+
+    /// The credits spent with `key` over the last 24 hours against the ceiling;
+    /// `None` without a ceiling (or history to count in).
+    pub async fn credit_use(&self, key: &ApiKey) -> Option<CreditUse> {
+        let limit = self.max_credits?;
+        let journal = self.journal.journal_for(key)?;
+        self.recorder.flushed().await;
+        let read = read_journal(journal).await.ok()?;
+        Some(CreditUse {
+            spent: read.spent_in_window,
+            limit,
+            frees_in: read.frees_in,
+        })
+    }
+
+    /// The credit use of the current key, for results and `doctor`.
+    pub async fn current_credit_use(&self) -> Option<CreditUse> {
+        let key = self.key.resolve().ok()?;
+        self.credit_use(&key).await
     }
 
     /// Where `asked` (or the default budget, when the call names none) stands
@@ -538,6 +582,7 @@ impl TaskRunner {
                         worker_id: prepared.body.worker_id.clone(),
                         status: Some("running".to_owned()),
                         credits: None,
+                        spent: None,
                     };
                     self.remember(&prepared.task_id, update).await;
                     self.launch(prepared, completion, handle.body_sent.clone());
@@ -709,6 +754,7 @@ impl TaskRunner {
                         status: Some(found.task.status).filter(|s| !s.is_empty()),
                         credits: (credits > 0.0).then_some(credits),
                         input: None,
+                        spent: None,
                     };
                     self.recorder.record(journal.clone(), task_id, update).await;
                 }
@@ -972,6 +1018,11 @@ impl TaskRunner {
         {
             return Err(fail(Some(task_id), TaskFailure::OverBudget { asked, max }));
         }
+        if let Some(credits) = self.credit_use(&key).await
+            && credits.spent >= credits.limit
+        {
+            return Err(fail(Some(task_id), TaskFailure::CreditCeiling(credits)));
+        }
         Ok(Prepared {
             body: CreateTaskBody {
                 input: request.input,
@@ -1020,12 +1071,19 @@ impl TaskRunner {
                 Ok(Ok(worker)) => {
                     tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
                     if let Some(journal) = journal {
-                        recorder.record(journal, &task_id, answered(&worker)).await;
+                        // A turn this bridge started: its credits count against the
+                        // credit ceiling.
+                        let update = journal::Update {
+                            spent: worker.usage.as_ref().and_then(|u| u.credits),
+                            ..answered(&worker)
+                        };
+                        recorder.record(journal, &task_id, update).await;
                     }
                     Ok(TaskOutcome {
                         task_id: task_id.clone(),
                         kind,
                         worker,
+                        credit_use: None,
                     })
                 }
                 Ok(Err(error)) => {
@@ -1065,7 +1123,11 @@ impl TaskRunner {
             .await
         {
             Waited::Done(result) => match &*result {
-                Ok(outcome) => Ok(CallOutcome::Finished(Box::new(outcome.clone()))),
+                Ok(outcome) => {
+                    let mut outcome = outcome.clone();
+                    outcome.credit_use = self.current_credit_use().await;
+                    Ok(CallOutcome::Finished(Box::new(outcome)))
+                }
                 Err(error) => Err(error.clone()),
             },
             Waited::Deadline => {
@@ -1141,6 +1203,7 @@ impl TaskRunner {
             task_id: task_id.to_owned(),
             kind: TaskKind::Lookup,
             worker,
+            credit_use: None,
         })))
     }
 
@@ -1291,6 +1354,7 @@ fn answered(worker: &Worker) -> journal::Update {
                 .unwrap_or_else(|| "completed".to_owned()),
         ),
         credits: worker.usage.as_ref().and_then(|u| u.credits),
+        spent: None,
     }
 }
 

@@ -99,6 +99,7 @@ pub fn setting_names(setting: Setting) -> (&'static str, &'static str) {
         Setting::MaxInFlight => ("--max-in-flight", "HANDINGER_MAX_IN_FLIGHT"),
         Setting::BaseUrl => ("--base-url", "HANDINGER_BASE_URL"),
         Setting::MaxBudget => ("--max-budget", "HANDINGER_MAX_BUDGET"),
+        Setting::MaxCredits => ("--max-credits", "HANDINGER_MAX_CREDITS"),
     }
 }
 
