@@ -7,8 +7,11 @@
 //!   `$XDG_STATE_HOME/handinger-mcp`, else `~/.local/state/handinger-mcp`);
 //!   the folder is made 0700 and the file 0600.
 //! - Safe with several processes at once: every change takes an exclusive lock
-//!   (a `.lock` file beside it), reads, changes and writes a new file that is
-//!   renamed over the old one, so a reader never sees half a file.
+//!   (`history.lock` in the folder), reads, changes and writes a new file that
+//!   is renamed over the old one, so a reader never sees half a file.
+//! - A task whose request was refused before it ran (a wrong key, say) is
+//!   forgotten, and a journal left empty is removed: a client trying keys on a
+//!   shared bridge leaves no files behind.
 //! - Bounded: the newest `--history-limit` tasks (1,000 by default) are kept.
 //! - A file that is not a journal (corrupt, or foreign) is set aside under a new
 //!   name and reported, never a crash; the journal starts again empty.
@@ -151,6 +154,8 @@ pub struct Update {
     pub credits: Option<f64>,
     /// A turn this bridge started ended, costing this many credits.
     pub spent: Option<f64>,
+    /// The task never existed (its request was refused before it ran): drop it.
+    pub forget: bool,
 }
 
 /// One API key's journal file.
@@ -215,7 +220,9 @@ impl Journal {
         };
         let folder = self.path.parent().unwrap_or(Path::new("."));
         create_private_folder(folder).map_err(io)?;
-        let lock = lock_file(&self.path.with_extension("lock")).map_err(io)?;
+        // One lock for the folder, not one per file: an emptied journal can then
+        // be removed without racing a writer that holds its lock.
+        let lock = lock_file(&folder.join("history.lock")).map_err(io)?;
         let mut set_aside = None;
         let mut contents = match std::fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice::<Contents>(&bytes) {
@@ -242,7 +249,18 @@ impl Journal {
         contents.spent.retain(|spend| spend.at > window_start);
         let pruned = contents.spent.len() != before;
         if change(&mut contents, now) || set_aside.is_some() || pruned {
-            write_atomically(&self.path, &contents).map_err(io)?;
+            if contents.tasks.is_empty() && contents.spent.is_empty() {
+                // Nothing to remember (every task forgotten): no file, so keys
+                // that never started a task leave nothing behind.
+                match std::fs::remove_file(&self.path) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io(error));
+                    }
+                    _ => {}
+                }
+            } else {
+                write_atomically(&self.path, &contents).map_err(io)?;
+            }
         }
         drop(lock);
         let mut entries = contents.tasks;
@@ -352,6 +370,10 @@ async fn write_batches(mut receiver: mpsc::Receiver<Message>) {
 
 /// Apply one update to `contents`, making the entry when missing.
 fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
+    if update.forget {
+        contents.tasks.retain(|entry| entry.task_id != task_id);
+        return;
+    }
     if let Some(credits) = update.spent.filter(|c| c.is_finite() && *c > 0.0) {
         contents.spent.push(Spend { at: now, credits });
     }
@@ -564,6 +586,25 @@ mod tests {
         contents["spent"][0]["at"] = serde_json::json!(1);
         std::fs::write(journal.path(), contents.to_string()).unwrap();
         assert_eq!(journal.read().unwrap().spent_in_window, 3.5);
+    }
+
+    #[test]
+    fn a_forgotten_task_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path(), 10);
+        journal.record("tsk_never", Update::default()).unwrap();
+        assert!(journal.path().exists());
+        let forget = Update {
+            forget: true,
+            ..Update::default()
+        };
+        journal.record("tsk_never", forget).unwrap();
+        assert!(!journal.path().exists(), "an empty journal is removed");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["history.lock"], "only the folder's one lock");
     }
 
     #[test]

@@ -272,3 +272,30 @@ async fn listing_refreshes_open_statuses_from_the_api() {
     assert!(lookups >= 1, "the status came from the API");
     client.cancel().await.unwrap();
 }
+
+/// A task refused before it ran (a wrong key) is forgotten: trying keys leaves
+/// no history file behind.
+#[tokio::test]
+async fn a_refused_key_leaves_no_history_behind() {
+    let mock = MockApi::start_with(Arc::new(|r: &Recorded| {
+        if r.method == "POST" {
+            return Reply::error(401, "invalid API key");
+        }
+        Reply::error(404, "task not found")
+    }))
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let client = server(&mock, state.path(), &[]).await;
+    let refused = call(&client, "create_task", json!({"input": "with a wrong key"})).await;
+    assert_tool_error(&refused, &["HTTP 401"]);
+    // The history is written by a job of its own: listing waits for it.
+    let listed = call(&client, "list_tasks", json!({})).await;
+    assert_eq!(structured(&listed)["total"], 0, "forgotten");
+    let files: Vec<String> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("tasks-"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    client.cancel().await.unwrap();
+}

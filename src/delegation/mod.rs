@@ -583,6 +583,7 @@ impl TaskRunner {
                         status: Some("running".to_owned()),
                         credits: None,
                         spent: None,
+                        forget: false,
                     };
                     self.remember(&prepared.task_id, update).await;
                     self.launch(prepared, completion, handle.body_sent.clone());
@@ -755,6 +756,7 @@ impl TaskRunner {
                         credits: (credits > 0.0).then_some(credits),
                         input: None,
                         spent: None,
+                        forget: false,
                     };
                     self.recorder.record(journal.clone(), task_id, update).await;
                 }
@@ -1088,6 +1090,17 @@ impl TaskRunner {
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(task_id, %error, "task call failed");
+                    // A new task refused before it ran never existed: forget it.
+                    if kind == TaskKind::New
+                        && !error.may_have_run()
+                        && let Some(journal) = journal
+                    {
+                        let forget = journal::Update {
+                            forget: true,
+                            ..journal::Update::default()
+                        };
+                        recorder.record(journal, &task_id, forget).await;
+                    }
                     Err(fail(TaskFailure::from_api(error, key_origin.clone())))
                 }
                 Err(message) => {
@@ -1355,6 +1368,7 @@ fn answered(worker: &Worker) -> journal::Update {
         ),
         credits: worker.usage.as_ref().and_then(|u| u.credits),
         spent: None,
+        forget: false,
     }
 }
 
