@@ -245,6 +245,7 @@ pub async fn run_call(runner: Arc<TaskRunner>, call: ToolCall, options: CallOpti
     if progress.enabled {
         eprint!("\r\x1b[2K");
     }
+    runner.flush_history().await;
     // Shell output is not cut unless asked: the cap is for models' context windows.
     let max_output_chars = options.max_output_chars.unwrap_or(usize::MAX);
     report(outcome, options.output.json, max_output_chars)

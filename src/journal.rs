@@ -281,6 +281,9 @@ impl Journal {
     }
 }
 
+/// How long the writer gathers updates before a rewrite.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Updates waiting for the writer; beyond this, recording waits.
 const RECORDER_QUEUE: usize = 4096;
 
@@ -291,10 +294,10 @@ enum Message {
     Flushed(oneshot::Sender<()>),
 }
 
-/// Writes journal updates in order and off the calls' path: one job takes
-/// every update queued so far and applies them in one read and one write per
-/// file, so a burst of calls costs a few rewrites, not one each. Started on
-/// first use (inside the runtime).
+/// Writes journal updates in order and off the calls' path: one job gathers
+/// the updates of a moment (100 ms) and applies them in one read and one write
+/// per file, so a stream of calls costs a rewrite per moment, not one each.
+/// Started on first use (inside the runtime).
 #[derive(Clone, Default)]
 pub struct Recorder {
     queue: Arc<OnceLock<mpsc::Sender<Message>>>,
@@ -334,6 +337,16 @@ impl Recorder {
 async fn write_batches(mut receiver: mpsc::Receiver<Message>) {
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
+        // Gather what arrives within a moment, so a stream of calls costs one
+        // rewrite per moment, not one each; a flush (a listing waits on it) is
+        // written at once.
+        let gather_until = tokio::time::Instant::now() + GATHER;
+        while !batch.iter().any(|m| matches!(m, Message::Flushed(_))) {
+            match tokio::time::timeout_at(gather_until, receiver.recv()).await {
+                Ok(Some(next)) => batch.push(next),
+                Ok(None) | Err(_) => break,
+            }
+        }
         while let Ok(next) = receiver.try_recv() {
             batch.push(next);
         }
@@ -471,7 +484,7 @@ fn write_atomically(path: &Path, contents: &Contents) -> std::io::Result<()> {
         .open(&temporary)?;
     // No fsync: the journal is an index of tasks that live on the API, not the
     // record of them, and a call should not wait on the disk for it.
-    file.write_all(&serde_json::to_vec_pretty(contents).map_err(std::io::Error::other)?)?;
+    file.write_all(&serde_json::to_vec(contents).map_err(std::io::Error::other)?)?;
     std::fs::rename(&temporary, path)
 }
 

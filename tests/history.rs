@@ -107,6 +107,8 @@ async fn a_corrupt_history_is_set_aside_and_reported_never_a_crash() {
     let state = tempfile::tempdir().unwrap();
     let client = server(&mock, state.path(), &[]).await;
     call(&client, "create_task", json!({"input": "kept"})).await;
+    // Listing writes what the history has queued.
+    call(&client, "list_tasks", json!({})).await;
     let file = std::fs::read_dir(state.path())
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -78,7 +78,10 @@ pub fn main() -> ExitCode {
             let options = http_options(&settings, *http);
             raise_open_file_limit(options.max_connections);
             block_on(async move {
-                match mcp::streamable_http::serve(runner, options, shutdown_signal()).await {
+                let served =
+                    mcp::streamable_http::serve(runner.clone(), options, shutdown_signal()).await;
+                runner.flush_history().await;
+                match served {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
                         eprintln!("handinger-mcp: {error}");
@@ -203,6 +206,7 @@ async fn serve_stdio(settings: Settings, force_lsp: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
     };
+    runner.flush_history().await;
     runner.report_unfinished();
     code
 }

@@ -468,6 +468,11 @@ impl TaskRunner {
         })
     }
 
+    /// Write what the history has queued (at most 2 s): before the process ends.
+    pub async fn flush_history(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.recorder.flushed()).await;
+    }
+
     /// The credit use of the current key, for results and `doctor`.
     pub async fn current_credit_use(&self) -> Option<CreditUse> {
         let key = self.key.resolve().ok()?;
