@@ -650,14 +650,7 @@ impl TaskRunner {
         cancel: &CancellationToken,
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
-        let task_id = task_id.trim();
-        if !is_task_id(task_id) {
-            return Err(TaskError {
-                task_id: None,
-                kind: TaskKind::Lookup,
-                failure: invalid_task_id(task_id),
-            });
-        }
+        let task_id = lookup_id(task_id)?;
         if let Some(handle) = self.jobs.get(task_id) {
             match handle.result() {
                 None => {
@@ -804,19 +797,12 @@ impl TaskRunner {
     /// API's listings; nothing is cancelled. The API's own error comes through
     /// (only the task's creator may archive it).
     pub async fn archive(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
-        let task_id = task_id.trim();
+        let task_id = lookup_id(task_id)?;
         let fail = |failure| TaskError {
             task_id: Some(task_id.to_owned()),
             kind: TaskKind::Lookup,
             failure,
         };
-        if !is_task_id(task_id) {
-            return Err(TaskError {
-                task_id: None,
-                kind: TaskKind::Lookup,
-                failure: invalid_task_id(task_id),
-            });
-        }
         let key = self
             .key
             .resolve()
@@ -1356,6 +1342,21 @@ impl TaskRunner {
                     }
                 }
             }
+        })
+    }
+}
+
+/// A taskId a lookup (or an archive) names, trimmed; refused, with nothing
+/// sent, when it is not an id.
+fn lookup_id(task_id: &str) -> Result<&str, TaskError> {
+    let task_id = task_id.trim();
+    if is_task_id(task_id) {
+        Ok(task_id)
+    } else {
+        Err(TaskError {
+            task_id: None,
+            kind: TaskKind::Lookup,
+            failure: invalid_task_id(task_id),
         })
     }
 }
