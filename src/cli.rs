@@ -54,6 +54,9 @@ pub mod exit {
     /// A file was refused (outside the workspace, missing, too large...): nothing
     /// was sent.
     pub const FILE_REFUSED: u8 = 4;
+    /// The task answered, but its structured output does not follow the output
+    /// schema (the answer is printed all the same).
+    pub const SHAPE_MISMATCH: u8 = 5;
 }
 
 /// Set once stdout is found closed: nothing more is written to it.
@@ -300,8 +303,9 @@ fn report(
             } else {
                 print(&rendered.text);
             }
-            ExitCode::from(match outcome {
+            ExitCode::from(match &outcome {
                 CallOutcome::Running(_) => exit::STILL_RUNNING,
+                CallOutcome::Finished(finished) if finished.off_schema() => exit::SHAPE_MISMATCH,
                 _ => exit::DONE,
             })
         }

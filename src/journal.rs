@@ -105,6 +105,9 @@ pub struct Entry {
     /// Credits the task has cost, as the API last reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<f64>,
+    /// The hash of the output schema its answers follow (a typed task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<String>,
 }
 
 impl Entry {
@@ -123,7 +126,26 @@ struct Contents {
     /// window the credit ceiling counts (older ones are dropped).
     #[serde(default)]
     spent: Vec<Spend>,
+    /// Worker templates made for output schemas, newest first.
+    #[serde(default)]
+    templates: Vec<Template>,
 }
+
+/// A worker template this bridge made for an output schema, found again by the
+/// schema's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    pub schema_hash: String,
+    pub worker_id: String,
+    /// The schema itself, so a typed task's later answers can be checked by any
+    /// process.
+    pub schema: serde_json::Value,
+    pub created_at: u64,
+}
+
+/// Most templates remembered per key; the oldest go first.
+const MAX_TEMPLATES: usize = 100;
 
 /// Credits one turn cost, and when it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -156,6 +178,8 @@ pub struct Update {
     pub spent: Option<f64>,
     /// The task never existed (its request was refused before it ran): drop it.
     pub forget: bool,
+    /// The hash of the output schema the task's answers follow.
+    pub output_schema: Option<String>,
 }
 
 /// One API key's journal file.
@@ -208,6 +232,50 @@ impl Journal {
         })
     }
 
+    /// The template made for the schema with this hash, if one is remembered.
+    pub fn template(&self, schema_hash: &str) -> Result<Option<Template>, JournalError> {
+        let mut found = None;
+        self.locked(|contents, _| {
+            found = contents
+                .templates
+                .iter()
+                .find(|t| t.schema_hash == schema_hash)
+                .cloned();
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// Remember a template (replacing one for the same schema), written at once:
+    /// every later typed task with this schema reuses it.
+    pub fn remember_template(&self, template: Template) -> Result<(), JournalError> {
+        self.locked(|contents, now| {
+            contents
+                .templates
+                .retain(|t| t.schema_hash != template.schema_hash);
+            contents.templates.insert(
+                0,
+                Template {
+                    created_at: now,
+                    ..template
+                },
+            );
+            contents.templates.truncate(MAX_TEMPLATES);
+            true
+        })
+        .map(drop)
+    }
+
+    /// Forget the template for this schema (the API no longer knows its worker).
+    pub fn forget_template(&self, schema_hash: &str) -> Result<(), JournalError> {
+        self.locked(|contents, _| {
+            let before = contents.templates.len();
+            contents.templates.retain(|t| t.schema_hash != schema_hash);
+            contents.templates.len() != before
+        })
+        .map(drop)
+    }
+
     /// Run `change` on the contents under the lock; write them back when it says
     /// so. A file that is not a journal is set aside first.
     fn locked(
@@ -249,7 +317,10 @@ impl Journal {
         contents.spent.retain(|spend| spend.at > window_start);
         let pruned = contents.spent.len() != before;
         if change(&mut contents, now) || set_aside.is_some() || pruned {
-            if contents.tasks.is_empty() && contents.spent.is_empty() {
+            if contents.tasks.is_empty()
+                && contents.spent.is_empty()
+                && contents.templates.is_empty()
+            {
                 // Nothing to remember (every task forgotten): no file, so keys
                 // that never started a task leave nothing behind.
                 match std::fs::remove_file(&self.path) {
@@ -404,6 +475,7 @@ fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
                     started_at: now,
                     status: "running".to_owned(),
                     credits: None,
+                    output_schema: None,
                 },
             );
             &mut contents.tasks[0]
@@ -417,6 +489,7 @@ fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
         entry.status = status;
     }
     entry.credits = update.credits.or(entry.credits);
+    entry.output_schema = update.output_schema.or(entry.output_schema.take());
 }
 
 /// The first non-empty line of `text`, at most [`MAX_INPUT_CHARS`] characters,

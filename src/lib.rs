@@ -41,6 +41,7 @@ mod workspace;
 // Leaves.
 mod budget;
 mod key;
+mod output_schema;
 mod units;
 
 pub use app::{Command, Settings, UsageError, cli_command, main as run, runner};

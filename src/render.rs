@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::{
     delegation::{CallOutcome, NextStep, StillRunning, TaskList, TaskOutcome},
     handinger::{ProducedFile, Source, Usage},
+    output_schema::ShapeCheck,
     units::human_size,
 };
 
@@ -34,6 +35,10 @@ pub struct TaskResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub structured_output: Option<Value>,
+    /// For a task with an output schema: whether structuredOutput follows it. A
+    /// mismatch is reported here and in the text, never hidden.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema_check: Option<OutputSchemaCheck>,
     /// Dashboard URL of the worker, where the whole answer can be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -54,6 +59,30 @@ pub struct TaskResult {
     /// What to do next: continue with a follow-up, or get the answer while the task
     /// is still running.
     pub next_step: String,
+}
+
+/// How a typed task's structured output compares with its output schema.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSchemaCheck {
+    /// Whether structuredOutput is present and valid against the schema.
+    pub matches: bool,
+    /// Where and how it differs (the first few), when it does not.
+    pub problems: Vec<String>,
+}
+
+impl OutputSchemaCheck {
+    fn from_shape(shape: &ShapeCheck) -> Self {
+        let (matches, problems) = match shape {
+            ShapeCheck::Matches => (true, Vec::new()),
+            ShapeCheck::Missing => (
+                false,
+                vec!["the worker returned no structured output".to_owned()],
+            ),
+            ShapeCheck::Differs(problems) => (false, problems.clone()),
+        };
+        Self { matches, problems }
+    }
 }
 
 /// Credits spent against the ceiling.
@@ -301,6 +330,7 @@ pub fn render_running(running: &StillRunning, word: Wording) -> Rendered<TaskRes
         sources: Vec::new(),
         files: Vec::new(),
         structured_output: None,
+        output_schema_check: None,
         url: running.url.as_deref().and_then(web_url),
         usage: None,
         truncated: None,
@@ -361,6 +391,7 @@ pub fn render_outcome(
         sources: worker.sources.iter().map(safe_source).collect(),
         files: worker.files.iter().map(safe_file).collect(),
         structured_output,
+        output_schema_check: outcome.shape.as_ref().map(OutputSchemaCheck::from_shape),
         url: worker.url.as_deref().and_then(web_url),
         usage: worker.usage.clone(),
         truncated,
@@ -419,6 +450,18 @@ fn render_text(result: &TaskResult, sources: &[Source], files: &[ProducedFile]) 
     }
     if let Some(value) = &result.structured_output {
         let _ = write!(out, "\n\nStructured output:\n{value}");
+    }
+    match &result.output_schema_check {
+        Some(check) if check.matches => {
+            out.push_str("\n\nThe structured output follows the output schema.");
+        }
+        Some(check) => {
+            out.push_str("\n\nWARNING: the structured output does NOT follow the output schema:");
+            for problem in &check.problems {
+                let _ = write!(out, "\n- {}", one_line(problem));
+            }
+        }
+        None => {}
     }
     if !result.sources.is_empty() {
         out.push_str("\n\nSources:");
@@ -593,6 +636,7 @@ mod tests {
 
     fn outcome(worker: Worker) -> TaskOutcome {
         TaskOutcome {
+            shape: None,
             task_id: "tsk_1".into(),
             kind: TaskKind::New,
             worker,

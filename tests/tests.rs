@@ -24,4 +24,5 @@ mod schemas;
 mod security;
 mod tls;
 mod tools;
+mod typed;
 mod workspaces;

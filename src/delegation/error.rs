@@ -27,6 +27,11 @@ pub enum TaskFailure {
     },
     Attach(Box<AttachError>),
     Api(ApiError),
+    /// The worker template for a typed task could not be made: no task started.
+    Template(ApiError),
+    /// The API no longer knows the template remembered for a typed task's schema
+    /// (404): nothing ran, and the template is forgotten.
+    TemplateGone(ApiError),
     /// The API refused the key (401, 403); where the key came from decides the
     /// advice.
     KeyRefused {
@@ -151,6 +156,18 @@ impl fmt::Display for TaskError {
                 )?;
                 f.write_str(&self.hint(error, task))
             }
+            TaskFailure::Template(error) => write!(
+                f,
+                "{}. The worker template for this outputSchema could not be made \
+                 (POST /api/workers), so no task was started.",
+                capitalised(&error.to_string())
+            ),
+            TaskFailure::TemplateGone(error) => write!(
+                f,
+                "{}. The worker template made for this outputSchema no longer exists on \
+                 Handinger, so nothing ran; it is forgotten, and calling again makes a new one.",
+                capitalised(&error.to_string())
+            ),
             TaskFailure::Api(error) => {
                 write!(f, "{}. ", capitalised(&error.to_string()))?;
                 f.write_str(&self.hint(error, task))
@@ -176,6 +193,8 @@ impl std::error::Error for TaskError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.failure {
             TaskFailure::Api(error)
+            | TaskFailure::Template(error)
+            | TaskFailure::TemplateGone(error)
             | TaskFailure::NotChecked(error)
             | TaskFailure::KeyRefused { error, .. } => Some(error),
             TaskFailure::Attach(error) => Some(error.as_ref()),

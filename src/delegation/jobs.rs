@@ -254,6 +254,7 @@ mod tests {
 
     fn outcome(task_id: &str) -> CallResult {
         Ok(TaskOutcome {
+            shape: None,
             task_id: task_id.into(),
             kind: TaskKind::New,
             worker: Worker::default(),
@@ -324,6 +325,7 @@ mod tests {
                 ..Worker::default()
             };
             Ok(TaskOutcome {
+                shape: None,
                 task_id: format!("tsk_big{n}"),
                 kind: TaskKind::New,
                 worker,

@@ -9,6 +9,7 @@ mod error;
 mod id;
 pub mod jobs;
 mod live;
+mod typed;
 
 use std::{
     future::Future,
@@ -30,6 +31,7 @@ use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
     journal::{self, Entry, Journal, JournalOptions, Recorder},
     key::{ApiKey, KeySource},
+    output_schema::{OutputSchema, ShapeCheck},
     units::{count_setting, credits_setting, seconds_setting},
     workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
 };
@@ -141,6 +143,8 @@ pub struct TaskRequest {
     /// Where those paths resolve: the front-end's (MCP roots, an editor's folders),
     /// or `None` for the configured workspace.
     pub workspace: Option<Workspace>,
+    /// For a new task: the JSON Schema its structured output must follow.
+    pub output_schema: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A finished call: the task it belongs to and the Worker the API returned.
@@ -151,6 +155,18 @@ pub struct TaskOutcome {
     pub worker: Worker,
     /// With a credit ceiling: the key's credits over 24 hours, after this turn.
     pub credit_use: Option<CreditUse>,
+    /// For a typed task: how its structured output compares with the schema.
+    pub shape: Option<ShapeCheck>,
+}
+
+impl TaskOutcome {
+    /// Whether a typed task's structured output is missing or does not follow
+    /// its schema.
+    pub fn off_schema(&self) -> bool {
+        self.shape
+            .as_ref()
+            .is_some_and(|shape| *shape != ShapeCheck::Matches)
+    }
 }
 
 /// How a call ended for its caller.
@@ -309,6 +325,8 @@ struct Prepared {
     key: ApiKey,
     body: CreateTaskBody,
     files: Vec<Attachment>,
+    /// The schema the answer is checked against (a typed task).
+    schema: Option<OutputSchema>,
 }
 
 /// What the core needs to know; also its settings (a clap group the command
@@ -589,6 +607,7 @@ impl TaskRunner {
                         credits: None,
                         spent: None,
                         forget: false,
+                        output_schema: prepared.schema.as_ref().map(|s| s.hash().to_owned()),
                     };
                     self.remember(&prepared.task_id, update).await;
                     self.launch(prepared, completion, handle.body_sent.clone());
@@ -752,9 +771,7 @@ impl TaskRunner {
                         worker_id: found.task.worker_id,
                         status: Some(found.task.status).filter(|s| !s.is_empty()),
                         credits: (credits > 0.0).then_some(credits),
-                        input: None,
-                        spent: None,
-                        forget: false,
+                        ..journal::Update::default()
                     };
                     self.recorder.record(journal.clone(), task_id, update).await;
                 }
@@ -986,6 +1003,21 @@ impl TaskRunner {
                 TaskFailure::invalid("input", "must not be empty"),
             ));
         }
+        if request.output_schema.is_some() && request.worker_id.is_some() {
+            return Err(fail(
+                Some(task_id),
+                TaskFailure::invalid(
+                    "outputSchema",
+                    "a typed task runs on a worker made for its schema; give outputSchema or \
+                     workerId, not both",
+                ),
+            ));
+        }
+        let new_schema = request
+            .output_schema
+            .map(typed::checked_schema)
+            .transpose()
+            .map_err(|failure| fail(Some(task_id.clone()), failure))?;
         let workspace = request.workspace.unwrap_or_else(|| self.workspace.clone());
         let limits = self.attach_limits;
         let paths = request.files;
@@ -1016,6 +1048,21 @@ impl TaskRunner {
         {
             return Err(fail(Some(task_id), TaskFailure::CreditCeiling(credits)));
         }
+        // A typed task runs on its schema's template; a follow-up in one is
+        // checked against the schema the history keeps for it.
+        let (worker_id, schema) = match new_schema {
+            Some(schema) => {
+                let template = self
+                    .template_for(&key, &schema)
+                    .await
+                    .map_err(|failure| fail(Some(task_id.clone()), failure))?;
+                (Some(template), Some(schema))
+            }
+            None if kind == TaskKind::FollowUp => {
+                (worker_id, self.schema_of_task(&key, &task_id).await)
+            }
+            None => (worker_id, None),
+        };
         Ok(Prepared {
             body: CreateTaskBody {
                 input: request.input,
@@ -1027,6 +1074,7 @@ impl TaskRunner {
             kind,
             key,
             files,
+            schema,
         })
     }
 
@@ -1040,6 +1088,7 @@ impl TaskRunner {
             key,
             body,
             files,
+            schema,
         } = prepared;
         let client = self.client.clone();
         let jobs = self.jobs.clone();
@@ -1075,12 +1124,22 @@ impl TaskRunner {
                     Ok(TaskOutcome {
                         task_id: task_id.clone(),
                         kind,
+                        shape: typed::shape_of(schema.as_ref(), worker.structured_output.as_ref()),
                         worker,
                         credit_use: None,
                     })
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(task_id, %error, "task call failed");
+                    // A typed task whose template the API no longer knows: the next
+                    // one makes a new template.
+                    let template_gone = kind == TaskKind::New
+                        && schema.is_some()
+                        && matches!(error, ApiError::Status { status: 404, .. });
+                    if let (true, Some(schema), Some(journal)) = (template_gone, &schema, &journal)
+                    {
+                        typed::forget_template(journal.clone(), schema).await;
+                    }
                     // A new task refused before it ran never existed: forget it.
                     if kind == TaskKind::New
                         && !error.may_have_run()
@@ -1092,7 +1151,11 @@ impl TaskRunner {
                         };
                         recorder.record(journal, &task_id, forget).await;
                     }
-                    Err(fail(TaskFailure::from_api(error, key_origin.clone())))
+                    Err(fail(if template_gone {
+                        TaskFailure::TemplateGone(error)
+                    } else {
+                        TaskFailure::from_api(error, key_origin.clone())
+                    }))
                 }
                 Err(message) => {
                     tracing::error!(task_id, message, "the request panicked");
@@ -1203,9 +1266,13 @@ impl TaskRunner {
                 worker
             }
         };
+        // A typed task's answer is checked here too, by the schema the history
+        // keeps for it.
+        let schema = self.schema_of_task(&key, task_id).await;
         Ok(CallOutcome::Finished(Box::new(TaskOutcome {
             task_id: task_id.to_owned(),
             kind: TaskKind::Lookup,
+            shape: typed::shape_of(schema.as_ref(), worker.structured_output.as_ref()),
             worker,
             credit_use: None,
         })))
@@ -1373,8 +1440,7 @@ fn answered(worker: &Worker) -> journal::Update {
                 .unwrap_or_else(|| "completed".to_owned()),
         ),
         credits: worker.usage.as_ref().and_then(|u| u.credits),
-        spent: None,
-        forget: false,
+        ..journal::Update::default()
     }
 }
 

@@ -34,8 +34,8 @@ use error::is_certificate_error;
 pub use error::{ApiError, describe_chain};
 pub use options::ClientOptions;
 pub use types::{
-    Budget, CreateTaskBody, ErrorBody, ProducedFile, Source, TaskEnvelope, TaskInfo, Turn,
-    TurnList, Usage, Worker,
+    Budget, CreateTaskBody, CreateWorkerBody, ErrorBody, ProducedFile, Source, TaskEnvelope,
+    TaskInfo, Turn, TurnList, Usage, Worker, WorkerTemplate,
 };
 pub use upload::FileChanged;
 
@@ -85,6 +85,8 @@ enum Payload<'a> {
         files: &'a [Attachment],
         body_sent: &'a Arc<AtomicBool>,
     },
+    /// `POST /api/workers`: JSON; not sent again once it may have reached the API.
+    Template(&'a CreateWorkerBody),
 }
 
 /// Why one attempt did not give an answer, and what may be done next.
@@ -166,6 +168,17 @@ impl Client {
             body_sent,
         };
         self.execute(key, url, payload).await
+    }
+
+    /// `POST /api/workers`: make a worker template (here, one that carries an
+    /// output schema). Only its id is read.
+    pub async fn create_worker(
+        &self,
+        key: &ApiKey,
+        body: &CreateWorkerBody,
+    ) -> Result<WorkerTemplate, ApiError> {
+        let url = self.endpoint("/api/workers".to_owned());
+        self.execute(key, url, Payload::Template(body)).await
     }
 
     /// The base URL with `path` (already percent-encoded) appended.
@@ -255,6 +268,7 @@ impl Client {
         match payload {
             Payload::Get => Ok(http.get(url).bearer_auth(key.expose())),
             Payload::Delete => Ok(http.delete(url).bearer_auth(key.expose())),
+            Payload::Template(body) => Ok(http.post(url).bearer_auth(key.expose()).json(body)),
             Payload::Task {
                 body,
                 files: [],
@@ -293,7 +307,7 @@ impl Client {
         loop {
             attempt += 1;
             let request = self.build(key, &url, &payload).await?;
-            let is_post = matches!(payload, Payload::Task { .. } | Payload::Delete);
+            let is_post = !matches!(payload, Payload::Get);
             match self
                 .attempt(request, &url, attempt, is_post, &redactor)
                 .await

@@ -21,6 +21,23 @@ pub struct CreateTaskBody {
     pub worker_id: Option<String>,
 }
 
+/// The body of `POST /api/workers`, for a template whose every task's
+/// structured output follows `output_schema`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWorkerBody {
+    pub title: String,
+    pub summary: String,
+    pub instructions: String,
+    pub output_schema: Value,
+}
+
+/// The WorkerTemplate `POST /api/workers` answers with; only its id is read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerTemplate {
+    pub id: String,
+}
+
 /// The Worker object `POST /api/tasks` answers with.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -60,7 +60,8 @@ pub const TOOLS: &[ToolSpec] = &[
             plus a taskId. To ask a follow-up in the same task, call follow_up_task with that \
             taskId. Tasks can take minutes: if the answer is not ready within the wait, the \
             result has status \"running\" and the work goes on; call get_task with the taskId to \
-            get it. Every call starts new (billed) work.",
+            get it. For an answer a program can parse, give outputSchema (a JSON Schema): the \
+            result's structuredOutput follows it, checked. Every call starts new (billed) work.",
         lsp_command: "handinger.createTask",
         cli_verb: "create",
         input_schema: schema::input_schema::<CreateTaskArgs>,
@@ -315,11 +316,43 @@ pub struct CreateTaskArgs {
     #[schemars(range(min = 0))]
     #[arg(skip)]
     pub wait_seconds: Option<f64>,
+    /// A JSON Schema (draft-07) object for a typed answer: the task runs on a worker
+    /// made for this schema (the same schema reuses it), and the result's
+    /// structuredOutput is checked against it (see outputSchemaCheck). At most 64 KiB
+    /// and 32 levels deep; not with workerId.
+    #[arg(long = "output-schema", value_name = "FILE", value_parser = schema_file,
+          help = "A JSON Schema (draft-07) file the answer's structured output must follow")]
+    pub output_schema: Option<serde_json::Map<String, Value>>,
     /// Set by a front-end once a person confirmed a budget above the ceiling.
     #[serde(skip)]
     #[schemars(skip)]
     #[arg(skip)]
     pub budget_confirmed: bool,
+}
+
+/// Largest schema file the command line reads (the schema itself is checked
+/// against the smaller limit once parsed, as compact JSON).
+const MAX_SCHEMA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// A schema file named on the command line: read, and parsed as a JSON object.
+fn schema_file(path: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    let mut text = Vec::new();
+    file.take(MAX_SCHEMA_FILE_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if text.len() as u64 > MAX_SCHEMA_FILE_BYTES {
+        return Err(format!(
+            "{path} is larger than 1 MiB; a schema may have 64 KiB"
+        ));
+    }
+    match serde_json::from_slice(&text) {
+        Ok(Value::Object(schema)) => Ok(schema),
+        Ok(_) => Err(format!(
+            "{path} holds JSON, but not an object: a schema is an object"
+        )),
+        Err(e) => Err(format!("{path} is not JSON: {e}")),
+    }
 }
 
 /// Arguments of `follow_up_task`.
@@ -392,6 +425,7 @@ impl CreateTaskArgs {
             worker_id: self.worker_id,
             files: self.files,
             workspace: None,
+            output_schema: self.output_schema,
         };
         (request, self.wait_seconds)
     }
@@ -408,6 +442,7 @@ impl FollowUpTaskArgs {
             worker_id: self.worker_id,
             files: self.files,
             workspace: None,
+            output_schema: None,
         };
         (request, self.wait_seconds)
     }

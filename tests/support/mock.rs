@@ -158,11 +158,57 @@ pub fn worker_json(request: &Recorded) -> Value {
         "sources": [{"id": "src_1", "title": "Mock source", "type": "url", "url": "https://example.com/source"}],
         "files": [{"filename": "report.md", "mediaType": "text/markdown",
                    "url": "https://files.example.com/report.md", "size": 1234}],
-        "structured_output": null,
+        "structured_output": typed_output(&worker_id, &input),
         "messages": [], "metadata": {}, "error": null, "incomplete_details": null,
         "url": format!("https://v3.handinger.com/worker/{worker_id}"),
         "usage": {"credits": 2, "durationMs": 1500}
     })
+}
+
+/// The structured output of a task on a template made by [`typed_handler`]: a
+/// person, a wrong one when the input says "wrong", none when it says "nothing".
+fn typed_output(worker_id: &str, input: &str) -> Value {
+    if !worker_id.starts_with("wrk_tpl_") || input.contains("nothing") {
+        Value::Null
+    } else if input.contains("wrong") {
+        json!({"name": 42})
+    } else {
+        json!({"name": "Ada", "age": 36})
+    }
+}
+
+/// The default handler, and `POST /api/workers` making templates `wrk_tpl_1`,
+/// `wrk_tpl_2`, ... A body the API would refuse (no title, a summary over 80
+/// characters, no object outputSchema) gets its 400.
+pub fn typed_handler() -> Handler {
+    let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Arc::new(
+        move |request: &Recorded| match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/api/workers") => {
+                let body = request.json.clone().unwrap_or_default();
+                let title = body["title"].as_str().unwrap_or_default();
+                let summary = body["summary"].as_str().unwrap_or_default();
+                if title.is_empty()
+                    || title.chars().count() > 200
+                    || summary.chars().count() > 80
+                    || !body["outputSchema"].is_object()
+                {
+                    return Reply::error(400, "invalid worker template");
+                }
+                let n = made.fetch_add(1, Ordering::SeqCst) + 1;
+                Reply::json(
+                    200,
+                    json!({"id": format!("wrk_tpl_{n}"), "title": title, "summary": summary,
+                       "instructions": body["instructions"], "outputSchema": body["outputSchema"],
+                       "url": format!("https://v3.handinger.com/worker/wrk_tpl_{n}"),
+                       "visibility": "private", "organizationId": "org_mock", "userId": "usr_mock",
+                       "createdAt": "2026-12-05T10:00:00Z", "updatedAt": "2026-12-05T10:00:00Z"}),
+                )
+            }
+            ("POST", "/api/tasks") => Reply::json(200, worker_json(request)),
+            _ => Reply::error(404, "not found"),
+        },
+    )
 }
 
 pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
@@ -238,6 +284,14 @@ impl MockApi {
     /// Every request recorded so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The `POST /api/workers` requests recorded so far.
+    pub fn template_posts(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/api/workers")
+            .collect()
     }
 
     /// The `POST /api/tasks` requests recorded so far.
