@@ -1,5 +1,6 @@
 //! The budget ceiling: a call asking for more than `--max-budget` is not sent as
-//! is. A client that can be asked (elicitation) is asked once, for that call;
+//! is. A client that can be asked (form elicitation: a request up to 2025-11-25,
+//! an input-required result from 2026-07-28) is asked once, for that call;
 //! otherwise, and on the LSP-style mode and the command line, the error names the
 //! setting. Nothing is sent unless confirmed.
 
@@ -12,7 +13,7 @@ use rmcp::{
     ClientHandler, ErrorData, RoleClient, ServiceExt,
     model::{
         CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
-        ElicitationAction, Implementation,
+        ElicitationAction, Implementation, ProtocolVersion,
     },
     service::{RequestContext, RunningService},
     transport::TokioChildProcess,
@@ -27,6 +28,7 @@ struct Person {
     action: ElicitationAction,
     confirm: bool,
     asked: Arc<Mutex<Vec<String>>>,
+    version: ProtocolVersion,
 }
 
 impl Person {
@@ -35,7 +37,14 @@ impl Person {
             action,
             confirm,
             asked: Arc::default(),
+            version: ProtocolVersion::V_2025_11_25,
         }
+    }
+
+    /// The same person on a client speaking `version` (from 2026-07-28 the
+    /// question comes as an input-required result, answered by calling again).
+    fn speaking(self, version: ProtocolVersion) -> Self {
+        Self { version, ..self }
     }
 
     async fn connect(self, mock: &MockApi, args: &[&str]) -> RunningService<RoleClient, Self> {
@@ -51,7 +60,9 @@ impl ClientHandler for Person {
     fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
         capabilities.elicitation = Some(serde_json::from_value(json!({"form": {}})).unwrap());
-        ClientConfig::new(capabilities, Implementation::new("person", "1.0.0"))
+        let mut config = ClientConfig::new(capabilities, Implementation::new("person", "1.0.0"));
+        config.protocol_version = self.version.clone();
+        config
     }
 
     async fn create_elicitation(
@@ -90,40 +101,113 @@ async fn create_unlimited(
     create(client, json!({"input": "expensive", "budget": "unlimited"})).await
 }
 
+/// In both eras: up to 2025-11-25 the server asks with elicitation/create; from
+/// 2026-07-28 with an input-required result that the client answers by calling
+/// again (rmcp's client drives those rounds through the same handler).
 #[tokio::test]
 async fn a_confirmed_budget_is_sent_and_a_declined_one_is_not() {
-    let mock = MockApi::start().await;
-    let person = Person::answering(ElicitationAction::Accept, true);
-    let asked = person.asked.clone();
-    let client = person.connect(&mock, &[]).await;
-    let result = create_unlimited(&client).await;
-    assert_eq!(result.is_error, Some(false), "{result:?}");
-    let posts = mock.task_posts();
-    assert_eq!(posts.len(), 1);
-    assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
-    let messages = asked.lock().unwrap().clone();
-    assert_eq!(messages.len(), 1, "asked once, for that call");
-    assert!(
-        messages[0].contains("unlimited") && messages[0].contains("(high)"),
-        "{messages:?}"
-    );
-    // Within the ceiling, nobody is asked.
-    create(&client, json!({"input": "cheap", "budget": "low"})).await;
-    assert_eq!(asked.lock().unwrap().len(), 1);
-    client.cancel().await.unwrap();
-
-    for (action, confirm, word) in [
-        (ElicitationAction::Decline, false, "declined"),
-        (ElicitationAction::Cancel, false, "cancelled"),
-        (ElicitationAction::Accept, false, "not confirmed"),
-    ] {
+    for version in [ProtocolVersion::V_2025_06_18, ProtocolVersion::V_2026_07_28] {
         let mock = MockApi::start().await;
-        let client = Person::answering(action, confirm).connect(&mock, &[]).await;
+        let person = Person::answering(ElicitationAction::Accept, true).speaking(version.clone());
+        let asked = person.asked.clone();
+        let client = person.connect(&mock, &[]).await;
         let result = create_unlimited(&client).await;
-        assert_tool_error(&result, &["Not sent", word, "budget high or less"]);
-        assert!(mock.task_posts().is_empty(), "{word}: nothing was sent");
+        assert_eq!(result.is_error, Some(false), "{version}: {result:?}");
+        let posts = mock.task_posts();
+        assert_eq!(posts.len(), 1);
+        assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
+        let messages = asked.lock().unwrap().clone();
+        assert_eq!(messages.len(), 1, "{version}: asked once, for that call");
+        assert!(
+            messages[0].contains("unlimited") && messages[0].contains("(high)"),
+            "{messages:?}"
+        );
+        // Within the ceiling, nobody is asked.
+        create(&client, json!({"input": "cheap", "budget": "low"})).await;
+        assert_eq!(asked.lock().unwrap().len(), 1);
         client.cancel().await.unwrap();
+
+        for (action, confirm, word) in [
+            (ElicitationAction::Decline, false, "declined"),
+            (ElicitationAction::Cancel, false, "cancelled"),
+            (ElicitationAction::Accept, false, "not confirmed"),
+        ] {
+            let mock = MockApi::start().await;
+            let client = Person::answering(action, confirm)
+                .speaking(version.clone())
+                .connect(&mock, &[])
+                .await;
+            let result = create_unlimited(&client).await;
+            assert_tool_error(&result, &["Not sent", word, "budget high or less"]);
+            assert!(
+                mock.task_posts().is_empty(),
+                "{version} {word}: nothing was sent"
+            );
+            client.cancel().await.unwrap();
+        }
     }
+}
+
+/// On the wire, from 2026-07-28: the call's first answer is an input-required
+/// result holding the elicitation, nothing is sent; a retry whose requestState
+/// names another budget is asked again; the confirmed retry goes out.
+#[tokio::test]
+async fn from_2026_07_28_the_question_is_an_input_required_result() {
+    let mock = MockApi::start().await;
+    let mut session =
+        crate::support::raw::RawSession::spawn(command(&mock.base_url, Some(KEY), &[]));
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}}
+    });
+    let arguments = json!({"input": "expensive", "budget": "unlimited"});
+    let first = session
+        .request(
+            1,
+            "tools/call",
+            json!({"_meta": meta, "name": "create_task", "arguments": arguments}),
+        )
+        .await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let question = &result["inputRequests"]["confirm_budget"];
+    assert_eq!(question["method"], "elicitation/create", "{first}");
+    assert_eq!(
+        question["params"]["requestedSchema"]["required"],
+        json!(["confirm"])
+    );
+    let state = result["requestState"].as_str().unwrap().to_owned();
+    assert!(mock.task_posts().is_empty());
+
+    let answer = json!({"confirm_budget": {"action": "accept", "content": {"confirm": true}}});
+    let elsewhere = session
+        .request(
+            2,
+            "tools/call",
+            json!({"_meta": meta, "name": "create_task",
+            "arguments": {"input": "expensive", "budget": "unlimited"},
+            "inputResponses": answer, "requestState": "budget-confirmation:low"}),
+        )
+        .await;
+    assert_eq!(
+        elsewhere["result"]["resultType"], "input_required",
+        "{elsewhere}"
+    );
+    let confirmed = session
+        .request(
+            3,
+            "tools/call",
+            json!({"_meta": meta, "name": "create_task",
+            "arguments": arguments, "inputResponses": answer, "requestState": state}),
+        )
+        .await;
+    assert_eq!(confirmed["result"]["isError"], false, "{confirmed}");
+    assert_eq!(mock.task_posts().len(), 1);
+    assert_eq!(
+        mock.task_posts()[0].json.as_ref().unwrap()["budget"],
+        "unlimited"
+    );
 }
 
 #[tokio::test]

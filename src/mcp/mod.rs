@@ -2,6 +2,7 @@
 //! and the MCP tasks extension, translated to and from the core.
 
 mod catalog;
+mod confirm;
 pub mod handles;
 pub mod streamable_http;
 pub mod transport;
@@ -21,18 +22,14 @@ use rmcp::{
     },
     service::{NotificationContext, RequestContext},
 };
-use rmcp::{
-    model::{ElicitRequestParams, ElicitationAction, ElicitationSchema},
-    service::ElicitationMode,
-};
 use tokio_util::sync::CancellationToken;
 
 use handles::{Found, HandleContext, HandleTable, Settled};
 
 use crate::{
     delegation::{
-        BudgetCheck, CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, TaskError, TaskFailure,
-        TaskRunner, new_task_id,
+        CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, TaskError, TaskFailure, TaskRunner,
+        new_task_id,
     },
     render::{Link, Rendered, render_call},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
@@ -296,78 +293,6 @@ impl HandingerServer {
         }
     }
 
-    /// A budget above the ceiling: ask the person, where the client can
-    /// (elicitation, in form mode). Confirmed, the call goes on; declined or
-    /// cancelled, the tool result that says nothing was sent. A client that cannot
-    /// be asked gets the core's refusal, which names the setting.
-    async fn confirm_budget(
-        &self,
-        call: &mut ToolCall,
-        context: &RequestContext<RoleServer>,
-    ) -> Option<CallToolResult> {
-        let runner = self.runner_for(context).ok()?;
-        let BudgetCheck::Above { asked, max } = runner.check_budget(call.budget()) else {
-            return None;
-        };
-        if !call.starts_work()
-            || !context
-                .peer
-                .supported_elicitation_modes()
-                .contains(&ElicitationMode::Form)
-        {
-            return None;
-        }
-        let schema = ElicitationSchema::builder()
-            .required_bool("confirm")
-            .build()
-            .expect("a one-field schema builds");
-        let message = format!(
-            "This call asks a Handinger worker for budget {}, above this server's ceiling ({}). \
-             Higher budgets can cost many more credits. Send it with budget {}?",
-            asked.as_str(),
-            max.as_str(),
-            asked.as_str()
-        );
-        let asked_person = context
-            .peer
-            .create_elicitation(ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message,
-                requested_schema: schema,
-            })
-            .await;
-        let answer = match asked_person {
-            Ok(answer) => answer,
-            Err(error) => {
-                tracing::warn!(%error, "the budget confirmation could not be asked");
-                return None;
-            }
-        };
-        let confirmed = answer.action == ElicitationAction::Accept
-            && answer
-                .content
-                .as_ref()
-                .and_then(|c| c.get("confirm"))
-                .and_then(serde_json::Value::as_bool)
-                == Some(true);
-        if confirmed {
-            call.confirm_budget();
-            return None;
-        }
-        let how = match answer.action {
-            ElicitationAction::Decline => "declined",
-            ElicitationAction::Cancel => "cancelled",
-            _ => "not confirmed",
-        };
-        Some(CallToolResult::error(vec![ContentBlock::text(format!(
-            "Not sent: budget {} (above this server's ceiling, {}) was {how} by the user. \
-             Nothing was sent; call again with budget {} or less.",
-            asked.as_str(),
-            max.as_str(),
-            max.as_str()
-        ))]))
-    }
-
     /// The runner for this request; a message when no key can pay for it.
     fn runner_for(&self, context: &RequestContext<RoleServer>) -> Result<Arc<TaskRunner>, String> {
         match &self.calls {
@@ -608,8 +533,12 @@ impl ServerHandler for HandingerServer {
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
         let mut call = call;
-        if let Some(refused) = self.confirm_budget(&mut call, &context).await {
-            return Ok(refused.into());
+        let answers = confirm::Answers {
+            input_responses: request.input_responses,
+            request_state: request.request_state,
+        };
+        if let Some(not_yet) = self.confirm_budget(&mut call, answers, &context).await {
+            return Ok(not_yet);
         }
         let touches_history = call.touches_history();
         let peer = context.peer.clone();
