@@ -275,22 +275,36 @@ async fn without_elicitation_the_error_names_the_setting_and_nothing_is_sent() {
 }
 
 /// The Python SDK answers elicitation: accepted, the task goes out with the
-/// higher budget; declined, nothing is sent.
+/// higher budget; declined, nothing is sent. Then the ceilings, typed results
+/// and the template cache across two processes (tests/interop/python_budget.py).
 #[tokio::test]
 async fn the_python_sdk_confirms_or_declines_a_higher_budget() {
-    let mock = MockApi::start().await;
+    let mock = MockApi::start_with(crate::support::mock::typed_handler()).await;
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
     let Some(seen) = crate::interop::python_sdk_client(
         "python_budget.py",
-        &[crate::support::bin(), &mock.base_url],
+        &[crate::support::bin(), &mock.base_url, &state_arg],
     )
     .await
     else {
         return;
     };
     let posts = mock.task_posts();
-    assert_eq!(posts.len(), 1, "only the accepted call was sent");
+    let inputs: Vec<String> = posts.iter().filter_map(|p| p.input()).collect();
+    assert_eq!(
+        inputs,
+        ["budget accept", "who", "wrong", "again"],
+        "only the accepted call and the calls within the ceilings were sent"
+    );
     assert_eq!(posts[0].json.as_ref().unwrap()["taskId"], seen["accepted"]);
     assert_eq!(posts[0].json.as_ref().unwrap()["budget"], "unlimited");
+    assert_eq!(seen["workerId"], "wrk_tpl_1");
+    assert_eq!(
+        mock.template_posts().len(),
+        1,
+        "one template across two processes"
+    );
 }
 
 /// The credit ceiling counts the credits the API reports for the tasks started
@@ -357,4 +371,45 @@ async fn the_credit_ceiling_refuses_past_it_across_processes() {
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("in the last 24 h: 6 of 3"), "{report}");
+}
+
+/// Over HTTP the credit ceiling is counted per client key: one client past it
+/// leaves another's calls going.
+#[tokio::test]
+async fn over_http_the_credit_ceiling_counts_per_client_key() {
+    use crate::support::http::{HttpServer, call_text, http_client, post, tool_call};
+    let mock = MockApi::start().await;
+    let server = HttpServer::start(&mock.base_url, None, &["--max-credits", "3"]).await;
+    let (http, url) = (http_client(), server.mcp_url());
+    let keys = ["hdg_live_credits_a_0000", "hdg_live_credits_b_1111"];
+    let create = |id: i64, key: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let message = tool_call(id, "create_task", json!({"input": format!("{key} {id}")}));
+            post(&http, &url, &message, &[("handinger-api-key", key)])
+                .await
+                .response(id)
+                .clone()
+        }
+    };
+    // The mock reports 2 credits a task: A's third call is past 3.
+    let first = create(1, keys[0]).await;
+    assert_eq!(
+        first["result"]["structuredContent"]["creditUse"]["spentLast24h"],
+        2.0
+    );
+    create(2, keys[0]).await;
+    let (text, is_error) = call_text(&create(3, keys[0]).await);
+    assert!(
+        is_error && text.contains("Not sent") && text.contains("--max-credits"),
+        "{text}"
+    );
+    let other = create(4, keys[1]).await;
+    let (text, is_error) = call_text(&other);
+    assert!(!is_error, "{text}");
+    assert_eq!(
+        other["result"]["structuredContent"]["creditUse"]["spentLast24h"],
+        2.0
+    );
+    assert_eq!(mock.task_posts().len(), 3);
 }

@@ -399,3 +399,38 @@ async fn the_command_line_and_the_lsp_mode_take_a_schema() {
     assert!(message.contains("outputSchema"), "{refused}");
     assert_eq!(mock.template_posts().len(), 1);
 }
+
+/// The official TypeScript SDK meets the ceilings and typed results (script:
+/// tests/interop/ts_bounds.mjs); the mock counts what was sent.
+#[tokio::test]
+async fn the_typescript_sdk_meets_the_ceilings_and_typed_results() {
+    let mock = MockApi::start_with(typed_handler()).await;
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let Some(seen) = crate::interop::typescript_sdk_script(
+        "ts_bounds.mjs",
+        &[crate::support::bin(), &mock.base_url, &state_arg],
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(seen["workerId"], "wrk_tpl_1", "{seen}");
+    assert_eq!(
+        mock.template_posts().len(),
+        1,
+        "one template across two processes"
+    );
+    let inputs: Vec<String> = mock.task_posts().iter().filter_map(|p| p.input()).collect();
+    assert_eq!(
+        inputs,
+        ["who", "wrong", "again", "confirmed"],
+        "refused calls were not sent"
+    );
+    let confirmed = mock.task_posts().pop().unwrap();
+    assert_eq!(confirmed.json.as_ref().unwrap()["budget"], "unlimited");
+    assert_eq!(
+        confirmed.json.as_ref().unwrap()["taskId"],
+        seen["confirmed"]
+    );
+}
