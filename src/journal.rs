@@ -126,9 +126,50 @@ struct Contents {
     /// window the credit ceiling counts (older ones are dropped).
     #[serde(default)]
     spent: Vec<Spend>,
-    /// Worker templates made for output schemas, newest first.
-    #[serde(default)]
+}
+
+/// The templates file's content: apart from the tasks, so the tasks file that
+/// is rewritten as calls come and go stays small (a schema may be 64 KiB).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Templates {
+    format: String,
+    /// Newest first.
     templates: Vec<Template>,
+}
+
+/// A file of the state folder: marked with its format, removed when empty.
+trait Stored: Default + Serialize + serde::de::DeserializeOwned {
+    const FORMAT: &'static str;
+    fn format(&self) -> &str;
+    /// Mark the contents with this program's format.
+    fn mark(&mut self);
+    fn is_empty(&self) -> bool;
+}
+
+impl Stored for Contents {
+    const FORMAT: &'static str = FORMAT;
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn mark(&mut self) {
+        self.format = Self::FORMAT.to_owned();
+    }
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.spent.is_empty()
+    }
+}
+
+impl Stored for Templates {
+    const FORMAT: &'static str = "handinger-mcp/templates/1";
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn mark(&mut self) {
+        self.format = Self::FORMAT.to_owned();
+    }
+    fn is_empty(&self) -> bool {
+        self.templates.is_empty()
+    }
 }
 
 /// A worker template this bridge made for an output schema, found again by the
@@ -235,8 +276,8 @@ impl Journal {
     /// The template made for the schema with this hash, if one is remembered.
     pub fn template(&self, schema_hash: &str) -> Result<Option<Template>, JournalError> {
         let mut found = None;
-        self.locked(|contents, _| {
-            found = contents
+        locked_file(&self.templates_path(), |file: &mut Templates, _| {
+            found = file
                 .templates
                 .iter()
                 .find(|t| t.schema_hash == schema_hash)
@@ -249,18 +290,17 @@ impl Journal {
     /// Remember a template (replacing one for the same schema), written at once:
     /// every later typed task with this schema reuses it.
     pub fn remember_template(&self, template: Template) -> Result<(), JournalError> {
-        self.locked(|contents, now| {
-            contents
-                .templates
+        locked_file(&self.templates_path(), |file: &mut Templates, now| {
+            file.templates
                 .retain(|t| t.schema_hash != template.schema_hash);
-            contents.templates.insert(
+            file.templates.insert(
                 0,
                 Template {
                     created_at: now,
                     ..template
                 },
             );
-            contents.templates.truncate(MAX_TEMPLATES);
+            file.templates.truncate(MAX_TEMPLATES);
             true
         })
         .map(drop)
@@ -268,72 +308,35 @@ impl Journal {
 
     /// Forget the template for this schema (the API no longer knows its worker).
     pub fn forget_template(&self, schema_hash: &str) -> Result<(), JournalError> {
-        self.locked(|contents, _| {
-            let before = contents.templates.len();
-            contents.templates.retain(|t| t.schema_hash != schema_hash);
-            contents.templates.len() != before
+        locked_file(&self.templates_path(), |file: &mut Templates, _| {
+            let before = file.templates.len();
+            file.templates.retain(|t| t.schema_hash != schema_hash);
+            file.templates.len() != before
         })
         .map(drop)
     }
 
+    /// The key's templates file, beside its tasks file.
+    fn templates_path(&self) -> PathBuf {
+        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        self.path
+            .with_file_name(name.replacen("tasks-", "templates-", 1))
+    }
+
     /// Run `change` on the contents under the lock; write them back when it says
-    /// so. A file that is not a journal is set aside first.
+    /// so. Spends that left the window are dropped first.
     fn locked(
         &self,
         change: impl FnOnce(&mut Contents, u64) -> bool,
     ) -> Result<Read, JournalError> {
-        let io = |source| JournalError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let folder = self.path.parent().unwrap_or(Path::new("."));
-        create_private_folder(folder).map_err(io)?;
-        // One lock for the folder, not one per file: an emptied journal can then
-        // be removed without racing a writer that holds its lock.
-        let lock = lock_file(&folder.join("history.lock")).map_err(io)?;
-        let mut set_aside = None;
-        let mut contents = match std::fs::read(&self.path) {
-            Ok(bytes) => match serde_json::from_slice::<Contents>(&bytes) {
-                Ok(contents) if contents.format == FORMAT => contents,
-                _ => {
-                    let aside = self.path.with_extension(format!("unreadable-{}", now()));
-                    std::fs::rename(&self.path, &aside).map_err(io)?;
-                    tracing::warn!(
-                        path = %self.path.display(),
-                        aside = %aside.display(),
-                        "the task history was not readable; it was set aside and starts again"
-                    );
-                    set_aside = Some(aside.display().to_string());
-                    Contents::default()
-                }
-            },
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Contents::default(),
-            Err(error) => return Err(io(error)),
-        };
-        contents.format = FORMAT.to_owned();
-        let now = now();
-        let window_start = now.saturating_sub(SPEND_WINDOW_SECONDS);
-        let before = contents.spent.len();
-        contents.spent.retain(|spend| spend.at > window_start);
-        let pruned = contents.spent.len() != before;
-        if change(&mut contents, now) || set_aside.is_some() || pruned {
-            if contents.tasks.is_empty()
-                && contents.spent.is_empty()
-                && contents.templates.is_empty()
-            {
-                // Nothing to remember (every task forgotten): no file, so keys
-                // that never started a task leave nothing behind.
-                match std::fs::remove_file(&self.path) {
-                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(io(error));
-                    }
-                    _ => {}
-                }
-            } else {
-                write_atomically(&self.path, &contents).map_err(io)?;
-            }
-        }
-        drop(lock);
+        let (contents, set_aside, now) =
+            locked_file(&self.path, |contents: &mut Contents, now| {
+                let window_start = now.saturating_sub(SPEND_WINDOW_SECONDS);
+                let before = contents.spent.len();
+                contents.spent.retain(|spend| spend.at > window_start);
+                let pruned = contents.spent.len() != before;
+                change(contents, now) || pruned
+            })?;
         let mut entries = contents.tasks;
         entries.sort_by_key(|entry| std::cmp::Reverse(entry.started_at));
         let spent_in_window = contents.spent.iter().map(|spend| spend.credits).sum();
@@ -350,6 +353,61 @@ impl Journal {
             frees_in,
         })
     }
+}
+
+/// Under the state folder's lock: read the file at `path` (one that is not of
+/// its format is set aside under a new name, and where is returned), run
+/// `change`, and write the file back when it says so (removed when left empty,
+/// so keys that never started a task leave nothing behind). Also returns the
+/// contents and the time `change` was given.
+fn locked_file<C: Stored>(
+    path: &Path,
+    change: impl FnOnce(&mut C, u64) -> bool,
+) -> Result<(C, Option<String>, u64), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    create_private_folder(folder).map_err(io)?;
+    // One lock for the folder, not one per file: an emptied file can then be
+    // removed without racing a writer that holds its lock.
+    let lock = lock_file(&folder.join("history.lock")).map_err(io)?;
+    let mut set_aside = None;
+    let mut contents = match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice::<C>(&bytes) {
+            Ok(contents) if contents.format() == C::FORMAT => contents,
+            _ => {
+                let aside = path.with_extension(format!("unreadable-{}", now()));
+                std::fs::rename(path, &aside).map_err(io)?;
+                tracing::warn!(
+                    path = %path.display(),
+                    aside = %aside.display(),
+                    "a state file was not readable; it was set aside and starts again"
+                );
+                set_aside = Some(aside.display().to_string());
+                C::default()
+            }
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => C::default(),
+        Err(error) => return Err(io(error)),
+    };
+    contents.mark();
+    let now = now();
+    if change(&mut contents, now) || set_aside.is_some() {
+        if contents.is_empty() {
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(error));
+                }
+                _ => {}
+            }
+        } else {
+            write_atomically(path, &contents).map_err(io)?;
+        }
+    }
+    drop(lock);
+    Ok((contents, set_aside, now))
 }
 
 /// How long the writer gathers updates before a rewrite.
@@ -549,7 +607,7 @@ fn private_options() -> OpenOptions {
 }
 
 /// Write `contents` to a new file beside `path` and rename it over `path`.
-fn write_atomically(path: &Path, contents: &Contents) -> std::io::Result<()> {
+fn write_atomically(path: &Path, contents: &impl Serialize) -> std::io::Result<()> {
     let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = private_options()
         .write(true)
@@ -573,6 +631,53 @@ mod tests {
         }
         .journal_for(&ApiKey::new("hdg_live_secret".into()))
         .unwrap()
+    }
+
+    #[test]
+    fn templates_live_in_their_own_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path(), 10);
+        let template = |hash: &str, worker: &str| Template {
+            schema_hash: hash.to_owned(),
+            worker_id: worker.to_owned(),
+            schema: serde_json::json!({"type": "object"}),
+            created_at: 0,
+        };
+        journal.remember_template(template("h1", "wrk_1")).unwrap();
+        journal.remember_template(template("h1", "wrk_2")).unwrap();
+        assert_eq!(journal.template("h1").unwrap().unwrap().worker_id, "wrk_2");
+        assert!(journal.template("h2").unwrap().is_none());
+        assert!(!journal.path().exists(), "no task was written");
+        let file = journal.templates_path();
+        assert!(
+            file.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("templates-")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A file that is not a templates file is set aside, never a crash.
+        std::fs::write(&file, b"{not json").unwrap();
+        assert!(journal.template("h1").unwrap().is_none());
+        journal.remember_template(template("h3", "wrk_3")).unwrap();
+        journal.forget_template("h3").unwrap();
+        assert!(!file.exists(), "an emptied templates file is removed");
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("unreadable")
+            })
+            .count();
+        assert_eq!(aside, 1);
     }
 
     #[test]

@@ -266,6 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn self_references_and_hard_patterns_end() {
+        // A schema that refers to itself is valid and checks in finite time.
+        let looped = OutputSchema::parse(object(json!({
+            "type": "object",
+            "properties": {"next": {"$ref": "#"}, "name": {"type": "string"}}
+        })))
+        .unwrap();
+        let chain = json!({"next": {"next": {"name": 1}}});
+        assert!(matches!(looped.check(Some(&chain)), ShapeCheck::Differs(_)));
+        let bare = OutputSchema::parse(object(json!({"$ref": "#"})));
+        if let Ok(bare) = bare {
+            let _ = bare.check(Some(&json!({})));
+        }
+        // A pattern that backtracks badly on a long mismatch still ends.
+        let hard =
+            OutputSchema::parse(object(json!({"type": "string", "pattern": "^(a+)+$"}))).unwrap();
+        let _ = hard.check(Some(&json!(format!("{}!", "a".repeat(40)))));
+    }
+
+    #[test]
     fn size_and_depth_are_bounded() {
         let mut deep = json!({"type": "string"});
         for _ in 0..MAX_SCHEMA_DEPTH {
