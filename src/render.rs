@@ -249,7 +249,7 @@ pub fn render_list(list: &TaskList) -> Rendered<TaskListResult> {
 
 /// Seconds since 1970 as an RFC 3339 UTC time (civil date from days, as in
 /// Howard Hinnant's algorithm).
-fn utc_timestamp(seconds: u64) -> String {
+pub fn utc_timestamp(seconds: u64) -> String {
     let days = (seconds / 86_400) as i64;
     let of_day = seconds % 86_400;
     let z = days + 719_468;

@@ -19,6 +19,7 @@ mod lookups;
 mod lsp;
 mod packaging;
 mod protocol;
+mod replicas;
 mod robustness;
 mod schemas;
 mod security;

@@ -56,6 +56,9 @@ pub enum TaskFailure {
     Internal {
         message: String,
     },
+    /// A follow-up under a task handle met the task's previous turn still running
+    /// here: nothing was sent.
+    PreviousTurnRunning,
     /// A follow-up named a task the API does not know; nothing was sent (the API
     /// would have started a new task under that id).
     UnknownTask,
@@ -143,6 +146,11 @@ impl fmt::Display for TaskError {
                 }
                 Ok(())
             }
+            TaskFailure::PreviousTurnRunning => write!(
+                f,
+                "Not sent: the previous turn of task {task} is still running, and a task runs \
+                 one turn at a time. Wait for its answer, then send the follow-up."
+            ),
             TaskFailure::UnknownTask => write!(
                 f,
                 "No task with taskId {task} is known to Handinger, so the follow-up was not \
@@ -242,6 +250,7 @@ impl TaskError {
             TaskFailure::Cancelled | TaskFailure::Internal { .. } => fetch(),
             TaskFailure::Remote { .. } => NextStep::StartNewOrFollowUp { task_id: task() },
             TaskFailure::UnknownTask => NextStep::StartNew,
+            TaskFailure::PreviousTurnRunning => NextStep::FetchThenFollowUp { task_id: task() },
             TaskFailure::NotChecked(ApiError::Status {
                 status: 401 | 403, ..
             }) => NextStep::FixKey,

@@ -9,6 +9,7 @@ mod error;
 mod id;
 pub mod jobs;
 mod live;
+mod turns;
 mod typed;
 
 use std::{
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
 pub use id::{MAX_TASK_ID_CHARS, is_task_id, new_task_id};
+pub use turns::{Started, TurnState};
 
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
@@ -329,6 +331,17 @@ struct Prepared {
     schema: Option<OutputSchema>,
 }
 
+/// Progress nobody sees: a lookup that answers a poll, a resource read.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn shown(&self) -> bool {
+        false
+    }
+
+    async fn report(&mut self, _: Duration, _: String) {}
+}
+
 /// What the core needs to know; also its settings (a clap group the command
 /// line flattens), so each setting is defined once.
 #[derive(Debug, Clone, clap::Args)]
@@ -589,28 +602,13 @@ impl TaskRunner {
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
         let deadline = deadline_after(wait);
-        let prepared = self.prepare(request).await?;
+        let mut prepared = self.prepare(request).await?;
         if prepared.kind == TaskKind::FollowUp && self.jobs.get(&prepared.task_id).is_none() {
             self.check_exists(&prepared).await?;
         }
         loop {
-            let mut previous = match self.jobs.begin(
-                &prepared.task_id,
-                prepared.kind,
-                prepared.body.worker_id.clone(),
-            ) {
-                Ok((handle, completion)) => {
-                    let update = journal::Update {
-                        input: Some(prepared.body.input.clone()),
-                        worker_id: prepared.body.worker_id.clone(),
-                        status: Some("running".to_owned()),
-                        credits: None,
-                        spent: None,
-                        forget: false,
-                        output_schema: prepared.schema.as_ref().map(|s| s.hash().to_owned()),
-                    };
-                    self.remember(&prepared.task_id, update).await;
-                    self.launch(prepared, completion, handle.body_sent.clone());
+            let mut previous = match self.send(prepared).await {
+                Ok(handle) => {
                     // The first progress goes out at once, naming the task; the
                     // dashboard URL follows if the API names it within a second.
                     let sent = format!("Handinger task {} was sent", handle.task_id);
@@ -622,11 +620,14 @@ impl TaskRunner {
                         .settle(handle, deadline, cancel, progress, describe)
                         .await;
                 }
-                Err(NotBegun::SameTaskRunning(running)) => running,
-                Err(NotBegun::Full { limit }) => {
+                Err((held, NotBegun::SameTaskRunning(running))) => {
+                    prepared = *held;
+                    running
+                }
+                Err((held, NotBegun::Full { limit })) => {
                     return Err(TaskError {
-                        task_id: Some(prepared.task_id),
-                        kind: prepared.kind,
+                        task_id: Some(held.task_id),
+                        kind: held.kind,
                         failure: TaskFailure::TooManyRunning { limit },
                     });
                 }
@@ -658,6 +659,29 @@ impl TaskRunner {
                 Waited::Cancelled => return Err(cancelled(&prepared.task_id, prepared.kind)),
             }
         }
+    }
+
+    /// Begin the job for `prepared`, record it in the history and send the POST
+    /// in the background; or give `prepared` back with the reason it was not.
+    async fn send(&self, prepared: Prepared) -> Result<JobHandle, (Box<Prepared>, NotBegun)> {
+        let (handle, completion) = match self.jobs.begin(
+            &prepared.task_id,
+            prepared.kind,
+            prepared.body.worker_id.clone(),
+        ) {
+            Ok(begun) => begun,
+            Err(not_begun) => return Err((Box::new(prepared), not_begun)),
+        };
+        let update = journal::Update {
+            input: Some(prepared.body.input.clone()),
+            worker_id: prepared.body.worker_id.clone(),
+            status: Some("running".to_owned()),
+            output_schema: prepared.schema.as_ref().map(|s| s.hash().to_owned()),
+            ..journal::Update::default()
+        };
+        self.remember(&prepared.task_id, update).await;
+        self.launch(prepared, completion, handle.body_sent.clone());
+        Ok(handle)
     }
 
     /// The state of a task: a result this process kept, the call still running
@@ -815,15 +839,8 @@ impl TaskRunner {
     /// (only the task's creator may archive it).
     pub async fn archive(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
         let task_id = lookup_id(task_id)?;
-        let fail = |failure| TaskError {
-            task_id: Some(task_id.to_owned()),
-            kind: TaskKind::Lookup,
-            failure,
-        };
-        let key = self
-            .key
-            .resolve()
-            .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
+        let fail = lookup_failure(task_id);
+        let key = self.lookup_key(task_id)?;
         let archived = self
             .client
             .archive_task(&key, task_id)
@@ -944,15 +961,17 @@ impl TaskRunner {
 
     /// Before a follow-up is sent for a task this process does not hold: the API
     /// treats an unknown taskId as a new task, so a mistyped id would start (and
-    /// bill) a fresh one. Nothing is sent unless the task exists.
-    async fn check_exists(&self, prepared: &Prepared) -> Result<(), TaskError> {
+    /// bill) a fresh one. Nothing is sent unless the task exists. Returns how many
+    /// turns it has.
+    async fn check_exists(&self, prepared: &Prepared) -> Result<usize, TaskError> {
         let fail = |failure| TaskError {
             task_id: Some(prepared.task_id.clone()),
             kind: TaskKind::FollowUp,
             failure,
         };
         match self.client.get_task(&prepared.key, &prepared.task_id).await {
-            Ok(_) => Ok(()),
+            // A task the API knows has at least its first turn.
+            Ok(found) => Ok(found.turns.len().max(1)),
             Err(ApiError::Status { status: 404, .. }) => Err(fail(TaskFailure::UnknownTask)),
             Err(
                 error @ ApiError::Status {
@@ -1210,18 +1229,18 @@ impl TaskRunner {
         }
     }
 
+    /// The key a lookup of `task_id` asks with.
+    fn lookup_key(&self, task_id: &str) -> Result<ApiKey, TaskError> {
+        self.key
+            .resolve()
+            .map_err(|p| lookup_failure(task_id)(TaskFailure::MissingKey(p)))
+    }
+
     /// Ask the API for a task this process has no result for.
     async fn lookup(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
-        let fail = |failure| TaskError {
-            task_id: Some(task_id.to_owned()),
-            kind: TaskKind::Lookup,
-            failure,
-        };
+        let fail = lookup_failure(task_id);
         let api = |error| fail(TaskFailure::from_api(error, self.key.origin()));
-        let key = self
-            .key
-            .resolve()
-            .map_err(|p| fail(TaskFailure::MissingKey(p)))?;
+        let key = self.lookup_key(task_id)?;
         let TaskEnvelope { task, turns } =
             self.client.get_task(&key, task_id).await.map_err(api)?;
         match task.status.as_str() {
@@ -1425,6 +1444,15 @@ fn lookup_id(task_id: &str) -> Result<&str, TaskError> {
             kind: TaskKind::Lookup,
             failure: invalid_task_id(task_id),
         })
+    }
+}
+
+/// A failure of a lookup of `task_id` (nothing was started).
+fn lookup_failure(task_id: &str) -> impl Fn(TaskFailure) -> TaskError + '_ {
+    move |failure| TaskError {
+        task_id: Some(task_id.to_owned()),
+        kind: TaskKind::Lookup,
+        failure,
     }
 }
 

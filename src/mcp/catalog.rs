@@ -11,7 +11,7 @@ use rmcp::model::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    delegation::{CallOutcome, ListFilter, Progress, TaskRunner, is_task_id},
+    delegation::{CallOutcome, ListFilter, Silent, TaskRunner, is_task_id},
     render::render_call,
     tools::{
         Wording,
@@ -29,17 +29,6 @@ pub const TASK_URI_TEMPLATE: &str = "handinger://tasks/{taskId}";
 const LISTED_RESOURCES: usize = 100;
 
 const MARKDOWN: &str = "text/markdown";
-
-/// Progress nobody sees: a resource read reports none.
-struct Unseen;
-
-impl Progress for Unseen {
-    fn shown(&self) -> bool {
-        false
-    }
-
-    async fn report(&mut self, _: std::time::Duration, _: String) {}
-}
 
 /// The task resource URI of `task_id`.
 pub fn task_uri(task_id: &str) -> String {
@@ -119,7 +108,7 @@ async fn answer_text(
     cancel: &CancellationToken,
 ) -> Result<String, ErrorData> {
     let outcome = runner
-        .get(task_id, std::time::Duration::ZERO, cancel, &mut Unseen)
+        .get(task_id, std::time::Duration::ZERO, cancel, &mut Silent)
         .await
         .map_err(|e| ErrorData::resource_not_found(super::McpWording.describe(&e), None))?;
     Ok(render_call(&outcome, max_output_chars, &super::mcp_wording).text)

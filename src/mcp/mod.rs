@@ -4,6 +4,7 @@
 mod catalog;
 mod confirm;
 pub mod handles;
+mod stateless;
 pub mod streamable_http;
 pub mod transport;
 
@@ -28,8 +29,8 @@ use handles::{Found, HandleContext, HandleTable, Settled};
 
 use crate::{
     delegation::{
-        CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, TaskError, TaskFailure, TaskRunner,
-        new_task_id,
+        CallOutcome, NO_DEADLINE, NextStep, Progress, Setting, Silent, TaskError, TaskFailure,
+        TaskRunner, new_task_id,
     },
     render::{Link, Rendered, render_call},
     tools::{self, TOOLS, ToolCall, ToolSpec, Wording},
@@ -245,17 +246,6 @@ impl Progress for McpProgress {
 /// Progress as the task handle's status message.
 struct HandleStatusProgress(HandleContext);
 
-/// Progress nobody sees (a result fetched again for `tasks/get`).
-struct Unseen;
-
-impl Progress for Unseen {
-    fn shown(&self) -> bool {
-        false
-    }
-
-    async fn report(&mut self, _: Duration, _: String) {}
-}
-
 /// The Handinger task an outcome answers.
 fn outcome_task_id(outcome: &CallOutcome) -> &str {
     match outcome {
@@ -283,7 +273,7 @@ impl HandingerServer {
     }
 
     /// A server for MCP over HTTP: runners by key, the server's workspace only, and
-    /// no tasks extension (its tasks would live on one replica only).
+    /// task handles any replica answers (see [`stateless`]).
     pub fn for_http(runners: Arc<dyn SharedRunners>, max_output_chars: usize) -> Self {
         Self {
             calls: Calls::Shared(runners),
@@ -321,10 +311,7 @@ impl HandingerServer {
             Ok(runner) => runner,
             Err(message) => return CallToolResult::error(vec![ContentBlock::text(message)]),
         };
-        let workspace = self
-            .client_workspace(&context.peer, call.files())
-            .await
-            .map(|client| client.or_configured(runner.default_workspace()));
+        let workspace = self.workspace_for(&call, &runner, &context.peer).await;
         let mut progress = McpProgress {
             peer: context.peer.clone(),
             meta: context.meta,
@@ -353,6 +340,19 @@ impl HandingerServer {
             ),
             Err(error) => tool_error(&error),
         }
+    }
+
+    /// Where the call's files resolve: the client's roots (falling back to an
+    /// explicitly configured workspace), or `None` for the configured one.
+    async fn workspace_for(
+        &self,
+        call: &ToolCall,
+        runner: &TaskRunner,
+        peer: &Peer<RoleServer>,
+    ) -> Option<Workspace> {
+        self.client_workspace(peer, call.files())
+            .await
+            .map(|client| client.or_configured(runner.default_workspace()))
     }
 
     /// The client's roots as the workspace, when the call attaches files and the
@@ -422,10 +422,7 @@ impl HandingerServer {
         runner: Arc<TaskRunner>,
         peer: &Peer<RoleServer>,
     ) -> CallToolResponse {
-        let workspace = self
-            .client_workspace(peer, call.files())
-            .await
-            .map(|client| client.or_configured(runner.default_workspace()));
+        let workspace = self.workspace_for(&call, &runner, peer).await;
         let max_output_chars = self.max_output_chars;
         let id = format!("mcp_{}", &new_task_id()[4..]);
         let seed = handles::seed(id, TASK_POLL, "Sending the task to Handinger");
@@ -484,6 +481,7 @@ impl ServerHandler for HandingerServer {
                 .enable_prompts()
                 .enable_resources()
                 .enable_tools()
+                .enable_tasks()
                 .build(),
         };
         ServerConfig::new(capabilities)
@@ -542,15 +540,18 @@ impl ServerHandler for HandingerServer {
         }
         let touches_history = call.touches_history();
         let peer = context.peer.clone();
-        let response = if wants_task && call.starts_work() && matches!(self.calls, Calls::Local(_))
-        {
+        let response = if wants_task && call.starts_work() {
             let runner = match self.runner_for(&context) {
                 Ok(runner) => runner,
                 Err(message) => {
                     return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
                 }
             };
-            self.start_mcp_task(call, runner, &context.peer).await
+            match self.calls {
+                Calls::Local(_) => self.start_mcp_task(call, runner, &context.peer).await,
+                // Over HTTP a handle must be answerable by any replica.
+                Calls::Shared(_) => self.start_stateless(call, &runner, &context.peer).await,
+            }
         } else {
             self.run(call, context).await.into()
         };
@@ -646,6 +647,9 @@ impl ServerHandler for HandingerServer {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
+        if let Some(handle) = stateless::Handle::decode(&request.task_id) {
+            return self.get_stateless(handle, &context).await;
+        }
         let (task, handinger_task_id) = match self.handles.get(&request.task_id)? {
             Found::Ready(task) => return Ok(GetTaskResult::new(task)),
             Found::Evicted {
@@ -662,7 +666,7 @@ impl ServerHandler for HandingerServer {
                 &handinger_task_id,
                 std::time::Duration::ZERO,
                 &context.ct,
-                &mut Unseen,
+                &mut Silent,
             )
             .await;
         let result = self.result(&context.peer, outcome);
@@ -681,6 +685,10 @@ impl ServerHandler for HandingerServer {
         request: UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        if stateless::Handle::decode(&request.task_id).is_some() {
+            // Nothing is asked of the client, so there is nothing to take.
+            return Ok(());
+        }
         self.handles.update(&request.task_id)
     }
 
@@ -689,6 +697,16 @@ impl ServerHandler for HandingerServer {
         request: CancelTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        if let Some(handle) = stateless::Handle::decode(&request.task_id) {
+            // Handinger has no cancel: the work goes on there, and tasks/get keeps
+            // reporting it (SEP-2663 lets the status lag). Nothing here waits on it.
+            tracing::info!(
+                mcp_task = request.task_id,
+                "tasks/cancel: Handinger task {} keeps running; nothing here tracks it",
+                handle.task_id
+            );
+            return Ok(());
+        }
         self.handles.cancel(&request.task_id)
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Stateless: no request needs anything an earlier request left on this replica,
 //! so any replica answers any request. A task that outlives its call is fetched
-//! with get_task, which asks the API.
+//! with get_task, which asks the API; MCP task handles name the Handinger task
+//! and turn, so `tasks/get` asks the API too.
 
 use std::{
     collections::HashMap,

@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Hints, ToolSpec};
 use crate::{
     budget::Budget,
-    delegation::{CallOutcome, ListFilter, Progress, TaskError, TaskKind, TaskRequest, TaskRunner},
+    delegation::{
+        CallOutcome, ListFilter, Progress, Started, TaskError, TaskKind, TaskRequest, TaskRunner,
+    },
     render::{ArchiveResult, TaskListResult, TaskResult},
     schema,
     workspace::Workspace,
@@ -256,6 +258,27 @@ impl ToolCall {
             ..request
         };
         runner.run(request, wait, cancel, progress).await
+    }
+}
+
+impl ToolCall {
+    /// Send a call that starts work and return once it is on its way (task
+    /// handles any replica can answer); `None` for a call that starts none.
+    pub async fn start(
+        self,
+        runner: &TaskRunner,
+        workspace: Option<Workspace>,
+    ) -> Option<Result<Started, TaskError>> {
+        let (request, _) = match self {
+            ToolCall::CreateTask(args) => args.into_request(),
+            ToolCall::FollowUpTask(args) => args.into_request(),
+            _ => return None,
+        };
+        let request = TaskRequest {
+            workspace,
+            ..request
+        };
+        Some(runner.start(request).await)
     }
 }
 

@@ -1,0 +1,169 @@
+//! Many replicas over HTTP: MCP task handles any replica answers. No request
+//! needs one an earlier request went to, and a replica's death loses nothing.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    MockApi, Recorded, Reply,
+    http::{HttpServer, http_client, post},
+    mock::worker_json,
+};
+
+/// How long the mock's tasks run.
+const RUNS_FOR: Duration = Duration::from_millis(1500);
+
+/// A mock whose tasks run for [`RUNS_FOR`]: the POST answers then, and until
+/// then `GET /api/tasks/{id}` says running (after it, the mock's own record of
+/// the task answers, completed). The task goes on whatever happens to the
+/// connection that started it, as the API's does.
+fn api_with_running_tasks() -> crate::support::mock::Handler {
+    let started: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    Arc::new(move |request: &Recorded| {
+        if request.method == "POST" && request.path == "/api/tasks" {
+            let task_id = request.field("taskId").unwrap_or_default();
+            started.lock().unwrap().insert(task_id, Instant::now());
+            return Reply::json(200, worker_json(request)).after(RUNS_FOR);
+        }
+        let task_id = request.path.strip_prefix("/api/tasks/").unwrap_or_default();
+        let running = started
+            .lock()
+            .unwrap()
+            .get(task_id)
+            .is_some_and(|at| at.elapsed() < RUNS_FOR);
+        if request.method == "GET" && running {
+            return Reply::json(
+                200,
+                json!({"task": {"id": task_id, "status": "running", "workerId": "wrk_mock"},
+                       "turns": [{"seq": 1, "status": "running", "input": "x"}]}),
+            );
+        }
+        Reply::error(404, "not found")
+    })
+}
+
+/// One replica, with a state folder of its own (nothing is shared but the API).
+async fn replica(mock: &MockApi, state: &std::path::Path) -> HttpServer {
+    let state = state.to_string_lossy().into_owned();
+    HttpServer::start_at(
+        &mock.base_url,
+        Some(crate::support::KEY),
+        "127.0.0.1:0",
+        &[],
+        &[("HANDINGER_STATE_DIR", &state)],
+    )
+    .await
+}
+
+/// A JSON-RPC request that declares the tasks extension in its `_meta`, as the
+/// extension asks of every request that uses it (there is no session).
+fn request(id: i64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({"io.modelcontextprotocol/clientCapabilities":
+                             {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// create_task, opted in to run under a task handle.
+fn call_as_task(id: i64, input: &str) -> Value {
+    request(
+        id,
+        "tools/call",
+        json!({"name": "create_task", "arguments": {"input": input}}),
+    )
+}
+
+async fn ask(server: &HttpServer, message: &Value) -> Value {
+    let id = message["id"].as_i64().unwrap();
+    let answer = post(&http_client(), &server.mcp_url(), message, &[]).await;
+    answer.response(id).clone()
+}
+
+/// Poll `tasks/get` on the replicas in turn until the handle ends: its last
+/// answer, and how many said it was still working.
+async fn poll_until_done(replicas: &[&HttpServer], handle: &str) -> (Value, usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in 0.. {
+        assert!(Instant::now() < deadline, "the handle never ended");
+        let server = replicas[n % replicas.len()];
+        let got = ask(
+            server,
+            &request(100 + n as i64, "tasks/get", json!({"taskId": handle})),
+        )
+        .await;
+        let status = got["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(matches!(status.as_str(), "working" | "completed"), "{got}");
+        if status == "completed" {
+            return (got["result"].clone(), n);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    unreachable!()
+}
+
+fn answer_text(result: &Value) -> String {
+    result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
+    let mock = MockApi::start_with(api_with_running_tasks()).await;
+    let (state_a, state_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = replica(&mock, state_a.path()).await;
+    let b = replica(&mock, state_b.path()).await;
+
+    // Every request goes to the other replica than the one before: no request
+    // needs the replica an earlier one went to (no sticky sessions).
+    let init = ask(&a, &crate::support::http::initialize(1)).await;
+    assert!(
+        init["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
+        "{init}"
+    );
+    let started = ask(&b, &call_as_task(2, "alternating")).await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
+    assert!(handle.starts_with("hdg1.tsk_"), "{handle}");
+    let (done, working) = poll_until_done(&[&a, &b], &handle).await;
+    assert!(
+        answer_text(&done).contains("Answer to: alternating"),
+        "{done}"
+    );
+    assert!(working >= 2, "both replicas saw it working");
+
+    // A starts a task and dies (SIGKILL) while its request to the API is open.
+    let started = ask(&a, &call_as_task(3, "outlives its replica")).await;
+    let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
+    a.child.kill().await.unwrap();
+    let (done, working) = poll_until_done(&[&b], &handle).await;
+    assert!(
+        answer_text(&done).contains("Answer to: outlives its replica"),
+        "{done}"
+    );
+    assert!(working >= 1, "B saw it working before it ended");
+    assert_eq!(
+        mock.task_posts().len(),
+        2,
+        "each task was sent exactly once"
+    );
+
+    // tasks/cancel is acknowledged by any replica; the work goes on at Handinger.
+    let cancelled = ask(&b, &request(4, "tasks/cancel", json!({"taskId": handle}))).await;
+    assert!(cancelled.get("result").is_some(), "{cancelled}");
+    // A handle that names no turn of this bridge's making is refused.
+    let unknown = ask(
+        &b,
+        &request(5, "tasks/get", json!({"taskId": "hdg1.tsk/../x.1.1"})),
+    )
+    .await;
+    assert!(unknown.get("error").is_some(), "{unknown}");
+}
