@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::support::{MockApi, bin, missing_client};
 
 /// The Python with the MCP SDK: $PYTHON, else the repository's venv, else python3.
-fn python() -> String {
+pub fn python() -> String {
     let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
     std::env::var("PYTHON").unwrap_or_else(|_| {
         if std::path::Path::new(venv).exists() {

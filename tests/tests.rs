@@ -13,6 +13,7 @@ mod files;
 mod history;
 mod http;
 mod interop;
+mod kubernetes;
 mod live;
 mod long;
 mod lookups;
