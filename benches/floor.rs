@@ -104,3 +104,46 @@ async fn accept(delay: Duration) {
         tokio::spawn(connection);
     }
 }
+
+/// Set to `URL N`, this variable makes the bench binary the floor under a task
+/// handle: a process that holds N requests to the API open, as the bridge must
+/// for the tasks it sent, with the same HTTP client settings, and nothing else.
+pub const HOLD_ROLE: &str = "HANDINGER_BENCH_HOLD";
+
+/// Say `ready` on stderr, wait for a line on stdin, then send N `POST URL`
+/// requests and hold them open until killed.
+pub fn hold(spec: &str) {
+    let (url, count) = spec.split_once(' ').expect("URL N");
+    let count: usize = count.parse().expect("a count");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .http1_only()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        eprintln!("floor: ready");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        let requests: Vec<_> = (0..count)
+            .map(|n| {
+                let request = http
+                    .post(url)
+                    .bearer_auth("hdg_live_hold")
+                    .json(&serde_json::json!({"input": format!("hold {n}"),
+                                              "taskId": format!("tsk_hold{n}")}));
+                tokio::spawn(async move { request.send().await.map(drop) })
+            })
+            .collect();
+        eprintln!("floor: holding {}", requests.len());
+        for request in requests {
+            let _ = request.await;
+        }
+    });
+}

@@ -110,3 +110,91 @@ async fn live_api_create_follow_up_get_and_attach() {
     eprintln!("the API reads attached files under: {readers:?}");
     assert!(!readers.is_empty(), "neither field name reached the worker");
 }
+
+/// What the live API must confirm before the bridge may hold nothing per task
+/// (issue: durable tasks over HTTP). With `stream: true`, `POST /api/tasks` is
+/// documented to answer at once with an event stream, and "the task runs to
+/// completion on the server even if the connection drops". This checks, and
+/// prints, that:
+/// 1. the answer's head (2xx, an event stream) comes before the task ends;
+/// 2. `GET /api/tasks/{taskId}` lists the task once the first event arrived
+///    (it was accepted: a bridge could close the stream and poll);
+/// 3. after the stream is dropped, the task still completes with its answer.
+///
+/// If all three hold, the bridge can send with `stream: true`, close the stream
+/// at the first event and poll, holding no connection per task.
+#[tokio::test]
+async fn live_api_stream_true_accepts_before_the_stream_ends() {
+    let Some((key, base)) = live() else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let task_id = format!("tsk_live_stream_{}", std::process::id());
+    let started = std::time::Instant::now();
+    let mut response = http
+        .post(format!("{base}/api/tasks"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"input": "Reply with the single word: pong", "budget": "low",
+                      "taskId": task_id, "stream": true}),
+        )
+        .send()
+        .await
+        .expect("the API answers");
+    let head_after = started.elapsed();
+    assert!(response.status().is_success(), "{}", response.status());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), response.chunk())
+        .await
+        .expect("a first event within 60 s")
+        .expect("the stream reads")
+        .unwrap_or_default();
+    let first_after = started.elapsed();
+    eprintln!(
+        "stream: head after {head_after:?} ({content_type}), first event after {first_after:?}: {:?}",
+        String::from_utf8_lossy(&first)
+    );
+    let listed = http
+        .get(format!("{base}/api/tasks/{task_id}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    eprintln!("GET after the first event: {}", listed.status());
+    assert!(
+        listed.status().is_success(),
+        "the task is listed once accepted"
+    );
+    drop(response);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let task: Value = http
+            .get(format!("{base}/api/tasks/{task_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status = task["task"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "completed" {
+            eprintln!("completed after the stream was dropped: {}", task["turns"]);
+            break;
+        }
+        assert!(!matches!(status.as_str(), "error" | "aborted"), "{task}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not completed in 10 min: {task}"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}

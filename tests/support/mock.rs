@@ -328,7 +328,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 body,
                 delay,
             } => {
-                pause(delay).await;
+                if hung_up_during(&mut reader, delay).await {
+                    return;
+                }
                 let mut head = format!(
                     "HTTP/1.1 {status} Mock\r\ncontent-length: {}\r\n",
                     body.len()
@@ -440,6 +442,27 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
 async fn pause(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Wait `delay` before answering, as [`pause`] does, unless the client hangs up
+/// first (then the connection is let go: an abandoned request holds no socket).
+async fn hung_up_during(reader: &mut BufReader<TcpStream>, delay: Duration) -> bool {
+    if delay.is_zero() {
+        return false;
+    }
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    tokio::select! {
+        _ = &mut sleep => false,
+        filled = reader.fill_buf() => match filled {
+            Ok([]) | Err(_) => true,
+            // The client sent more (a pipelined request): answer this one first.
+            Ok(_) => {
+                sleep.await;
+                false
+            }
+        },
     }
 }
 
