@@ -434,3 +434,30 @@ async fn the_typescript_sdk_meets_the_ceilings_and_typed_results() {
         seen["confirmed"]
     );
 }
+
+/// An API that never answers the template request: the call ends with the
+/// request timeout, says no task was started, and sends none.
+#[tokio::test]
+async fn a_template_request_that_hangs_ends_and_starts_nothing() {
+    let mock = MockApi::start_with(std::sync::Arc::new(|request: &crate::support::Recorded| {
+        if request.path == "/api/workers" {
+            crate::support::Reply::Hang
+        } else {
+            crate::support::Reply::error(404, "not found")
+        }
+    }))
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = command(&mock.base_url, Some(KEY), &["--request-timeout", "1"]);
+    cmd.env("HANDINGER_STATE_DIR", state.path());
+    let client = connect_with(cmd, ProtocolVersion::V_2025_11_25).await;
+    let started = std::time::Instant::now();
+    let result = create(&client, "x", person()).await;
+    assert_tool_error(
+        &result,
+        &["within 1 s", "worker template", "no task was started"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(mock.task_posts().is_empty());
+    client.cancel().await.unwrap();
+}

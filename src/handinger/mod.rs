@@ -74,6 +74,10 @@ pub struct Client {
 }
 
 /// What a request carries.
+/// Longest wait for a request that starts no task (lookups, archiving, a worker
+/// template).
+const QUICK_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 enum Payload<'a> {
     Get,
     /// `DELETE /api/tasks/{id}`: not sent again once it may have reached the API.
@@ -265,10 +269,15 @@ impl Client {
     ) -> Result<reqwest::RequestBuilder, ApiError> {
         let url = url.clone();
         let http = self.http()?;
+        let quick = self.timeout_for(payload);
         match payload {
-            Payload::Get => Ok(http.get(url).bearer_auth(key.expose())),
-            Payload::Delete => Ok(http.delete(url).bearer_auth(key.expose())),
-            Payload::Template(body) => Ok(http.post(url).bearer_auth(key.expose()).json(body)),
+            Payload::Get => Ok(http.get(url).bearer_auth(key.expose()).timeout(quick)),
+            Payload::Delete => Ok(http.delete(url).bearer_auth(key.expose()).timeout(quick)),
+            Payload::Template(body) => Ok(http
+                .post(url)
+                .bearer_auth(key.expose())
+                .json(body)
+                .timeout(quick)),
             Payload::Task {
                 body,
                 files: [],
@@ -308,8 +317,9 @@ impl Client {
             attempt += 1;
             let request = self.build(key, &url, &payload).await?;
             let is_post = !matches!(payload, Payload::Get);
+            let timeout = self.timeout_for(&payload);
             match self
-                .attempt(request, &url, attempt, is_post, &redactor)
+                .attempt(request, &url, attempt, is_post, &redactor, timeout)
                 .await
             {
                 Ok(value) => return Ok(value),
@@ -344,6 +354,7 @@ impl Client {
         attempt: u32,
         is_post: bool,
         redactor: &Redactor,
+        timeout: Duration,
     ) -> Result<T, Attempt> {
         let response = request.send().await.map_err(|e| {
             if is_certificate_error(&e) {
@@ -361,7 +372,7 @@ impl Client {
                     },
                 }
             } else {
-                Attempt::Fail(self.transport_error(&e, redactor))
+                Attempt::Fail(self.transport_error(&e, redactor, timeout))
             }
         })?;
         let status = response.status();
@@ -370,7 +381,7 @@ impl Client {
             return Err(self.redirect(url, &response, is_post, redactor));
         }
         let body = self
-            .read_body(response, redactor)
+            .read_body(response, redactor, timeout)
             .await
             .map_err(Attempt::Fail)?;
         let body = redactor.bytes(body);
@@ -450,6 +461,7 @@ impl Client {
         &self,
         mut response: reqwest::Response,
         redactor: &Redactor,
+        timeout: Duration,
     ) -> Result<Vec<u8>, ApiError> {
         if response
             .content_length()
@@ -463,7 +475,7 @@ impl Client {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(&e, redactor))?
+            .map_err(|e| self.transport_error(&e, redactor, timeout))?
         {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(ApiError::TooLarge {
@@ -475,16 +487,29 @@ impl Client {
         Ok(body)
     }
 
+    /// How long a request may take: a task's POST as long as the task may run;
+    /// anything else answers at once, so it gets at most [`QUICK_REQUEST_TIMEOUT`]
+    /// (an API that hangs then cannot hold a lookup for the task's whole limit).
+    fn timeout_for(&self, payload: &Payload<'_>) -> Duration {
+        match payload {
+            Payload::Task { .. } => self.request_timeout,
+            _ => self.request_timeout.min(QUICK_REQUEST_TIMEOUT),
+        }
+    }
+
     /// Classify a failure after the request may have reached the server.
-    fn transport_error(&self, error: &reqwest::Error, redactor: &Redactor) -> ApiError {
+    fn transport_error(
+        &self,
+        error: &reqwest::Error,
+        redactor: &Redactor,
+        timeout: Duration,
+    ) -> ApiError {
         if let Some(changed) = find_cause::<FileChanged>(error) {
             ApiError::UploadAborted {
                 reason: changed.to_string(),
             }
         } else if error.is_timeout() {
-            ApiError::TimedOut {
-                after: self.request_timeout,
-            }
+            ApiError::TimedOut { after: timeout }
         } else {
             ApiError::Interrupted {
                 reason: redactor.text(&describe_chain(error)),
@@ -600,6 +625,43 @@ mod tests {
         );
         assert!(client.http().is_ok(), "{:?}", client.http().err());
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+
+    #[test]
+    fn only_a_task_post_may_take_the_whole_request_timeout() {
+        let options = |secs| ClientOptions {
+            base_url: Url::parse("https://handinger.com").unwrap(),
+            allow_insecure_http: false,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(secs),
+            retries: 0,
+            max_retry_wait: Duration::ZERO,
+            files_field: "files".into(),
+        };
+        let long = Client::new(options(1800));
+        let (body, sent) = (
+            CreateTaskBody {
+                input: "x".into(),
+                budget: None,
+                task_id: "tsk_x".into(),
+                worker_id: None,
+            },
+            Arc::default(),
+        );
+        let task = Payload::Task {
+            body: &body,
+            files: &[],
+            body_sent: &sent,
+        };
+        assert_eq!(long.timeout_for(&task), Duration::from_secs(1800));
+        for quick in [Payload::Get, Payload::Delete] {
+            assert_eq!(long.timeout_for(&quick), QUICK_REQUEST_TIMEOUT);
+        }
+        // A shorter setting wins everywhere.
+        assert_eq!(
+            Client::new(options(5)).timeout_for(&Payload::Get),
+            Duration::from_secs(5)
+        );
     }
 
     /// A server on loopback that reads and counts every byte it is sent and never

@@ -31,8 +31,8 @@ pub struct ClientOptions {
     #[arg(long, env = "HANDINGER_CONNECT_TIMEOUT", value_name = "SECS", default_value = "10",
           value_parser = seconds_setting, global = true)]
     pub connect_timeout: Duration,
-    /// Seconds one POST /api/tasks may take end to end; tasks run for minutes
-    /// (server, command line).
+    /// Seconds one POST /api/tasks may take end to end; tasks run for minutes.
+    /// Other requests get at most 60 s of it (server, command line).
     #[arg(long, env = "HANDINGER_REQUEST_TIMEOUT", value_name = "SECS", default_value = "1800",
           value_parser = seconds_setting, global = true)]
     pub request_timeout: Duration,
