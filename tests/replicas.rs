@@ -77,6 +77,34 @@ fn call_as_task(id: i64, input: &str) -> Value {
     )
 }
 
+/// A request of the 2026-07-28 era: its version in the header as in `_meta`,
+/// and the method and name headers that era asks for.
+async fn ask_2026(server: &HttpServer, message: &Value) -> Value {
+    let id = message["id"].clone();
+    let params = &message["params"];
+    let name = params["name"].as_str().or(params["taskId"].as_str());
+    let text = http_client()
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", message["method"].as_str().unwrap())
+        .header("mcp-name", name.unwrap_or_default())
+        .body(message.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .chain(std::iter::once(text.as_str()))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("no answer to {message}: {text}"))
+}
+
 async fn ask(server: &HttpServer, message: &Value) -> Value {
     let id = message["id"].as_i64().unwrap();
     let answer = post(&http_client(), &server.mcp_url(), message, &[]).await;
@@ -140,6 +168,41 @@ async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
     );
     assert!(working >= 2, "both replicas saw it working");
 
+    // The 2026-07-28 era (no handshake; each request names its version): the
+    // same handle, and the completed task carries its result inline.
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientInfo": {"name": "era", "version": "1"},
+                      "io.modelcontextprotocol/clientCapabilities":
+                          {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    let with_meta = |id: i64, method: &str, mut params: Value| {
+        params["_meta"] = meta.clone();
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+    };
+    let started = ask_2026(
+        &a,
+        &with_meta(
+            6,
+            "tools/call",
+            json!({"name": "create_task", "arguments": {"input": "new era"}}),
+        ),
+    )
+    .await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let got = ask_2026(&b, &with_meta(7, "tasks/get", json!({"taskId": handle}))).await;
+        if got["result"]["status"] == "completed" {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "{got}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        answer_text(&done["result"]).contains("Answer to: new era"),
+        "{done}"
+    );
+
     // A starts a task and dies (SIGKILL) while its request to the API is open.
     let started = ask(&a, &call_as_task(3, "outlives its replica")).await;
     let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
@@ -152,7 +215,7 @@ async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
     assert!(working >= 1, "B saw it working before it ended");
     assert_eq!(
         mock.task_posts().len(),
-        2,
+        3,
         "each task was sent exactly once"
     );
 
