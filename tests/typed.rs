@@ -461,3 +461,46 @@ async fn a_template_request_that_hangs_ends_and_starts_nothing() {
     assert!(mock.task_posts().is_empty());
     client.cancel().await.unwrap();
 }
+
+/// Over HTTP each client key has its own templates: the same schema from two
+/// keys makes two, each with its own key, and a second call per key reuses its.
+#[tokio::test]
+async fn over_http_templates_are_per_client_key() {
+    use crate::support::http::{HttpServer, call_text, http_client, post, tool_call};
+    let mock = MockApi::start_with(typed_handler()).await;
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let server = HttpServer::start_at(
+        &mock.base_url,
+        None,
+        "127.0.0.1:0",
+        &[],
+        &[("HANDINGER_STATE_DIR", &state_arg)],
+    )
+    .await;
+    let (http, url) = (http_client(), server.mcp_url());
+    let keys = ["hdg_live_typed_a_0000", "hdg_live_typed_b_1111"];
+    for round in 0..2 {
+        for key in keys {
+            let message = tool_call(
+                1,
+                "create_task",
+                json!({"input": "who", "outputSchema": person()}),
+            );
+            let answer = post(&http, &url, &message, &[("handinger-api-key", key)]).await;
+            let (text, is_error) = call_text(answer.response(1));
+            assert!(
+                !is_error && text.contains("follows the output schema"),
+                "{round} {key}: {text}"
+            );
+        }
+    }
+    let templates = mock.template_posts();
+    assert_eq!(templates.len(), 2, "one template per key");
+    for (template, key) in templates.iter().zip(keys) {
+        assert_eq!(
+            template.header("authorization"),
+            Some(&*format!("Bearer {key}"))
+        );
+    }
+}
