@@ -413,3 +413,46 @@ async fn over_http_the_credit_ceiling_counts_per_client_key() {
     );
     assert_eq!(mock.task_posts().len(), 3);
 }
+
+/// The Python SDK 2.x answers the budget question in both its modes: legacy
+/// (elicitation/create) and 2026-07-28 (an input-required result it answers and
+/// sends again). Only the accepted calls reach the API, with the higher budget.
+#[tokio::test]
+async fn the_python_sdk_2_confirms_in_both_eras() {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-mcp2/bin/python");
+    if !std::path::Path::new(python).exists()
+        && crate::support::missing_client(
+            "the Python MCP SDK 2.x",
+            "python3 -m venv .ci/venv-mcp2 && .ci/venv-mcp2/bin/pip install -r \
+             tests/interop/requirements-sdk2.txt",
+        )
+    {
+        return;
+    }
+    let mock = MockApi::start().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/python2_budget.py"
+    );
+    let out = tokio::process::Command::new(python)
+        .args([script, crate::support::bin(), &mock.base_url])
+        .env("HANDINGER_STATE_DIR", crate::support::state_dir())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python2_budget.py failed:\n{stderr}");
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let posts = mock.task_posts();
+    let inputs: Vec<String> = posts.iter().filter_map(|p| p.input()).collect();
+    assert_eq!(
+        inputs,
+        ["legacy accept", "2026-07-28 accept"],
+        "declined calls were not sent"
+    );
+    for (post, mode) in posts.iter().zip(["legacy", "2026-07-28"]) {
+        let body = post.json.as_ref().unwrap();
+        assert_eq!(body["budget"], "unlimited");
+        assert_eq!(body["taskId"], seen[mode]);
+    }
+}
