@@ -230,3 +230,44 @@ async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
     .await;
     assert!(unknown.get("error").is_some(), "{unknown}");
 }
+
+/// A poll the API cannot answer (503, say) leaves the handle working: the task
+/// is not over, and the next poll gets its answer.
+#[tokio::test]
+async fn a_poll_the_api_cannot_answer_leaves_the_handle_working() {
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    let left = failures.clone();
+    let mock = MockApi::start_with(Arc::new(move |request: &Recorded| {
+        if request.method == "POST" && request.path == "/api/tasks" {
+            return Reply::json(200, worker_json(request));
+        }
+        if request.method == "GET"
+            && left
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok()
+        {
+            return Reply::error(503, "busy");
+        }
+        Reply::error(404, "not found")
+    }))
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let server = replica(&mock, state.path()).await;
+    let started = ask(&server, &call_as_task(1, "through a busy API")).await;
+    let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
+    let get = |id| request(id, "tasks/get", json!({"taskId": handle}));
+    for id in [2, 3] {
+        let busy = ask(&server, &get(id)).await;
+        assert_eq!(busy["result"]["status"], "working", "{busy}");
+        let message = busy["result"]["statusMessage"].as_str().unwrap_or_default();
+        assert!(message.contains("503"), "{busy}");
+    }
+    let done = ask(&server, &get(4)).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert!(answer_text(&done["result"]).contains("Answer to: through a busy API"));
+    assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

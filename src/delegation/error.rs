@@ -271,6 +271,25 @@ impl TaskError {
         }
     }
 
+    /// Whether asking again later may well succeed: the API could not be
+    /// reached or answered, was busy (429) or failed (5xx). Such an error says
+    /// nothing of the task itself.
+    pub fn is_transient(&self) -> bool {
+        match &self.failure {
+            TaskFailure::Api(error) | TaskFailure::NotChecked(error) => matches!(
+                error,
+                ApiError::Unreachable { .. }
+                    | ApiError::TimedOut { .. }
+                    | ApiError::Interrupted { .. }
+                    | ApiError::Status {
+                        status: 429 | 500..=599,
+                        ..
+                    }
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether the server may have started the work this error is about.
     pub fn may_have_run(&self) -> bool {
         match &self.failure {

@@ -147,6 +147,11 @@ impl HandingerServer {
                 let message = format!("Handinger task {} answered", handle.task_id);
                 (TaskStatus::Completed, message, completed(result))
             }
+            // The API could not answer just now: the task is not over, ask again.
+            Err(error) if error.is_transient() => {
+                let message = format!("{running}; the API could not be asked just now: {error}");
+                (TaskStatus::Working, message, TaskPayload::Working)
+            }
             Err(error) => {
                 let result = tool_error(&error);
                 (TaskStatus::Completed, error.to_string(), completed(result))
