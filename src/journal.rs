@@ -273,6 +273,12 @@ impl Journal {
         })
     }
 
+    /// Whether any template is remembered for this key (a cheap look at the
+    /// folder, before reading anything).
+    pub fn has_templates(&self) -> bool {
+        self.templates_path().exists()
+    }
+
     /// The template made for the schema with this hash, if one is remembered.
     pub fn template(&self, schema_hash: &str) -> Result<Option<Template>, JournalError> {
         let mut found = None;
@@ -643,7 +649,9 @@ mod tests {
             schema: serde_json::json!({"type": "object"}),
             created_at: 0,
         };
+        assert!(!journal.has_templates());
         journal.remember_template(template("h1", "wrk_1")).unwrap();
+        assert!(journal.has_templates());
         journal.remember_template(template("h1", "wrk_2")).unwrap();
         assert_eq!(journal.template("h1").unwrap().unwrap().worker_id, "wrk_2");
         assert!(journal.template("h2").unwrap().is_none());

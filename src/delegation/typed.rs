@@ -86,7 +86,11 @@ impl TaskRunner {
     /// The output schema a task's answers follow, when the history says it is a
     /// typed task.
     pub(super) async fn schema_of_task(&self, key: &ApiKey, task_id: &str) -> Option<OutputSchema> {
-        let journal = self.journal.journal_for(key)?;
+        // No template for this key: no typed task, and nothing to read.
+        let journal = self
+            .journal
+            .journal_for(key)
+            .filter(Journal::has_templates)?;
         let task_id = task_id.to_owned();
         let template = blocking(move || {
             let read = journal.read()?;
