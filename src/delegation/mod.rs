@@ -1238,11 +1238,24 @@ impl TaskRunner {
 
     /// Ask the API for a task this process has no result for.
     async fn lookup(&self, task_id: &str) -> Result<CallOutcome, TaskError> {
+        let key = self.lookup_key(task_id)?;
+        let found = self.client.get_task(&key, task_id).await.map_err(|error| {
+            lookup_failure(task_id)(TaskFailure::from_api(error, self.key.origin()))
+        })?;
+        self.answer_from(&key, task_id, found).await
+    }
+
+    /// What `GET /api/tasks/{id}` said of a task, as an outcome: still running,
+    /// ended in error, or its latest answer (whole, from the worker endpoint,
+    /// else from its turns).
+    async fn answer_from(
+        &self,
+        key: &ApiKey,
+        task_id: &str,
+        TaskEnvelope { task, turns }: TaskEnvelope,
+    ) -> Result<CallOutcome, TaskError> {
         let fail = lookup_failure(task_id);
         let api = |error| fail(TaskFailure::from_api(error, self.key.origin()));
-        let key = self.lookup_key(task_id)?;
-        let TaskEnvelope { task, turns } =
-            self.client.get_task(&key, task_id).await.map_err(api)?;
         match task.status.as_str() {
             "completed" => {}
             "error" | "aborted" => {
@@ -1264,7 +1277,7 @@ impl TaskRunner {
             }
         }
         let from_worker = match &task.worker_id {
-            Some(worker_id) => match self.client.get_worker(&key, worker_id, task_id).await {
+            Some(worker_id) => match self.client.get_worker(key, worker_id, task_id).await {
                 Ok(worker) => Some(worker),
                 Err(ApiError::Status { status: 404, .. }) => None,
                 Err(error) => return Err(api(error)),
@@ -1276,7 +1289,7 @@ impl TaskRunner {
             Some(worker) if !worker.answer().trim().is_empty() => worker,
             from_worker => {
                 let turns = if turns.is_empty() {
-                    self.legacy_turns(&key, task_id).await.map_err(api)?
+                    self.legacy_turns(key, task_id).await.map_err(api)?
                 } else {
                     turns
                 };
@@ -1287,7 +1300,7 @@ impl TaskRunner {
         };
         // A typed task's answer is checked here too, by the schema the history
         // keeps for it.
-        let schema = self.schema_of_task(&key, task_id).await;
+        let schema = self.schema_of_task(key, task_id).await;
         Ok(CallOutcome::Finished(Box::new(TaskOutcome {
             task_id: task_id.to_owned(),
             kind: TaskKind::Lookup,

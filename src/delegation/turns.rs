@@ -2,15 +2,11 @@
 //! start that sends and returns at once, and the state of one turn as the API
 //! tells it. Nothing here depends on what this process remembers.
 
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
-
 use super::{
-    CallOutcome, NotBegun, Silent, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest,
-    TaskRunner, lookup_failure, lookup_id, worker_from_turns,
+    CallOutcome, NotBegun, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest, TaskRunner,
+    answered, lookup_failure, lookup_id, worker_from_turns,
 };
-use crate::handinger::{ApiError, Worker};
+use crate::handinger::{ApiError, TaskEnvelope, Worker};
 
 /// A turn that was sent: the task it belongs to and its place (1 for a new task).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,12 +55,7 @@ impl TaskRunner {
     /// Where turn `turn` (1-based, in the order of the turns' `seq`) of `task_id`
     /// stands, from the API: the latest turn's answer comes whole (sources and
     /// files), an earlier one's from its turn record.
-    pub async fn turn_state(
-        &self,
-        task_id: &str,
-        turn: usize,
-        cancel: &CancellationToken,
-    ) -> Result<TurnState, TaskError> {
+    pub async fn turn_state(&self, task_id: &str, turn: usize) -> Result<TurnState, TaskError> {
         let task_id = lookup_id(task_id)?;
         let fail = lookup_failure(task_id);
         let key = self.lookup_key(task_id)?;
@@ -85,9 +76,15 @@ impl TaskRunner {
         };
         match status.as_str() {
             "completed" if turn == latest => {
-                let outcome = self
-                    .get(task_id, Duration::ZERO, cancel, &mut Silent)
-                    .await?;
+                // The answer whole, from what was just fetched (no second GET).
+                let found = TaskEnvelope {
+                    task: found.task,
+                    turns,
+                };
+                let outcome = self.answer_from(&key, task_id, found).await?;
+                if let CallOutcome::Finished(finished) = &outcome {
+                    self.remember(task_id, answered(&finished.worker)).await;
+                }
                 Ok(TurnState::Done(Box::new(outcome)))
             }
             "completed" => {

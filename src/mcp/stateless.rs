@@ -122,9 +122,7 @@ impl HandingerServer {
         let runner = self
             .runner_for(context)
             .map_err(|message| ErrorData::internal_error(message, None))?;
-        let state = runner
-            .turn_state(&handle.task_id, handle.turn, &context.ct)
-            .await;
+        let state = runner.turn_state(&handle.task_id, handle.turn).await;
         let running = format!("Handinger task {} is running", handle.task_id);
         let (status, message, payload) = match state {
             Ok(TurnState::Working) => (TaskStatus::Working, running, TaskPayload::Working),
