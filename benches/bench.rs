@@ -654,22 +654,7 @@ async fn http_load() {
     let floor = closed_loop.run(&floor_server).await;
     let _ = floor_server.child.kill().await;
 
-    let limit = (sessions * 2).to_string();
-    let mut server = support::http::HttpServer::start_at(
-        &mock.base_url,
-        Some(KEY),
-        "127.0.0.1:0",
-        &[
-            "--http-max-calls-per-client",
-            &limit,
-            "--max-in-flight",
-            &limit,
-            "--wait",
-            "60",
-        ],
-        &[("HANDINGER_LOG", "warn")],
-    )
-    .await;
+    let mut server = roomy_bridge(&mock, sessions * 2, &["--wait", "60"], &[]).await;
     let posts_before = mock.task_posts().len() + 1;
     let bridge = closed_loop.run(&server).await;
     // A clean stop, as an operator's would be.
@@ -821,23 +806,13 @@ async fn outstanding_handles() {
     let _ = floor.kill().await;
 
     // The bridge, with room for every task.
-    let limit = (count * 2).to_string();
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().to_string_lossy().into_owned();
-    let mut server = support::http::HttpServer::start_at(
-        &mock.base_url,
-        Some(KEY),
-        "127.0.0.1:0",
-        &[
-            "--http-max-calls-per-client",
-            &limit,
-            "--max-in-flight",
-            &limit,
-        ],
-        &[
-            ("HANDINGER_LOG", "warn"),
-            ("HANDINGER_STATE_DIR", &state_dir),
-        ],
+    let mut server = roomy_bridge(
+        &mock,
+        count * 2,
+        &[],
+        &[("HANDINGER_STATE_DIR", &state_dir)],
     )
     .await;
     let (pid, url) = (server.child.id().unwrap(), server.mcp_url());
@@ -845,12 +820,6 @@ async fn outstanding_handles() {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let opted_in = |id: i64, input: String| {
-        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
-            "name": "create_task", "arguments": {"input": input},
-            "_meta": {"io.modelcontextprotocol/clientCapabilities":
-                      {"extensions": {"io.modelcontextprotocol/tasks": {}}}}}})
-    };
     let warm = support::http::post(
         &http,
         &url,
@@ -865,7 +834,11 @@ async fn outstanding_handles() {
     let handles: Vec<String> = futures_util::stream::iter(0..count)
         .map(|n| {
             let (http, url) = (http.clone(), url.clone());
-            let call = opted_in(1, format!("handle {n}"));
+            let call = support::http::tasks_request(
+                1,
+                "tools/call",
+                json!({"name": "create_task", "arguments": {"input": format!("handle {n}")}}),
+            );
             async move {
                 let answer = support::http::post(&http, &url, &call, &[]).await;
                 answer.response(1)["result"]["taskId"]
@@ -881,10 +854,7 @@ async fn outstanding_handles() {
     settle("bridge", Box::new(held("handle "))).await;
     let bridge_held = support::proc_status_kib(pid, "VmRSS");
     // A handle is still answered (from the API), while all are outstanding.
-    let get = json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {
-        "taskId": handles[0],
-        "_meta": {"io.modelcontextprotocol/clientCapabilities":
-                  {"extensions": {"io.modelcontextprotocol/tasks": {}}}}}});
+    let get = support::http::tasks_request(2, "tasks/get", json!({"taskId": handles[0]}));
     let got = support::http::post(&http, &url, &get, &[]).await;
     assert!(
         got.response(2)["result"]["status"].is_string(),
@@ -919,6 +889,28 @@ async fn outstanding_handles() {
         bridge_kib - floor_kib,
         target("<= the floor")
     );
+}
+
+/// `serve --http` against `mock` with room for `room` calls in flight (for the
+/// client and the whole server), logging warnings only.
+async fn roomy_bridge(
+    mock: &MockApi,
+    room: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> support::http::HttpServer {
+    let room = room.to_string();
+    let mut all = vec![
+        "--http-max-calls-per-client",
+        &room,
+        "--max-in-flight",
+        &room,
+    ];
+    all.extend_from_slice(args);
+    let mut all_env = vec![("HANDINGER_LOG", "warn")];
+    all_env.extend_from_slice(env);
+    support::http::HttpServer::start_at(&mock.base_url, Some(KEY), "127.0.0.1:0", &all, &all_env)
+        .await
 }
 
 /// Sessions in a closed loop against one MCP server over HTTP.

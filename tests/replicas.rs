@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     MockApi, Recorded, Reply,
-    http::{HttpServer, http_client, post},
+    http::{HttpServer, http_client, post, tasks_request as request},
     mock::worker_json,
 };
 
@@ -60,14 +60,6 @@ async fn replica(mock: &MockApi, state: &std::path::Path) -> HttpServer {
     .await
 }
 
-/// A JSON-RPC request that declares the tasks extension in its `_meta`, as the
-/// extension asks of every request that uses it (there is no session).
-fn request(id: i64, method: &str, mut params: Value) -> Value {
-    params["_meta"] = json!({"io.modelcontextprotocol/clientCapabilities":
-                             {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
-}
-
 /// create_task, opted in to run under a task handle.
 fn call_as_task(id: i64, input: &str) -> Value {
     request(
@@ -114,9 +106,13 @@ async fn ask(server: &HttpServer, message: &Value) -> Value {
 /// Poll `tasks/get` on the replicas in turn until the handle ends: its last
 /// answer, and how many said it was still working.
 async fn poll_until_done(replicas: &[&HttpServer], handle: &str) -> (Value, usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
     for n in 0.. {
-        assert!(Instant::now() < deadline, "the handle never ended");
+        assert!(
+            Instant::now() < deadline,
+            "the handle never ended; the last answer: {last}"
+        );
         let server = replicas[n % replicas.len()];
         let got = ask(
             server,
@@ -131,6 +127,7 @@ async fn poll_until_done(replicas: &[&HttpServer], handle: &str) -> (Value, usiz
         if status == "completed" {
             return (got["result"].clone(), n);
         }
+        last = got;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     unreachable!()

@@ -183,6 +183,15 @@ pub fn tool_call(id: i64, name: &str, arguments: Value) -> Value {
            "params": {"name": name, "arguments": arguments}})
 }
 
+/// A JSON-RPC request that declares the MCP tasks extension in its `_meta`, as
+/// the extension asks of every request that uses it (over HTTP there is no
+/// session to remember it).
+pub fn tasks_request(id: i64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({"io.modelcontextprotocol/clientCapabilities":
+                             {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
 /// The text of a tools/call response's first block, and whether it is an error.
 pub fn call_text(response: &Value) -> (String, bool) {
     let result = &response["result"];
