@@ -232,7 +232,8 @@ async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
 /// is not over, and the next poll gets its answer.
 #[tokio::test]
 async fn a_poll_the_api_cannot_answer_leaves_the_handle_working() {
-    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    // Armed once the handle is given: the API fails the next two lookups.
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let left = failures.clone();
     let mock = MockApi::start_with(Arc::new(move |request: &Recorded| {
         if request.method == "POST" && request.path == "/api/tasks" {
@@ -256,6 +257,7 @@ async fn a_poll_the_api_cannot_answer_leaves_the_handle_working() {
     let server = replica(&mock, state.path()).await;
     let started = ask(&server, &call_as_task(1, "through a busy API")).await;
     let handle = started["result"]["taskId"].as_str().unwrap().to_owned();
+    failures.store(2, std::sync::atomic::Ordering::SeqCst);
     let get = |id| request(id, "tasks/get", json!({"taskId": handle}));
     for id in [2, 3] {
         let busy = ask(&server, &get(id)).await;
@@ -267,4 +269,27 @@ async fn a_poll_the_api_cannot_answer_leaves_the_handle_working() {
     assert_eq!(done["result"]["status"], "completed", "{done}");
     assert!(answer_text(&done["result"]).contains("Answer to: through a busy API"));
     assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// A handle is given only once the API has the task: a call the API refuses
+/// before it runs gets that refusal at once, not a handle naming nothing.
+#[tokio::test]
+async fn a_call_refused_before_it_runs_gets_no_handle() {
+    let mock = MockApi::start_with(Arc::new(|request: &Recorded| {
+        if request.method == "POST" {
+            Reply::error(400, "input is too long")
+        } else {
+            Reply::error(404, "not found")
+        }
+    }))
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let server = replica(&mock, state.path()).await;
+    let answer = ask(&server, &call_as_task(1, "refused")).await;
+    assert_ne!(answer["result"]["resultType"], "task", "{answer}");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(
+        answer_text(&answer).contains("input is too long"),
+        "{answer}"
+    );
 }

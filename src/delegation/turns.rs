@@ -2,11 +2,18 @@
 //! start that sends and returns at once, and the state of one turn as the API
 //! tells it. Nothing here depends on what this process remembers.
 
+use std::time::Duration;
+
 use super::{
     CallOutcome, NotBegun, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest, TaskRunner,
-    answered, lookup_failure, lookup_id, worker_from_turns,
+    answered, jobs::JobHandle, lookup_failure, lookup_id, worker_from_turns,
 };
 use crate::handinger::{ApiError, TaskEnvelope, Worker};
+
+/// Longest wait for the API to list a task just sent before its handle is given.
+const ACCEPT_WAIT: Duration = Duration::from_secs(10);
+/// How often the API is asked meanwhile.
+const ACCEPT_POLL: Duration = Duration::from_millis(100);
 
 /// A turn that was sent: the task it belongs to and its place (1 for a new task).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +44,13 @@ impl TaskRunner {
             _ => 1,
         };
         match self.send(prepared).await {
-            Ok(handle) => Ok(Started {
-                task_id: handle.task_id.clone(),
-                turn,
-            }),
+            Ok(mut handle) => {
+                self.accepted(&mut handle).await?;
+                Ok(Started {
+                    task_id: handle.task_id.clone(),
+                    turn,
+                })
+            }
             Err((held, not_begun)) => Err(TaskError {
                 task_id: Some(held.task_id),
                 kind: held.kind,
@@ -49,6 +59,31 @@ impl TaskRunner {
                     NotBegun::Full { limit } => TaskFailure::TooManyRunning { limit },
                 },
             }),
+        }
+    }
+
+    /// Wait until the API has the task the job sent: it lists it, or the call
+    /// ended (a call refused before it ran is that refusal, and no handle is
+    /// given for it). A handle given sooner could outlive a process that died
+    /// before its request went out, naming a task that never existed. Waits at
+    /// most [`ACCEPT_WAIT`]; an API that cannot say ends the wait too.
+    async fn accepted(&self, handle: &mut JobHandle) -> Result<(), TaskError> {
+        let task_id = handle.task_id.clone();
+        let key = self.lookup_key(&task_id)?;
+        let listed = async {
+            while let Err(ApiError::Status { status: 404, .. }) =
+                self.client.get_task(&key, &task_id).await
+            {
+                tokio::time::sleep(ACCEPT_POLL).await;
+            }
+        };
+        tokio::select! {
+            result = handle.finished() => match &*result {
+                Err(error) if !error.may_have_run() => Err(error.clone()),
+                _ => Ok(()),
+            },
+            _ = listed => Ok(()),
+            _ = tokio::time::sleep(ACCEPT_WAIT) => Ok(()),
         }
     }
 
