@@ -31,6 +31,9 @@ pub struct Recorded {
     pub chunked: bool,
     pub json: Option<Value>,
     pub parts: Vec<Part>,
+    /// The mock answered it with an error status: a task POST so refused made
+    /// no task, and lookups do not find one.
+    pub refused: bool,
 }
 
 impl Recorded {
@@ -320,6 +323,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
         {
             reply = known;
         }
+        request.refused = matches!(reply, Reply::Http { status, .. } if status >= 400);
         state.requests.lock().unwrap().push(request);
         match reply {
             Reply::Http {
@@ -395,6 +399,7 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
         .filter(|r| {
             r.method == "POST"
                 && r.path == "/api/tasks"
+                && !r.refused
                 && r.field("taskId").as_deref() == Some(task_id.as_str())
                 // The API shows a task only to the key that made it.
                 && r.header("authorization") == request.header("authorization")
