@@ -32,7 +32,7 @@ pub use turns::{Started, TurnState};
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
     journal::{self, Entry, Journal, JournalOptions, Recorder},
-    key::{ApiKey, KeySource},
+    key::{ApiKey, KeyOrigin, KeySource},
     output_schema::{OutputSchema, ShapeCheck},
     units::{count_setting, credits_setting, seconds_setting},
     workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
@@ -602,9 +602,11 @@ impl TaskRunner {
         progress: &mut impl Progress,
     ) -> Result<CallOutcome, TaskError> {
         let deadline = deadline_after(wait);
-        let mut prepared = self.prepare(request).await?;
+        // Boxed, as every await here but the wait: a waiting call keeps this
+        // future's full size for as long as it waits.
+        let mut prepared = Box::pin(self.prepare(request)).await?;
         if prepared.kind == TaskKind::FollowUp && self.jobs.get(&prepared.task_id).is_none() {
-            self.check_exists(&prepared).await?;
+            Box::pin(self.check_exists(&prepared)).await?;
         }
         loop {
             let mut previous = match self.send(prepared).await {
@@ -1121,66 +1123,18 @@ impl TaskRunner {
             "sending POST /api/tasks"
         );
         tokio::spawn(async move {
-            let request = client.create_task(&key, &body, &files, &body_sent);
-            let answer = unwind_to_message(request).await;
-            let fail = |failure| TaskError {
-                task_id: Some(task_id.clone()),
+            let answer =
+                unwind_to_message(client.create_task(&key, &body, &files, &body_sent)).await;
+            // Boxed: the task keeps this future's full size while its POST is open.
+            let sent = Sent {
+                task_id,
                 kind,
-                failure,
+                schema,
+                journal,
+                recorder,
+                key_origin,
             };
-            let result = match answer {
-                Ok(Ok(worker)) => {
-                    tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
-                    if let Some(journal) = journal {
-                        // A turn this bridge started: its credits count against the
-                        // credit ceiling.
-                        let update = journal::Update {
-                            spent: worker.usage.as_ref().and_then(|u| u.credits),
-                            ..answered(&worker)
-                        };
-                        recorder.record(journal, &task_id, update).await;
-                    }
-                    Ok(TaskOutcome {
-                        task_id: task_id.clone(),
-                        kind,
-                        shape: typed::shape_of(schema.as_ref(), worker.structured_output.as_ref()),
-                        worker,
-                        credit_use: None,
-                    })
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(task_id, %error, "task call failed");
-                    // A typed task whose template the API no longer knows: the next
-                    // one makes a new template.
-                    let template_gone = kind == TaskKind::New
-                        && schema.is_some()
-                        && matches!(error, ApiError::Status { status: 404, .. });
-                    if let (true, Some(schema), Some(journal)) = (template_gone, &schema, &journal)
-                    {
-                        typed::forget_template(journal.clone(), schema).await;
-                    }
-                    // A new task refused before it ran never existed: forget it.
-                    if kind == TaskKind::New
-                        && !error.may_have_run()
-                        && let Some(journal) = journal
-                    {
-                        let forget = journal::Update {
-                            forget: true,
-                            ..journal::Update::default()
-                        };
-                        recorder.record(journal, &task_id, forget).await;
-                    }
-                    Err(fail(if template_gone {
-                        TaskFailure::TemplateGone(error)
-                    } else {
-                        TaskFailure::from_api(error, key_origin.clone())
-                    }))
-                }
-                Err(message) => {
-                    tracing::error!(task_id, message, "the request panicked");
-                    Err(fail(TaskFailure::Internal { message }))
-                }
-            };
+            let result = Box::pin(sent.conclude(answer)).await;
             jobs.finish(completion, result);
         });
     }
@@ -1445,6 +1399,83 @@ impl TaskRunner {
     }
 }
 
+/// A POST that went out, as its answer is taken in.
+struct Sent {
+    task_id: String,
+    kind: TaskKind,
+    schema: Option<OutputSchema>,
+    journal: Option<Journal>,
+    recorder: Recorder,
+    /// Where the key came from, for an error about it.
+    key_origin: Option<KeyOrigin>,
+}
+
+impl Sent {
+    /// Record the API's answer (or forget a task that never ran) and make it
+    /// the job's result.
+    async fn conclude(self, answer: Result<Result<Worker, ApiError>, String>) -> CallResult {
+        let (task_id, kind, schema) = (self.task_id, self.kind, self.schema);
+        let (journal, recorder) = (self.journal, self.recorder);
+        let fail = |failure| TaskError {
+            task_id: Some(task_id.clone()),
+            kind,
+            failure,
+        };
+        match answer {
+            Ok(Ok(worker)) => {
+                tracing::info!(task_id, worker_id = worker.id, status = ?worker.status, "task answered");
+                if let Some(journal) = journal {
+                    // A turn this bridge started: its credits count against the
+                    // credit ceiling.
+                    let update = journal::Update {
+                        spent: worker.usage.as_ref().and_then(|u| u.credits),
+                        ..answered(&worker)
+                    };
+                    recorder.record(journal, &task_id, update).await;
+                }
+                Ok(TaskOutcome {
+                    task_id: task_id.clone(),
+                    kind,
+                    shape: typed::shape_of(schema.as_ref(), worker.structured_output.as_ref()),
+                    worker,
+                    credit_use: None,
+                })
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(task_id, %error, "task call failed");
+                // A typed task whose template the API no longer knows: the next
+                // one makes a new template.
+                let template_gone = kind == TaskKind::New
+                    && schema.is_some()
+                    && matches!(error, ApiError::Status { status: 404, .. });
+                if let (true, Some(schema), Some(journal)) = (template_gone, &schema, &journal) {
+                    typed::forget_template(journal.clone(), schema).await;
+                }
+                // A new task refused before it ran never existed: forget it.
+                if kind == TaskKind::New
+                    && !error.may_have_run()
+                    && let Some(journal) = journal
+                {
+                    let forget = journal::Update {
+                        forget: true,
+                        ..journal::Update::default()
+                    };
+                    recorder.record(journal, &task_id, forget).await;
+                }
+                Err(fail(if template_gone {
+                    TaskFailure::TemplateGone(error)
+                } else {
+                    TaskFailure::from_api(error, self.key_origin)
+                }))
+            }
+            Err(message) => {
+                tracing::error!(task_id, message, "the request panicked");
+                Err(fail(TaskFailure::Internal { message }))
+            }
+        }
+    }
+}
+
 /// A taskId a lookup (or an archive) names, trimmed; refused, with nothing
 /// sent, when it is not an id.
 fn lookup_id(task_id: &str) -> Result<&str, TaskError> {
@@ -1495,17 +1526,20 @@ async fn read_journal(journal: Journal) -> Result<journal::Read, String> {
 
 /// Run `future`; a panic inside it becomes its message instead of unwinding
 /// through the task (which would leave the job without a result).
-async fn unwind_to_message<T>(future: impl Future<Output = T>) -> Result<T, String> {
-    AssertUnwindSafe(future)
-        .catch_unwind()
-        .await
-        .map_err(|panic| {
+fn unwind_to_message<T>(
+    future: impl Future<Output = T>,
+) -> impl Future<Output = Result<T, String>> {
+    // A combinator, not an `async fn`: an async wrapper would keep a second copy
+    // of `future` in its own state, and a POST's future is held for minutes.
+    AssertUnwindSafe(future).catch_unwind().map(|caught| {
+        caught.map_err(|panic| {
             panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned())
         })
+    })
 }
 
 /// Fill a Worker-shaped answer from the task's latest turn that holds output,

@@ -311,7 +311,7 @@ impl HandingerServer {
             Ok(runner) => runner,
             Err(message) => return CallToolResult::error(vec![ContentBlock::text(message)]),
         };
-        let workspace = self.workspace_for(&call, &runner, &context.peer).await;
+        let workspace = Box::pin(self.workspace_for(&call, &runner, &context.peer)).await;
         let mut progress = McpProgress {
             peer: context.peer.clone(),
             meta: context.meta,
@@ -465,8 +465,76 @@ impl HandingerServer {
         tracing::info!(mcp_task = task.task_id, "call runs under a task handle");
         CallToolResponse::Task(CreateTaskResult::new(task))
     }
+
+    /// A `tools/call`, boxed by [`ServerHandler::call_tool`].
+    async fn answer_call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(spec) = tools::by_name(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool {:?}", request.name),
+                None,
+            ));
+        };
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let call = match ToolCall::parse(spec.id, arguments) {
+            Ok(call) => call,
+            Err(error) => {
+                let message = format!("Invalid arguments for {}: {error}.", spec.name);
+                return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+            }
+        };
+        // Only a request that opts in itself gets a task (the extension forbids a
+        // task for a request that did not include the extension capability, in
+        // every protocol era, whatever the client declared at initialize).
+        let wants_task = context
+            .meta
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
+        let mut call = call;
+        let answers = confirm::Answers {
+            input_responses: request.input_responses,
+            request_state: request.request_state,
+        };
+        if let Some(not_yet) = Box::pin(self.confirm_budget(&mut call, answers, &context)).await {
+            return Ok(not_yet);
+        }
+        let touches_history = call.touches_history();
+        let peer = context.peer.clone();
+        let response = if wants_task && call.starts_work() {
+            let runner = match self.runner_for(&context) {
+                Ok(runner) => runner,
+                Err(message) => {
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+                }
+            };
+            match self.calls {
+                Calls::Local(_) => Box::pin(self.start_mcp_task(call, runner, &context.peer)).await,
+                // Over HTTP a handle must be answerable by any replica.
+                Calls::Shared(_) => {
+                    Box::pin(self.start_stateless(call, &runner, &context.peer)).await
+                }
+            }
+        } else {
+            self.run(call, context).await.into()
+        };
+        // The journal changed: hosts that show resources list them again (stdio;
+        // over HTTP there is no session to notify).
+        // Sent before the answer: a client that leaves as soon as it has its
+        // answer (the Python SDK's stdio client breaks on a later message) never
+        // meets it after.
+        if touches_history && matches!(self.calls, Calls::Local(_)) {
+            let _ = Box::pin(peer.notify_resource_list_changed()).await;
+        }
+        Ok(response)
+    }
 }
 
+/// rmcp allocates each request's future at the size of the largest handler
+/// below, and a waiting call keeps it for minutes: every handler that awaits
+/// something big boxes it, so a waiting call holds only its own state.
 impl ServerHandler for HandingerServer {
     fn get_info(&self) -> ServerConfig {
         let capabilities = match self.calls {
@@ -509,61 +577,7 @@ impl ServerHandler for HandingerServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(spec) = tools::by_name(&request.name) else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool {:?}", request.name),
-                None,
-            ));
-        };
-        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
-        let call = match ToolCall::parse(spec.id, arguments) {
-            Ok(call) => call,
-            Err(error) => {
-                let message = format!("Invalid arguments for {}: {error}.", spec.name);
-                return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
-            }
-        };
-        // Only a request that opts in itself gets a task (the extension forbids a
-        // task for a request that did not include the extension capability, in
-        // every protocol era, whatever the client declared at initialize).
-        let wants_task = context
-            .meta
-            .client_capabilities()
-            .is_some_and(|capabilities| capabilities.supports_tasks());
-        let mut call = call;
-        let answers = confirm::Answers {
-            input_responses: request.input_responses,
-            request_state: request.request_state,
-        };
-        if let Some(not_yet) = self.confirm_budget(&mut call, answers, &context).await {
-            return Ok(not_yet);
-        }
-        let touches_history = call.touches_history();
-        let peer = context.peer.clone();
-        let response = if wants_task && call.starts_work() {
-            let runner = match self.runner_for(&context) {
-                Ok(runner) => runner,
-                Err(message) => {
-                    return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
-                }
-            };
-            match self.calls {
-                Calls::Local(_) => self.start_mcp_task(call, runner, &context.peer).await,
-                // Over HTTP a handle must be answerable by any replica.
-                Calls::Shared(_) => self.start_stateless(call, &runner, &context.peer).await,
-            }
-        } else {
-            self.run(call, context).await.into()
-        };
-        // The journal changed: hosts that show resources list them again (stdio;
-        // over HTTP there is no session to notify).
-        // Sent before the answer: a client that leaves as soon as it has its
-        // answer (the Python SDK's stdio client breaks on a later message) never
-        // meets it after.
-        if touches_history && matches!(self.calls, Calls::Local(_)) {
-            let _ = peer.notify_resource_list_changed().await;
-        }
-        Ok(response)
+        Box::pin(self.answer_call(request, context)).await
     }
 
     async fn list_resources(
@@ -575,7 +589,7 @@ impl ServerHandler for HandingerServer {
             .runner_for(&context)
             .map_err(|message| ErrorData::internal_error(message, None))?;
         Ok(ListResourcesResult::with_all_items(
-            catalog::resources(&runner).await?,
+            Box::pin(catalog::resources(&runner)).await?,
         ))
     }
 
@@ -597,7 +611,8 @@ impl ServerHandler for HandingerServer {
         let runner = self
             .runner_for(&context)
             .map_err(|message| ErrorData::internal_error(message, None))?;
-        let read = catalog::read(&runner, &request.uri, self.max_output_chars, &context.ct).await?;
+        let read = catalog::read(&runner, &request.uri, self.max_output_chars, &context.ct);
+        let read = Box::pin(read).await?;
         Ok(read.into())
     }
 
@@ -629,13 +644,13 @@ impl ServerHandler for HandingerServer {
                 (name, text)
             })
             .collect();
-        let (spec, messages) = catalog::prompt_messages(
+        let (spec, messages) = Box::pin(catalog::prompt_messages(
             &runner,
             &request.name,
             arguments,
             self.max_output_chars,
             &context.ct,
-        )
+        ))
         .await?;
         Ok(GetPromptResult::new(messages)
             .with_description(spec.description)
@@ -648,7 +663,7 @@ impl ServerHandler for HandingerServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
         if let Some(handle) = stateless::Handle::decode(&request.task_id) {
-            return self.get_stateless(handle, &context).await;
+            return Box::pin(self.get_stateless(handle, &context)).await;
         }
         let (task, handinger_task_id) = match self.handles.get(&request.task_id)? {
             Found::Ready(task) => return Ok(GetTaskResult::new(task)),
@@ -661,14 +676,13 @@ impl ServerHandler for HandingerServer {
         let runner = self
             .runner_for(&context)
             .map_err(|message| ErrorData::internal_error(message, None))?;
-        let outcome = runner
-            .get(
-                &handinger_task_id,
-                std::time::Duration::ZERO,
-                &context.ct,
-                &mut Silent,
-            )
-            .await;
+        let outcome = Box::pin(runner.get(
+            &handinger_task_id,
+            std::time::Duration::ZERO,
+            &context.ct,
+            &mut Silent,
+        ))
+        .await;
         let result = self.result(&context.peer, outcome);
         let result = match serde_json::to_value(&result) {
             Ok(serde_json::Value::Object(map)) => map,

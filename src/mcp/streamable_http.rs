@@ -583,7 +583,9 @@ fn allowed_origins(options: &HttpOptions, local: SocketAddr) -> Vec<String> {
 async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> Response<HttpBody> {
     match request.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" => readiness(state).await,
+        // Boxed: hyper keeps room for this future per connection, sized for
+        // the largest arm.
+        "/readyz" => Box::pin(readiness(state)).await,
         "/mcp" => {
             let client = match authenticate(&state.tokens, &request, peer.ip()) {
                 Ok(client) => client,

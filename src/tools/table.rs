@@ -239,7 +239,7 @@ impl ToolCall {
             ToolCall::FollowUpTask(args) => args.into_request(),
             ToolCall::GetTask(args) => {
                 let wait = wait.unwrap_or_else(|| runner.wait.wait_for(args.wait_seconds));
-                return runner.get(&args.task_id, wait, cancel, progress).await;
+                return Box::pin(runner.get(&args.task_id, wait, cancel, progress)).await;
             }
             ToolCall::ListTasks(args) => {
                 let filter = ListFilter {
@@ -248,9 +248,9 @@ impl ToolCall {
                     limit: args.limit.unwrap_or(20).clamp(1, MAX_LIST_LIMIT) as usize,
                     refresh: true,
                 };
-                return runner.list(filter).await;
+                return Box::pin(runner.list(filter)).await;
             }
-            ToolCall::ArchiveTask(args) => return runner.archive(&args.task_id).await,
+            ToolCall::ArchiveTask(args) => return Box::pin(runner.archive(&args.task_id)).await,
         };
         let wait = wait.unwrap_or_else(|| runner.wait.wait_for(wait_seconds));
         let request = TaskRequest {
