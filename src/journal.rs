@@ -108,6 +108,11 @@ pub struct Entry {
     /// The hash of the output schema its answers follow (a typed task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<String>,
+    /// How many turns it has, when this bridge sent the latest, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_turn_at: Option<u64>,
 }
 
 impl Entry {
@@ -221,6 +226,8 @@ pub struct Update {
     pub forget: bool,
     /// The hash of the output schema the task's answers follow.
     pub output_schema: Option<String>,
+    /// This bridge sent the task's turn number `turn` (1 for the first).
+    pub turn: Option<usize>,
 }
 
 /// One API key's journal file.
@@ -540,6 +547,8 @@ fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
                     status: "running".to_owned(),
                     credits: None,
                     output_schema: None,
+                    turns: None,
+                    last_turn_at: None,
                 },
             );
             &mut contents.tasks[0]
@@ -554,6 +563,10 @@ fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
     }
     entry.credits = update.credits.or(entry.credits);
     entry.output_schema = update.output_schema.or(entry.output_schema.take());
+    if let Some(turn) = update.turn {
+        entry.turns = Some(entry.turns.map_or(turn, |known| known.max(turn)));
+        entry.last_turn_at = Some(now);
+    }
 }
 
 /// The first non-empty line of `text`, at most [`MAX_INPUT_CHARS`] characters,

@@ -19,6 +19,7 @@
 //!   the prompt table.
 
 // Composition root and front-ends.
+mod a2a;
 mod app;
 mod cli;
 mod lsp;

@@ -269,6 +269,49 @@ pub fn utc_timestamp(seconds: u64) -> String {
     )
 }
 
+/// An RFC 3339 time (`2026-12-06T10:00:00Z`, fractions and offsets allowed) as
+/// seconds since 1970; `None` for anything else, or a time before 1970.
+pub fn parse_utc_timestamp(text: &str) -> Option<u64> {
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut ymd = date.splitn(3, '-').map(|n| n.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    if date.len() != 10 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
+        Some(at) => time.split_at(at),
+        None => return None,
+    };
+    let clock = clock.split('.').next()?;
+    let mut hms = clock.splitn(3, ':').map(|n| n.parse::<i64>().ok());
+    let (hour, minute, second) = (hms.next()??, hms.next()??, hms.next()??);
+    if clock.len() != 8 || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let offset_seconds = match offset {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            let (h, m) = offset[1..].split_once(':')?;
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            if offset.len() != 6 || h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3_600 + m * 60)
+        }
+    };
+    // Days from the civil date (the inverse of `utc_timestamp`'s algorithm).
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_seconds;
+    u64::try_from(seconds).ok()
+}
+
 /// Render how a call ended.
 pub fn render_call(outcome: &CallOutcome, max_chars: usize, word: Wording) -> Rendered {
     match outcome {
@@ -621,6 +664,29 @@ fn links(result: &TaskResult) -> Vec<Link> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn timestamps_parse_back_and_odd_ones_do_not() {
+        for seconds in [0, 1_780_000_000, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse_utc_timestamp(&utc_timestamp(seconds)), Some(seconds));
+        }
+        assert_eq!(
+            parse_utc_timestamp("2026-12-06T10:00:00.123+01:00"),
+            parse_utc_timestamp("2026-12-06T09:00:00Z")
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-12-06",
+            "2026-12-06T10:00Z",
+            "1969-12-31T23:59:59Z",
+            "2026-12-06T10:00:00",
+            "2026-12-06T10:00:00+1:00",
+        ] {
+            assert_eq!(parse_utc_timestamp(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -2,8 +2,7 @@
 //! needs one an earlier request went to, and a replica's death loses nothing.
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -17,35 +16,6 @@ use crate::support::{
 
 /// How long the mock's tasks run.
 const RUNS_FOR: Duration = Duration::from_millis(1500);
-
-/// A mock whose tasks run for [`RUNS_FOR`]: the POST answers then, and until
-/// then `GET /api/tasks/{id}` says running (after it, the mock's own record of
-/// the task answers, completed). The task goes on whatever happens to the
-/// connection that started it, as the API's does.
-fn api_with_running_tasks() -> crate::support::mock::Handler {
-    let started: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    Arc::new(move |request: &Recorded| {
-        if request.method == "POST" && request.path == "/api/tasks" {
-            let task_id = request.field("taskId").unwrap_or_default();
-            started.lock().unwrap().insert(task_id, Instant::now());
-            return Reply::json(200, worker_json(request)).after(RUNS_FOR);
-        }
-        let task_id = request.path.strip_prefix("/api/tasks/").unwrap_or_default();
-        let running = started
-            .lock()
-            .unwrap()
-            .get(task_id)
-            .is_some_and(|at| at.elapsed() < RUNS_FOR);
-        if request.method == "GET" && running {
-            return Reply::json(
-                200,
-                json!({"task": {"id": task_id, "status": "running", "workerId": "wrk_mock"},
-                       "turns": [{"seq": 1, "status": "running", "input": "x"}]}),
-            );
-        }
-        Reply::error(404, "not found")
-    })
-}
 
 /// One replica, with a state folder of its own (nothing is shared but the API).
 async fn replica(mock: &MockApi, state: &std::path::Path) -> HttpServer {
@@ -142,7 +112,7 @@ fn answer_text(result: &Value) -> String {
 
 #[tokio::test]
 async fn any_replica_answers_a_handle_and_a_replicas_death_loses_nothing() {
-    let mock = MockApi::start_with(api_with_running_tasks()).await;
+    let mock = MockApi::start_with(crate::support::mock::running_for(RUNS_FOR)).await;
     let (state_a, state_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = replica(&mock, state_a.path()).await;
     let b = replica(&mock, state_b.path()).await;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod a2a;
 mod budget;
 mod cli;
 mod docs;

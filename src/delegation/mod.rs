@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{TaskError, TaskFailure};
 pub use id::{MAX_TASK_ID_CHARS, is_task_id, new_task_id};
-pub use turns::{Started, TurnState};
+pub use turns::{Started, TurnId, TurnView, unix_now};
 
 use crate::{
     handinger::{ApiError, Budget, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},

@@ -2,13 +2,20 @@
 //! start that sends and returns at once, and the state of one turn as the API
 //! tells it. Nothing here depends on what this process remembers.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     CallOutcome, NotBegun, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest, TaskRunner,
     answered, jobs::JobHandle, lookup_failure, lookup_id, worker_from_turns,
 };
 use crate::handinger::{ApiError, TaskEnvelope, Worker};
+
+/// What starts every [`TurnId`].
+const TURN_ID_PREFIX: &str = "hdg1";
+
+/// How long an id may name a turn the API has never listed before it counts as
+/// never arrived (a replica died before sending it).
+const UNSEEN_FOR_AT_MOST: Duration = Duration::from_secs(10 * 60);
 
 /// Longest wait for the API to list a task just sent before its handle is given.
 const ACCEPT_WAIT: Duration = Duration::from_secs(10);
@@ -22,15 +29,102 @@ pub struct Started {
     pub turn: usize,
 }
 
+/// One turn of one task, as an id a client keeps (an MCP task handle, an A2A
+/// task id): `hdg1.<taskId>.<turn>.<unix seconds>`. It names everything needed
+/// to ask the API about the turn, so any replica can answer for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnId {
+    pub task_id: String,
+    pub turn: usize,
+    /// Seconds since 1970 when it was made.
+    pub made_at: u64,
+}
+
+impl TurnId {
+    /// The id of a turn just sent.
+    pub fn of(started: Started) -> Self {
+        Self {
+            task_id: started.task_id,
+            turn: started.turn,
+            made_at: unix_now(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{TURN_ID_PREFIX}.{}.{}.{}",
+            self.task_id, self.turn, self.made_at
+        )
+    }
+
+    /// An id made by [`TurnId::encode`]; `None` for anything else.
+    pub fn decode(id: &str) -> Option<Self> {
+        let mut parts = id.split('.');
+        let (Some(TURN_ID_PREFIX), Some(task_id), Some(turn), Some(made_at), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let turn: usize = turn.parse().ok().filter(|t| (1..=1_000_000).contains(t))?;
+        Some(Self {
+            task_id: super::is_task_id(task_id).then(|| task_id.to_owned())?,
+            turn,
+            made_at: made_at.parse().ok()?,
+        })
+    }
+}
+
+impl TurnId {
+    /// Why the turn failed, when the API never listed it.
+    pub fn never_arrived(&self) -> String {
+        format!(
+            "Handinger has no record of turn {} of task {}: its request never arrived. \
+             Nothing ran; start it again.",
+            self.turn, self.task_id
+        )
+    }
+}
+
+/// Seconds since 1970, now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Where a turn named by a [`TurnId`] stands, for its client.
+#[derive(Debug)]
+pub enum TurnView {
+    /// Running, or its request is still on its way; `note` says why the API
+    /// could not be asked just now, when it could not (the turn is not over).
+    /// `input` is what the turn was asked, when the API said.
+    Working {
+        note: Option<String>,
+        input: Option<String>,
+    },
+    Done {
+        outcome: Box<CallOutcome>,
+        input: Option<String>,
+    },
+    /// The API never listed it: its request never arrived, and nothing ran.
+    NeverArrived,
+    Failed(TaskError),
+}
+
 /// Where one turn of a task stands, per the API.
 #[derive(Debug)]
 pub enum TurnState {
     /// The API does not list this turn (yet): its request may still be on its
     /// way, or may never have arrived.
     NotSeen,
-    Working,
-    /// Its answer, or how it ended.
-    Done(Box<CallOutcome>),
+    /// Running; what it was asked, when the API said.
+    Working(Option<String>),
+    /// Its answer, or how it ended, and what it was asked.
+    Done(Box<CallOutcome>, Option<String>),
 }
 
 impl TaskRunner {
@@ -46,6 +140,12 @@ impl TaskRunner {
         match self.send(prepared).await {
             Ok(mut handle) => {
                 self.accepted(&mut handle).await?;
+                // The turn's number, for listing its task by its latest turn.
+                let update = crate::journal::Update {
+                    turn: Some(turn),
+                    ..crate::journal::Update::default()
+                };
+                self.remember(&handle.task_id, update).await;
                 Ok(Started {
                     task_id: handle.task_id.clone(),
                     turn,
@@ -87,6 +187,30 @@ impl TaskRunner {
         }
     }
 
+    /// Where the turn `id` names stands, as its client sees it: a turn the API
+    /// has not listed is on its way for [`UNSEEN_FOR_AT_MOST`], then never
+    /// arrived; a lookup the API could not answer leaves it working.
+    pub async fn view_turn(&self, id: &TurnId) -> TurnView {
+        match self.turn_state(&id.task_id, id.turn).await {
+            Ok(TurnState::Working(input)) => TurnView::Working { note: None, input },
+            Ok(TurnState::NotSeen)
+                if unix_now().saturating_sub(id.made_at) < UNSEEN_FOR_AT_MOST.as_secs() =>
+            {
+                TurnView::Working {
+                    note: None,
+                    input: None,
+                }
+            }
+            Ok(TurnState::NotSeen) => TurnView::NeverArrived,
+            Ok(TurnState::Done(outcome, input)) => TurnView::Done { outcome, input },
+            Err(error) if error.is_transient() => TurnView::Working {
+                note: Some(error.to_string()),
+                input: None,
+            },
+            Err(error) => TurnView::Failed(error),
+        }
+    }
+
     /// Where turn `turn` (1-based, in the order of the turns' `seq`) of `task_id`
     /// stands, from the API: the latest turn's answer comes whole (sources and
     /// files), an earlier one's from its turn record.
@@ -102,6 +226,9 @@ impl TaskRunner {
         let mut turns = found.turns;
         turns.sort_by_key(|t| t.seq.unwrap_or(i64::MAX));
         let latest = turns.len().max(1);
+        let input = turns
+            .get(turn.wrapping_sub(1))
+            .and_then(|t| t.input.clone());
         let status = match turns.get(turn.wrapping_sub(1)) {
             Some(this) => this.status.clone().unwrap_or_default(),
             // An API that lists no turns (older servers): the task's status
@@ -120,28 +247,56 @@ impl TaskRunner {
                 if let CallOutcome::Finished(finished) = &outcome {
                     self.remember(task_id, answered(&finished.worker)).await;
                 }
-                Ok(TurnState::Done(Box::new(outcome)))
+                Ok(TurnState::Done(Box::new(outcome), input))
             }
             "completed" => {
                 let mut worker = Worker::default();
                 worker_from_turns(&mut worker, &found.task, vec![turns[turn - 1].clone()]);
                 // The task's own status is its latest turn's.
                 worker.status = Some(status);
-                Ok(TurnState::Done(Box::new(CallOutcome::Finished(Box::new(
-                    TaskOutcome {
-                        task_id: task_id.to_owned(),
-                        kind: TaskKind::Lookup,
-                        worker,
-                        credit_use: None,
-                        shape: None,
-                    },
-                )))))
+                let outcome = CallOutcome::Finished(Box::new(TaskOutcome {
+                    task_id: task_id.to_owned(),
+                    kind: TaskKind::Lookup,
+                    worker,
+                    credit_use: None,
+                    shape: None,
+                }));
+                Ok(TurnState::Done(Box::new(outcome), input))
             }
             "error" | "aborted" => Err(fail(TaskFailure::Remote {
                 status,
                 url: found.task.url,
             })),
-            _ => Ok(TurnState::Working),
+            _ => Ok(TurnState::Working(input)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_ids_round_trip_and_nothing_else_decodes() {
+        let id = TurnId {
+            task_id: "tsk_abc".into(),
+            turn: 3,
+            made_at: 1_780_000_000,
+        };
+        assert_eq!(id.encode(), "hdg1.tsk_abc.3.1780000000");
+        assert_eq!(TurnId::decode(&id.encode()), Some(id));
+        for bad in [
+            "",
+            "mcp_abc",
+            "hdg1.tsk_abc.3",
+            "hdg1.tsk_abc.3.1.x",
+            "hdg1.tsk/../x.1.1",
+            "hdg1.tsk_abc.0.1",
+            "hdg1.tsk_abc.-1.1",
+            "hdg2.tsk_abc.1.1",
+            "hdg1..1.1",
+        ] {
+            assert_eq!(TurnId::decode(bad), None, "{bad}");
         }
     }
 }

@@ -161,6 +161,8 @@ pub struct Turn {
     /// and the answer on one turn with role "user", so it says nothing of output.
     pub role: Option<String>,
     pub status: Option<String>,
+    /// What the turn was asked.
+    pub input: Option<String>,
     pub output_text: Option<String>,
     pub structured_output: Option<Value>,
     pub credits: Option<f64>,

@@ -662,7 +662,7 @@ impl ServerHandler for HandingerServer {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        if let Some(handle) = stateless::Handle::decode(&request.task_id) {
+        if let Some(handle) = crate::delegation::TurnId::decode(&request.task_id) {
             return Box::pin(self.get_stateless(handle, &context)).await;
         }
         let (task, handinger_task_id) = match self.handles.get(&request.task_id)? {
@@ -699,7 +699,7 @@ impl ServerHandler for HandingerServer {
         request: UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if stateless::Handle::decode(&request.task_id).is_some() {
+        if crate::delegation::TurnId::decode(&request.task_id).is_some() {
             // Nothing is asked of the client, so there is nothing to take.
             return Ok(());
         }
@@ -711,7 +711,7 @@ impl ServerHandler for HandingerServer {
         request: CancelTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if let Some(handle) = stateless::Handle::decode(&request.task_id) {
+        if let Some(handle) = crate::delegation::TurnId::decode(&request.task_id) {
             // Handinger has no cancel: the work goes on there, and tasks/get keeps
             // reporting it (SEP-2663 lets the status lag). Nothing here waits on it.
             tracing::info!(

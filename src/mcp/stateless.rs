@@ -8,8 +8,6 @@
 //! Who may read a handle is the API's call: each `tasks/get` asks with the
 //! caller's key, and the API shows a task only to the key that made it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use rmcp::{
     ErrorData, Peer, RoleServer,
     model::{
@@ -21,63 +19,17 @@ use rmcp::{
 
 use super::{HandingerServer, TASK_POLL, tool_error};
 use crate::{
-    delegation::{TaskRunner, TurnState, is_task_id},
+    delegation::{TaskRunner, TurnId, TurnView, unix_now},
     render::utc_timestamp,
     tools::ToolCall,
 };
 
-const PREFIX: &str = "hdg1";
-
-/// How long a handle may name a turn the API has never listed before it is
-/// reported failed: its request never arrived (a replica died before sending).
-const UNSEEN_FOR_AT_MOST: Duration = Duration::from_secs(10 * 60);
-
-/// What a handle names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handle {
-    pub task_id: String,
-    pub turn: usize,
-    /// Seconds since 1970 when it was made.
-    pub made_at: u64,
-}
-
-impl Handle {
-    pub fn encode(&self) -> String {
-        format!("{PREFIX}.{}.{}.{}", self.task_id, self.turn, self.made_at)
-    }
-
-    /// A handle made by [`Handle::encode`]; `None` for anything else.
-    pub fn decode(id: &str) -> Option<Self> {
-        let mut parts = id.split('.');
-        let (Some(PREFIX), Some(task_id), Some(turn), Some(made_at), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let turn: usize = turn.parse().ok().filter(|t| (1..=1_000_000).contains(t))?;
-        Some(Self {
-            task_id: is_task_id(task_id).then(|| task_id.to_owned())?,
-            turn,
-            made_at: made_at.parse().ok()?,
-        })
-    }
-
-    fn task(&self, status: TaskStatus, message: String) -> Task {
-        let made = utc_timestamp(self.made_at);
-        Task::new(self.encode(), status, made, utc_timestamp(now()))
-            .with_poll_interval_ms(TASK_POLL.as_millis() as u64)
-            .with_status_message(message)
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// The MCP task a handle stands for, in `status`.
+fn handle_task(handle: &TurnId, status: TaskStatus, message: String) -> Task {
+    let made = utc_timestamp(handle.made_at);
+    Task::new(handle.encode(), status, made, utc_timestamp(unix_now()))
+        .with_poll_interval_ms(TASK_POLL.as_millis() as u64)
+        .with_status_message(message)
 }
 
 impl HandingerServer {
@@ -98,65 +50,57 @@ impl HandingerServer {
                 return CallToolResult::error(vec![ContentBlock::text(message)]).into();
             }
         };
-        let handle = Handle {
-            task_id: started.task_id,
-            turn: started.turn,
-            made_at: now(),
-        };
+        let handle = TurnId::of(started);
         tracing::info!(
             mcp_task = handle.encode(),
             "call runs under a stateless task handle"
         );
         let message = format!("Handinger task {} was sent", handle.task_id);
-        CallToolResponse::Task(CreateTaskResult::new(
-            handle.task(TaskStatus::Working, message),
-        ))
+        CallToolResponse::Task(CreateTaskResult::new(handle_task(
+            &handle,
+            TaskStatus::Working,
+            message,
+        )))
     }
 
     /// `tasks/get` for a stateless handle: asked of the API.
     pub(super) async fn get_stateless(
         &self,
-        handle: Handle,
+        handle: TurnId,
         context: &RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
         let runner = self
             .runner_for(context)
             .map_err(|message| ErrorData::internal_error(message, None))?;
-        let state = runner.turn_state(&handle.task_id, handle.turn).await;
         let running = format!("Handinger task {} is running", handle.task_id);
-        let (status, message, payload) = match state {
-            Ok(TurnState::Working) => (TaskStatus::Working, running, TaskPayload::Working),
-            Ok(TurnState::NotSeen)
-                if now().saturating_sub(handle.made_at) < UNSEEN_FOR_AT_MOST.as_secs() =>
-            {
+        let (status, message, payload) = match runner.view_turn(&handle).await {
+            TurnView::Working { note: None, .. } => {
                 (TaskStatus::Working, running, TaskPayload::Working)
             }
-            Ok(TurnState::NotSeen) => {
-                let message = format!(
-                    "Handinger has no record of turn {} of task {}: its request never arrived. \
-                     Nothing ran; start it again.",
-                    handle.turn, handle.task_id
-                );
+            // The API could not answer just now: the task is not over, ask again.
+            TurnView::Working {
+                note: Some(why), ..
+            } => {
+                let message = format!("{running}; the API could not be asked just now: {why}");
+                (TaskStatus::Working, message, TaskPayload::Working)
+            }
+            TurnView::NeverArrived => {
+                let message = handle.never_arrived();
                 let error = CallToolResult::error(vec![ContentBlock::text(message.clone())]);
                 (TaskStatus::Failed, message, completed(error))
             }
-            Ok(TurnState::Done(outcome)) => {
+            TurnView::Done { outcome, .. } => {
                 let result = self.result(&context.peer, Ok(*outcome));
                 let message = format!("Handinger task {} answered", handle.task_id);
                 (TaskStatus::Completed, message, completed(result))
             }
-            // The API could not answer just now: the task is not over, ask again.
-            Err(error) if error.is_transient() => {
-                let message = format!("{running}; the API could not be asked just now: {error}");
-                (TaskStatus::Working, message, TaskPayload::Working)
-            }
-            Err(error) => {
+            TurnView::Failed(error) => {
                 let result = tool_error(&error);
                 (TaskStatus::Completed, error.to_string(), completed(result))
             }
         };
         Ok(GetTaskResult::new(DetailedTask::new(
-            handle.task(status, message),
+            handle_task(&handle, status, message),
             payload,
         )))
     }
@@ -169,33 +113,4 @@ fn completed(result: CallToolResult) -> TaskPayload {
         _ => JsonObject::new(),
     };
     TaskPayload::Completed { result }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handles_round_trip_and_nothing_else_decodes() {
-        let handle = Handle {
-            task_id: "tsk_abc".into(),
-            turn: 3,
-            made_at: 1_780_000_000,
-        };
-        assert_eq!(handle.encode(), "hdg1.tsk_abc.3.1780000000");
-        assert_eq!(Handle::decode(&handle.encode()), Some(handle));
-        for bad in [
-            "",
-            "mcp_abc",
-            "hdg1.tsk_abc.3",
-            "hdg1.tsk_abc.3.1.x",
-            "hdg1.tsk/../x.1.1",
-            "hdg1.tsk_abc.0.1",
-            "hdg1.tsk_abc.-1.1",
-            "hdg2.tsk_abc.1.1",
-            "hdg1..1.1",
-        ] {
-            assert_eq!(Handle::decode(bad), None, "{bad}");
-        }
-    }
 }

@@ -134,6 +134,20 @@ pub struct HttpOptions {
     #[arg(long, env = "HANDINGER_SHUTDOWN_GRACE", value_name = "SECS", default_value = "30",
           value_parser = seconds_setting)]
     pub shutdown_grace: Duration,
+    /// The A2A version a request without an A2A-Version header speaks. The spec
+    /// says 0.3, which this agent does not speak (such requests get
+    /// VersionNotSupportedError); 1.0 serves header-less 1.0 clients.
+    #[arg(long = "a2a-version-if-missing", env = "HANDINGER_A2A_VERSION_IF_MISSING",
+          value_name = "VERSION", default_value = crate::a2a::VERSION_IF_MISSING)]
+    pub a2a_version_if_missing: String,
+    /// The A2A endpoint's URL as clients reach it (behind a proxy or TLS), for
+    /// the Agent Card; by default http://<the request's Host>/a2a.
+    #[arg(
+        long = "a2a-public-url",
+        env = "HANDINGER_A2A_PUBLIC_URL",
+        value_name = "URL"
+    )]
+    pub a2a_public_url: Option<String>,
     /// Characters of an answer inlined in a result (set by the composition root).
     #[arg(skip = usize::MAX)]
     pub max_output_chars: usize,
@@ -404,6 +418,13 @@ struct State {
     body_timeout: Duration,
     /// The last /readyz probe and when it was made.
     readiness: tokio::sync::Mutex<Option<(tokio::time::Instant, Result<(), String>)>>,
+    /// Host names and browser origins accepted (rmcp checks them for /mcp;
+    /// the A2A endpoint checks them here).
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    max_body_bytes: u64,
+    a2a_version_if_missing: String,
+    a2a_public_url: Option<String>,
 }
 
 /// Serve until `shutdown` resolves, then let calls finish for the grace period
@@ -437,6 +458,11 @@ pub async fn serve(
         calls_by_client: Mutex::default(),
         body_timeout: options.header_timeout(),
         readiness: tokio::sync::Mutex::default(),
+        hosts: allowed_hosts(&options, local),
+        origins: allowed_origins(&options, local),
+        max_body_bytes: options.max_body_bytes,
+        a2a_version_if_missing: options.a2a_version_if_missing.clone(),
+        a2a_public_url: options.a2a_public_url.clone(),
     });
     tracing::info!(
         address = %local,
@@ -587,22 +613,9 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
         // the largest arm.
         "/readyz" => Box::pin(readiness(state)).await,
         "/mcp" => {
-            let client = match authenticate(&state.tokens, &request, peer.ip()) {
-                Ok(client) => client,
+            let permit = match admit(state, &request, peer) {
+                Ok(permit) => permit,
                 Err(response) => return *response,
-            };
-            if let Err(response) = state.runners.admits(request.headers()) {
-                return *response;
-            }
-            let Ok(permit) = state.permit(&client) else {
-                let mut response = text(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many calls in flight for this client; retry when one ends\n",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                return response;
             };
             let request = owned_head(request).map(|body| TimedBody::new(body, state.body_timeout));
             let response = state.mcp.handle(request).await;
@@ -614,11 +627,243 @@ async fn route(state: &State, request: Request<Incoming>, peer: SocketAddr) -> R
                 .boxed()
             })
         }
+        // Also under the endpoint's own path, where clients given only the
+        // endpoint's URL look for it.
+        "/.well-known/agent-card.json" | "/a2a/.well-known/agent-card.json" => {
+            match browser_checks(state, request.headers()) {
+                Ok(()) => agent_card(state, request.headers()),
+                Err(response) => *response,
+            }
+        }
+        "/a2a" => Box::pin(a2a_endpoint(state, request, peer)).await,
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: the MCP endpoint is /mcp\n",
+            "not found: the MCP endpoint is /mcp, the A2A endpoint /a2a\n",
         ),
     }
+}
+
+/// The Agent Card, naming the A2A endpoint as this request reached it (or as
+/// configured). Public, as cards are: it holds no secret.
+fn agent_card(state: &State, headers: &http::HeaderMap) -> Response<HttpBody> {
+    let endpoint = state.a2a_public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}/a2a")
+    });
+    let card = crate::a2a::card::agent_card(&endpoint, !state.tokens.is_empty());
+    json_response(StatusCode::OK, &card)
+}
+
+/// `/a2a`: A2A's JSON-RPC binding, behind the same checks as `/mcp`: the
+/// token, the client's key header, Host and Origin, the per-client limit and
+/// the body limit.
+async fn a2a_endpoint(
+    state: &State,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<HttpBody> {
+    if request.method() != http::Method::POST {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the A2A endpoint takes JSON-RPC requests by POST\n",
+        );
+    }
+    if let Err(response) = browser_checks(state, request.headers()) {
+        return *response;
+    }
+    let permit = match admit(state, &request, peer) {
+        Ok(permit) => permit,
+        Err(response) => return *response,
+    };
+    let version = a2a_version(&request);
+    let runner = state.runners.for_request(request.headers());
+    let body = match read_body(request.into_body(), state).await {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let reply = crate::a2a::answer(crate::a2a::A2aRequest {
+        body: &body,
+        version: version.as_deref(),
+        version_if_missing: &state.a2a_version_if_missing,
+        runner,
+    })
+    .await;
+    let response = match reply {
+        crate::a2a::Reply::Json(value) => json_response(StatusCode::OK, &value),
+        crate::a2a::Reply::Stream(events) => event_stream(events),
+    };
+    response.map(|body| {
+        PermitBody {
+            inner: body,
+            _permit: permit,
+        }
+        .boxed()
+    })
+}
+
+/// The `A2A-Version` header, or the `A2A-Version` query parameter.
+fn a2a_version(request: &Request<Incoming>) -> Option<String> {
+    if let Some(value) = request.headers().get("a2a-version") {
+        return Some(value.to_str().unwrap_or("unreadable").to_owned());
+    }
+    request.uri().query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            name.eq_ignore_ascii_case("a2a-version")
+                .then(|| value.to_owned())
+        })
+    })
+}
+
+/// The whole body, at most the body limit (413 past it), within the body
+/// timeout.
+async fn read_body(body: Incoming, state: &State) -> Result<Bytes, Box<Response<HttpBody>>> {
+    let limit = usize::try_from(state.max_body_bytes).unwrap_or(usize::MAX);
+    let limited = http_body_util::Limited::new(TimedBody::new(body, state.body_timeout), limit);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(Box::new(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the request body is larger than this server's limit of {} bytes                  (--http-max-body)\n",
+                state.max_body_bytes
+            ),
+        ))),
+        Err(error) => Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            &format!("the request body could not be read: {error}\n"),
+        ))),
+    }
+}
+
+/// A JSON answer.
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<HttpBody> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())).boxed());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Server-sent events, one `data:` line per JSON-RPC response, with a
+/// keep-alive comment every 15 s so proxies keep a quiet stream open.
+fn event_stream(events: tokio::sync::mpsc::Receiver<serde_json::Value>) -> Response<HttpBody> {
+    const KEEP_ALIVE: Duration = Duration::from_secs(15);
+    let frames = futures_util::stream::unfold(events, |mut events| async move {
+        let chunk = match tokio::time::timeout(KEEP_ALIVE, events.recv()).await {
+            Ok(Some(event)) => format!("data: {event}\n\n"),
+            Ok(None) => return None,
+            Err(_) => ": keep-alive\n\n".to_owned(),
+        };
+        Some((Ok::<_, Infallible>(Frame::data(Bytes::from(chunk))), events))
+    });
+    let mut response = Response::new(http_body_util::StreamBody::new(frames).boxed());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    response
+}
+
+/// The DNS-rebinding and cross-site checks rmcp makes for `/mcp`: a Host that
+/// is not this server's gets 403, and so does a browser Origin not allowed.
+fn browser_checks(state: &State, headers: &http::HeaderMap) -> Result<(), Box<Response<HttpBody>>> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(|host| host_allowed(host, &state.hosts)) {
+        return Err(Box::new(text(
+            StatusCode::FORBIDDEN,
+            "forbidden: this Host is not one this server answers for (--http-allowed-hosts)\n",
+        )));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(origin, &state.origins) {
+            return Err(Box::new(text(
+                StatusCode::FORBIDDEN,
+                "forbidden: requests from this browser Origin are not allowed                  (--http-allowed-origins)\n",
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a Host header names an allowed host: an allowed name without a port
+/// takes any port, one with a port only that port.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let Ok(authority) = http::uri::Authority::try_from(host) else {
+        return false;
+    };
+    let name = authority
+        .host()
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
+    allowed.iter().any(|entry| {
+        match http::uri::Authority::try_from(entry.trim()) {
+            Ok(allowed) => {
+                allowed
+                    .host()
+                    .trim_matches(['[', ']'])
+                    .eq_ignore_ascii_case(&name)
+                    && allowed
+                        .port_u16()
+                        .is_none_or(|port| Some(port) == authority.port_u16())
+            }
+            // A bare IPv6 address ("::1") is no authority.
+            Err(_) => entry
+                .trim()
+                .trim_matches(['[', ']'])
+                .eq_ignore_ascii_case(&name),
+        }
+    })
+}
+
+/// Whether a browser Origin is allowed: equal to an entry, or matching one that
+/// ends in `:*` on any port.
+fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|entry| {
+        if let Some(prefix) = entry.strip_suffix(":*") {
+            origin.strip_prefix(prefix).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+            })
+        } else {
+            origin.eq_ignore_ascii_case(entry)
+        }
+    })
+}
+
+/// The checks every call passes, `/mcp`'s and `/a2a`'s alike: the bearer
+/// token, the client's key header, and a slot under the client's limit of
+/// calls in flight (429 past it), held until the answer is sent.
+fn admit(
+    state: &State,
+    request: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Box<Response<HttpBody>>> {
+    let client = authenticate(&state.tokens, request, peer.ip())?;
+    state.runners.admits(request.headers())?;
+    state.permit(&client).map_err(|()| {
+        let mut response = text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many calls in flight for this client; retry when one ends\n",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        Box::new(response)
+    })
 }
 
 /// The request with its header values and URI copied out of hyper's read buffer.

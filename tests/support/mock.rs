@@ -5,11 +5,12 @@
 #![allow(dead_code)] // shared by tests that each use a part of it
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
@@ -615,4 +616,33 @@ where
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A mock whose tasks run for `runs_for`: the POST answers then, and until
+/// then `GET /api/tasks/{id}` says running (after it, the mock's own record of
+/// the task answers, completed). The task goes on whatever happens to the
+/// connection that started it, as the API's does.
+pub fn running_for(runs_for: Duration) -> Handler {
+    let started: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    Arc::new(move |request: &Recorded| {
+        if request.method == "POST" && request.path == "/api/tasks" {
+            let task_id = request.field("taskId").unwrap_or_default();
+            started.lock().unwrap().insert(task_id, Instant::now());
+            return Reply::json(200, worker_json(request)).after(runs_for);
+        }
+        let task_id = request.path.strip_prefix("/api/tasks/").unwrap_or_default();
+        let running = started
+            .lock()
+            .unwrap()
+            .get(task_id)
+            .is_some_and(|at| at.elapsed() < runs_for);
+        if request.method == "GET" && running {
+            return Reply::json(
+                200,
+                json!({"task": {"id": task_id, "status": "running", "workerId": "wrk_mock"},
+                       "turns": [{"seq": 1, "status": "running", "input": "x"}]}),
+            );
+        }
+        Reply::error(404, "not found")
+    })
 }
