@@ -556,11 +556,68 @@ fn sdk_saw_a_whole_hand_off(seen: &Value, mock: &MockApi) {
     );
 }
 
+/// The A2A TCK (a pinned copy, installed by .ci/run into .ci/a2a-tck and
+/// .ci/venv-a2a-tck), mandatory category, against `serve --http`. Every test
+/// passes but those tests/a2a-tck/expected-failures.txt lists, each with the
+/// spec line it contradicts; a listed test that passes fails this too. The
+/// TCK sends no A2A-Version header, so the server takes a missing one as 1.0.
 #[tokio::test]
-#[ignore]
-async fn hold_for_manual_tck() {
+async fn the_a2a_tck_mandatory_category_passes_but_its_listed_contradictions() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = format!("{root}/.ci/venv-a2a-tck/bin/python");
+    let tck = format!("{root}/.ci/a2a-tck");
+    // The TCK is no package: .ci/run installs it from the pinned copy beside
+    // the repository when there is one, and says so when there is none.
+    if !(std::path::Path::new(&python).exists() && std::path::Path::new(&tck).exists()) {
+        crate::support::skip(
+            "the A2A TCK is not installed: bash .ci/run installs it from ../shared/a2a-tck or \
+             HANDINGER_A2A_TCK",
+        );
+        return;
+    }
     let mock = MockApi::start().await;
     let server = server(&mock, &["--a2a-version-if-missing", "1.0"]).await;
-    std::fs::write("/tmp/a2a/url", format!("{}/a2a", server.base)).unwrap();
-    tokio::time::sleep(Duration::from_secs(900)).await;
+    // By name, not address: the TCK calls an IP address in a card "sensitive".
+    let url = format!("{}/a2a", server.base).replace("127.0.0.1", "localhost");
+    let out = tokio::process::Command::new(&python)
+        .args(["run_tck.py", "--sut-url", &url, "--category", "mandatory"])
+        .current_dir(&tck)
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let failed: std::collections::BTreeSet<String> = report
+        .lines()
+        .filter_map(|line| line.strip_prefix("FAILED "))
+        .map(|test| test.split(" - ").next().unwrap_or(test).trim().to_owned())
+        .collect();
+    let listed =
+        std::fs::read_to_string(format!("{root}/tests/a2a-tck/expected-failures.txt")).unwrap();
+    let expected: std::collections::BTreeSet<String> = listed
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|test| !test.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let unexpected: Vec<&String> = failed.difference(&expected).collect();
+    let now_passing: Vec<&String> = expected.difference(&failed).collect();
+    assert!(
+        unexpected.is_empty() && now_passing.is_empty(),
+        "unexpected failures: {unexpected:#?}\nlisted but passing: {now_passing:#?}\n{report}"
+    );
+    let summary = report
+        .lines()
+        .rev()
+        .find(|line| line.contains(" passed"))
+        .unwrap_or_default();
+    let passed: usize = summary
+        .split(" passed")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        passed >= 50,
+        "too few TCK tests ran and passed: {summary}\n{report}"
+    );
 }
