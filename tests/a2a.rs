@@ -255,6 +255,49 @@ async fn a_streamed_message_goes_from_working_to_completed_and_the_stream_closes
     assert_eq!(error_code(&subscribed), -32004);
 }
 
+/// Two replicas; the one that took the message is killed (SIGKILL) while its
+/// request to the API is open. The other answers GetTask with the answer, and
+/// the task was sent once.
+#[tokio::test]
+async fn a_replica_killed_mid_task_loses_nothing() {
+    let mock = MockApi::start_with(crate::support::mock::running_for(Duration::from_millis(
+        1500,
+    )))
+    .await;
+    let mut a = server(&mock, &[]).await;
+    let b = server(&mock, &[]).await;
+    let params = json!({"message": message("survive this"),
+                        "configuration": {"returnImmediately": true}});
+    let sent = call(&a, "SendMessage", params, &[]).await;
+    let id = result(&sent)["task"]["id"].clone();
+    a.child.start_kill().unwrap();
+    a.child.wait().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen_working = false;
+    loop {
+        let got = call(&b, "GetTask", json!({"id": id}), &[]).await;
+        let task = result(&got).clone();
+        match task["status"]["state"].as_str() {
+            Some("TASK_STATE_WORKING") => seen_working = true,
+            Some("TASK_STATE_COMPLETED") => {
+                assert_eq!(
+                    task["artifacts"][0]["parts"][0]["text"],
+                    "Answer to: survive this"
+                );
+                break;
+            }
+            other => panic!("{other:?}: {task}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never completed: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen_working, "B saw the task working before it ended");
+    assert_eq!(mock.task_posts().len(), 1, "no POST sent twice");
+}
+
 #[tokio::test]
 async fn subscribing_to_a_running_task_on_another_replica_streams_it_to_the_end() {
     let mock = MockApi::start_with(crate::support::mock::running_for(Duration::from_millis(
@@ -325,6 +368,55 @@ async fn what_this_agent_cannot_do_gets_the_spec_errors_and_sends_nothing() {
         1,
         "only the first message was sent"
     );
+}
+
+/// `raw` parts are uploaded as the task's files (streamed from a private,
+/// unlinked copy), with their names and media types; the server reads none of
+/// its own files for an A2A client, and the HTTP body limit bounds them.
+#[tokio::test]
+async fn raw_parts_are_uploaded_as_files_and_url_parts_fetch_nothing() {
+    let mock = MockApi::start().await;
+    let server = server(&mock, &["--http-max-body", "64KiB"]).await;
+    let mut with_files = message("Read the attached notes");
+    with_files["parts"] = json!([
+        {"text": "Read the attached notes"},
+        // "hello a2a" and two bytes, in base64.
+        {"raw": "aGVsbG8gYTJh", "filename": "notes.txt", "mediaType": "text/plain"},
+        {"raw": "+/8=", "filename": "../../etc/passwd"},
+    ]);
+    let task = send(&server, with_files).await;
+    assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED", "{task}");
+    let posts = mock.task_posts();
+    let files: Vec<_> = posts[0]
+        .parts
+        .iter()
+        .filter(|p| p.filename.is_some())
+        .collect();
+    assert_eq!(files.len(), 2, "{:?}", posts[0].parts);
+    assert_eq!(files[0].filename.as_deref(), Some("notes.txt"));
+    assert_eq!(files[0].content_type.as_deref(), Some("text/plain"));
+    assert_eq!(files[0].len, 9);
+    // sha256("hello a2a"): the bytes sent are the bytes given.
+    assert_eq!(
+        files[0].sha256,
+        "31eab6daf4130ab008c0cd85ca8263d64a896f34c109b5259ea8b95351649f10"
+    );
+    assert_eq!(
+        files[1].filename.as_deref(),
+        Some("passwd"),
+        "only the base name"
+    );
+    assert_eq!(files[1].len, 2);
+
+    let mut not_base64 = message("x");
+    not_base64["parts"] = json!([{"text": "x"}, {"raw": "not base64!"}]);
+    let refused = call(&server, "SendMessage", json!({"message": not_base64}), &[]).await;
+    assert_eq!(error_code(&refused), -32602);
+    let huge = json!({"message": {"messageId": "m", "role": "ROLE_USER", "parts": [
+        {"text": "x"}, {"raw": "A".repeat(100 * 1024)}]}});
+    let too_big = call(&server, "SendMessage", huge, &[]).await;
+    assert_eq!(too_big.status, 413);
+    assert_eq!(mock.task_posts().len(), 1);
 }
 
 #[tokio::test]

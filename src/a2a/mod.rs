@@ -201,7 +201,7 @@ async fn start_message(
     let message = request
         .message
         .ok_or_else(|| A2aError::invalid_params("params.message is missing"))?;
-    let input = message.input()?;
+    let wire::Content { input, files } = message.content()?;
     let follows = conversation_of(runner, &message).await?;
     let task_request = TaskRequest {
         kind: if follows.is_some() {
@@ -215,6 +215,7 @@ async fn start_message(
         budget_confirmed: false,
         worker_id: None,
         files: Vec::new(),
+        uploads: files,
         workspace: None,
         output_schema: None,
     };

@@ -8,6 +8,7 @@ use super::error::A2aError;
 use crate::{
     delegation::{TaskOutcome, TurnId, unix_now},
     render::utc_timestamp,
+    workspace::InlineFile,
 };
 
 /// `SendMessageRequest`.
@@ -47,6 +48,15 @@ pub struct Part {
     pub raw: Option<String>,
     pub url: Option<String>,
     pub data: Option<Value>,
+    pub filename: Option<String>,
+    pub media_type: Option<String>,
+}
+
+/// What a message asks: the Handinger input and the files sent with it.
+#[derive(Debug)]
+pub struct Content {
+    pub input: String,
+    pub files: Vec<InlineFile>,
 }
 
 /// `GetTaskRequest`, `CancelTaskRequest` and `SubscribeToTaskRequest`: a task id,
@@ -69,9 +79,10 @@ impl Message {
         self.task_id.as_deref().filter(|id| !id.is_empty())
     }
 
-    /// The Handinger input: the text parts, then each data part as JSON, blank
-    /// lines between. Parts this agent cannot take are refused, naming why.
-    pub fn input(&self) -> Result<String, A2aError> {
+    /// The Handinger input (the text parts, then each data part as JSON, blank
+    /// lines between) and the raw parts as files. A url part is refused: this
+    /// agent fetches nothing.
+    pub fn content(&self) -> Result<Content, A2aError> {
         match self.role.as_deref() {
             Some("ROLE_USER") => {}
             Some(other) => {
@@ -87,6 +98,7 @@ impl Message {
         }
         let parts = self.parts.as_deref().unwrap_or_default();
         let mut pieces = Vec::new();
+        let mut files = Vec::new();
         for (index, part) in parts.iter().enumerate() {
             match part {
                 Part {
@@ -101,11 +113,17 @@ impl Message {
                          the content as text or data."
                     )));
                 }
-                Part { raw: Some(_), .. } => {
-                    return Err(A2aError::content_type(format!(
-                        "message.parts[{index}] is a raw (file) part: this agent does not take \
-                         files yet. Send the content as text or data."
-                    )));
+                Part { raw: Some(raw), .. } => {
+                    let bytes = decode_base64(raw).ok_or_else(|| {
+                        A2aError::invalid_params(format!(
+                            "message.parts[{index}].raw is not base64"
+                        ))
+                    })?;
+                    files.push(InlineFile {
+                        name: part.filename.clone().unwrap_or_default(),
+                        media_type: part.media_type.clone().unwrap_or_default(),
+                        bytes,
+                    });
                 }
                 _ => {
                     return Err(A2aError::invalid_params(format!(
@@ -120,7 +138,7 @@ impl Message {
                 "message.parts holds no text: say what the worker should do",
             ));
         }
-        Ok(input)
+        Ok(Content { input, files })
     }
 }
 
@@ -296,4 +314,51 @@ fn artifacts(outcome: &TaskOutcome) -> Vec<Value> {
         }));
     }
     artifacts
+}
+
+/// Bytes from base64 (ProtoJSON writes standard base64; the URL-safe alphabet
+/// and missing padding are taken too); `None` for anything else.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text
+        .trim_end_matches('=')
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' => Some(byte - b'A'),
+            b'a'..=b'z' => Some(byte - b'a' + 26),
+            b'0'..=b'9' => Some(byte - b'0' + 52),
+            b'+' | b'-' => Some(62),
+            b'/' | b'_' => Some(63),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    if digits.len() % 4 == 1 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let group = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &d)| acc | (u32::from(d) << (18 - 6 * i)));
+        let whole = chunk.len() * 6 / 8;
+        bytes.extend_from_slice(&group.to_be_bytes()[1..1 + whole]);
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn base64_decodes_both_alphabets_with_or_without_padding() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64("").unwrap(), b"");
+        assert_eq!(decode_base64("+/8=").unwrap(), [0xfb, 0xff]);
+        assert_eq!(decode_base64("-_8").unwrap(), [0xfb, 0xff]);
+        assert_eq!(decode_base64("YWJj").unwrap(), b"abc");
+        assert_eq!(decode_base64("not base64!"), None);
+        assert_eq!(decode_base64("a"), None);
+    }
 }

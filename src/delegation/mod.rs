@@ -35,7 +35,10 @@ use crate::{
     key::{ApiKey, KeyOrigin, KeySource},
     output_schema::{OutputSchema, ShapeCheck},
     units::{count_setting, credits_setting, seconds_setting},
-    workspace::{AttachLimits, Attachment, WorkingDirectory, Workspace, WorkspaceSettings},
+    workspace::{
+        AttachLimits, Attachment, InlineFile, WorkingDirectory, Workspace, WorkspaceSettings,
+        attach_inline,
+    },
 };
 use clap::builder::NonEmptyStringValueParser;
 use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
@@ -142,6 +145,8 @@ pub struct TaskRequest {
     pub worker_id: Option<String>,
     /// Paths of files to attach, as the caller gave them.
     pub files: Vec<String>,
+    /// Files the caller sent as bytes (no path on this machine is read).
+    pub uploads: Vec<InlineFile>,
     /// Where those paths resolve: the front-end's (MCP roots, an editor's folders),
     /// or `None` for the configured workspace.
     pub workspace: Option<Workspace>,
@@ -1041,16 +1046,21 @@ impl TaskRunner {
             .map_err(|failure| fail(Some(task_id.clone()), failure))?;
         let workspace = request.workspace.unwrap_or_else(|| self.workspace.clone());
         let limits = self.attach_limits;
-        let paths = request.files;
-        let files = tokio::task::spawn_blocking(move || workspace.attach(&paths, limits))
-            .await
-            .map_err(|e| {
-                fail(
-                    Some(task_id.clone()),
-                    TaskFailure::invalid("files", &format!("the file check failed: {e}")),
-                )
-            })?
-            .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(Box::new(e))))?;
+        let (paths, uploads) = (request.files, request.uploads);
+        let files = tokio::task::spawn_blocking(move || {
+            let mut files = workspace.attach(&paths, limits)?;
+            let inline = attach_inline(uploads, limits, &files)?;
+            files.extend(inline);
+            Ok(files)
+        })
+        .await
+        .map_err(|e| {
+            fail(
+                Some(task_id.clone()),
+                TaskFailure::invalid("files", &format!("the file check failed: {e}")),
+            )
+        })?
+        .map_err(|e| fail(Some(task_id.clone()), TaskFailure::Attach(Box::new(e))))?;
         let key = self
             .key
             .resolve()

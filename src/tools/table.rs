@@ -447,6 +447,7 @@ impl CreateTaskArgs {
             budget_confirmed: self.budget_confirmed,
             worker_id: self.worker_id,
             files: self.files,
+            uploads: Vec::new(),
             workspace: None,
             output_schema: self.output_schema,
         };
@@ -464,6 +465,7 @@ impl FollowUpTaskArgs {
             budget_confirmed: self.budget_confirmed,
             worker_id: self.worker_id,
             files: self.files,
+            uploads: Vec::new(),
             workspace: None,
             output_schema: None,
         };

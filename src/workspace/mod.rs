@@ -7,11 +7,13 @@
 //! have no usable root (a client that declared roots but offered none that work):
 //! then nothing can be attached, and nothing falls back to another folder.
 
+mod inline;
 mod open;
 
 use clap::{ArgAction, builder::BoolishValueParser};
 
 use crate::units::{human_size, size_setting};
+pub use inline::{InlineFile, attach_inline};
 use open::{OpenFailure, open_beneath};
 use std::{
     fmt,
@@ -231,6 +233,11 @@ pub enum AttachError {
         total: u64,
         limit: u64,
     },
+    /// A file sent inline (as bytes) is unacceptable.
+    Inline {
+        name: String,
+        problem: String,
+    },
 }
 
 impl fmt::Display for PathProblem {
@@ -277,6 +284,12 @@ impl fmt::Display for AttachError {
                 f,
                 "Too many files: {count} given, at most {limit} per call (--max-files)."
             ),
+            AttachError::Inline { name, problem } => {
+                write!(
+                    f,
+                    "The file {name:?} sent inline cannot be attached: {problem}."
+                )
+            }
             AttachError::TotalTooLarge { total, limit } => write!(
                 f,
                 "The files total at least {}, over the per-call limit of {} (--max-total-size).",
