@@ -73,6 +73,7 @@ fn main() {
         ("http", || Box::pin(http_load())),
         ("handles", || Box::pin(outstanding_handles())),
         ("quick", || Box::pin(quick_answers())),
+        ("a2a", || Box::pin(a2a_overhead())),
     ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("machine: {}", machine());
@@ -420,6 +421,181 @@ async fn quick_answers() {
         &with_lookups,
     );
     let _ = floor_server.child.kill().await;
+}
+
+/// The A2A front-end's cost per call: quick answers (the Agent Card, GetTask of
+/// a finished task) beside direct requests to the mock, on one kept-alive
+/// connection each; and 1 s tasks sent with a blocking SendMessage, many at
+/// once, beside the same POSTs sent directly.
+async fn a2a_overhead() {
+    let rounds = if quick() { 20 } else { 2000 };
+    let (batch, batches) = if quick() { (5, 2) } else { (50, 4) };
+    let delay = std::time::Duration::from_secs(1);
+    let mock = MockApi::start_with(support::mock::running_for(delay)).await;
+    let server = support::http::HttpServer::start_at(
+        &mock.base_url,
+        Some(KEY),
+        "127.0.0.1:0",
+        &[],
+        &[("HANDINGER_LOG", "warn")],
+    )
+    .await;
+    let a2a_url = format!("{}/a2a", server.base);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(batch)
+        .build()
+        .unwrap();
+    let a2a = |method: &str, params: serde_json::Value| {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (http, url) = (http.clone(), a2a_url.clone());
+        async move {
+            let answer =
+                support::http::post(&http, &url, &request, &[("a2a-version", "1.0")]).await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            assert!(
+                answer.messages[0].get("result").is_some(),
+                "{}",
+                answer.text
+            );
+            answer
+        }
+    };
+    let direct_get = |path: String| {
+        let (http, url) = (http.clone(), format!("{}{path}", mock.base_url));
+        async move {
+            let response = http.get(url).bearer_auth(KEY).send().await.unwrap();
+            response.bytes().await.unwrap();
+        }
+    };
+
+    // A finished task to get: one message, answered.
+    let sent = a2a(
+        "SendMessage",
+        json!({"message": {"messageId": "m", "role": "ROLE_USER",
+                                                      "parts": [{"text": "finish"}]}}),
+    )
+    .await;
+    let task = sent.messages[0]["result"]["task"].clone();
+    let (task_id, context) = (
+        task["id"].clone(),
+        task["contextId"].as_str().unwrap().to_owned(),
+    );
+    tokio::time::sleep(delay).await;
+
+    let mut rows = Vec::new();
+    let (mut card, mut card_floor) = (Vec::new(), Vec::new());
+    let (mut get, mut get_floor) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let response = http
+            .get(format!("{}/.well-known/agent-card.json", server.base))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+        card.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        direct_get(format!("/api/tasks/{context}")).await;
+        card_floor.push(start.elapsed().as_secs_f64());
+
+        let start = Instant::now();
+        a2a("GetTask", json!({"id": task_id})).await;
+        get.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        direct_get(format!("/api/tasks/{context}")).await;
+        direct_get(format!("/api/workers/wrk_mock?taskId={context}")).await;
+        get_floor.push(start.elapsed().as_secs_f64());
+    }
+    rows.push((
+        "the Agent Card (baseline: one direct GET to the mock)",
+        card,
+        card_floor,
+        "added p50 <= 0.5 ms",
+    ));
+    rows.push((
+        "GetTask of a finished task (baseline: the 2 direct GETs it makes)",
+        get,
+        get_floor,
+        "added p50 <= 0.5 ms",
+    ));
+
+    // 1 s tasks: a batch spread over a second (a steady state, not one burst),
+    // blocking SendMessage beside direct POSTs.
+    let stagger = move |n: usize| delay.mul_f64(n as f64 / batch as f64);
+    let (mut sends, mut posts) = (Vec::new(), Vec::new());
+    for round in 0..batches {
+        let direct = futures_util::future::join_all((0..batch).map(|n| {
+            let (http, url) = (http.clone(), format!("{}/api/tasks", mock.base_url));
+            async move {
+                tokio::time::sleep(stagger(n)).await;
+                let start = Instant::now();
+                let response = http
+                    .post(url)
+                    .bearer_auth(KEY)
+                    .json(&json!({"input": format!("direct {round} {n}"),
+                                  "taskId": format!("tsk_a2adirect{round}x{n}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                response.bytes().await.unwrap();
+                start.elapsed().as_secs_f64()
+            }
+        }))
+        .await;
+        let bridged = futures_util::future::join_all((0..batch).map(|n| {
+            let send = a2a(
+                "SendMessage",
+                json!({"message": {"messageId": format!("m{round}-{n}"), "role": "ROLE_USER",
+                                   "parts": [{"text": format!("a2a {round} {n}")}]}}),
+            );
+            async move {
+                tokio::time::sleep(stagger(n)).await;
+                let start = Instant::now();
+                let answer = send.await;
+                let state = &answer.messages[0]["result"]["task"]["status"]["state"];
+                assert_eq!(state, "TASK_STATE_COMPLETED", "{}", answer.text);
+                start.elapsed().as_secs_f64()
+            }
+        }))
+        .await;
+        // The first batch warms the connections up; the rest are measured.
+        if round > 0 {
+            posts.extend(direct);
+            sends.extend(bridged);
+        }
+    }
+    rows.push((
+        "SendMessage, blocking, of a 1 s task (baseline: the direct POST)",
+        sends,
+        posts,
+        "added p50 <= 2 ms",
+    ));
+
+    println!(
+        "\n## a2a: the A2A front-end on serve --http, beside direct requests to the mock \
+         ({rounds} quick requests in a row; batches of {batch} 1 s tasks spread over a second, \
+         {} batches measured)",
+        batches - 1
+    );
+    println!("| request | A2A p50 / p99 | baseline p50 / p99 | added p50 | added p99 | target |");
+    println!("|---|---|---|---|---|---|");
+    for (name, bridge, baseline, limit) in rows {
+        let (b50, b99) = (percentile(bridge.clone(), 50.0), percentile(bridge, 99.0));
+        let (f50, f99) = (
+            percentile(baseline.clone(), 50.0),
+            percentile(baseline, 99.0),
+        );
+        println!(
+            "| {name} | {} / {} | {} / {} | {} | {} | {} |",
+            ms(b50),
+            ms(b99),
+            ms(f50),
+            ms(f99),
+            ms(b50 - f50),
+            ms(b99 - f99),
+            target(limit)
+        );
+    }
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -226,8 +226,9 @@ pub struct Update {
     pub forget: bool,
     /// The hash of the output schema the task's answers follow.
     pub output_schema: Option<String>,
-    /// This bridge sent the task's turn number `turn` (1 for the first).
-    pub turn: Option<usize>,
+    /// This bridge sent the task's turn number `turn` (1 for the first), at
+    /// this time (seconds since 1970).
+    pub turn: Option<(usize, u64)>,
 }
 
 /// One API key's journal file.
@@ -431,7 +432,8 @@ const RECORDER_QUEUE: usize = 4096;
 
 /// What the writer takes.
 enum Message {
-    Update(Journal, String, Update),
+    /// Boxed: the queue holds thousands, most of them flushes' size or less.
+    Update(Box<(Journal, String, Update)>),
     /// Say when everything queued before has been written.
     Flushed(oneshot::Sender<()>),
 }
@@ -462,7 +464,7 @@ impl Recorder {
 
     /// Queue `update` for `task_id` in `journal`.
     pub async fn record(&self, journal: Journal, task_id: &str, update: Update) {
-        let message = Message::Update(journal, task_id.to_owned(), update);
+        let message = Message::Update(Box::new((journal, task_id.to_owned(), update)));
         let _ = self.queue().send(message).await;
     }
 
@@ -496,7 +498,8 @@ async fn write_batches(mut receiver: mpsc::Receiver<Message>) {
         let mut flushed = Vec::new();
         for message in batch {
             match message {
-                Message::Update(journal, task_id, update) => {
+                Message::Update(update) => {
+                    let (journal, task_id, update) = *update;
                     match by_file.iter_mut().find(|(j, _)| j.path == journal.path) {
                         Some((_, updates)) => updates.push((task_id, update)),
                         None => by_file.push((journal, vec![(task_id, update)])),
@@ -563,9 +566,11 @@ fn apply(contents: &mut Contents, task_id: &str, update: Update, now: u64) {
     }
     entry.credits = update.credits.or(entry.credits);
     entry.output_schema = update.output_schema.or(entry.output_schema.take());
-    if let Some(turn) = update.turn {
-        entry.turns = Some(entry.turns.map_or(turn, |known| known.max(turn)));
-        entry.last_turn_at = Some(now);
+    if let Some((turn, at)) = update.turn
+        && entry.turns.is_none_or(|known| known <= turn)
+    {
+        entry.turns = Some(turn);
+        entry.last_turn_at = Some(at);
     }
 }
 

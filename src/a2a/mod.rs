@@ -18,10 +18,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::delegation::{
-    CallOutcome, Silent, TaskError, TaskKind, TaskRequest, TaskRunner, TurnId, TurnView, is_task_id,
+    CallOutcome, TaskError, TaskKind, TaskRequest, TaskRunner, TurnId, TurnView, is_task_id,
 };
 pub use error::A2aError;
 use wire::{Message, SendMessageRequest, TaskQuery, TaskState, TaskView, user_message};
@@ -81,7 +80,11 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
     let result = match method.as_str() {
         "SendMessage" => send_message(&runner, params).await,
         "SendStreamingMessage" => {
-            return match start_message(&runner, params).await {
+            let started = match params_as(params) {
+                Ok(request) => start_message(&runner, request).await,
+                Err(error) => Err(error),
+            };
+            return match started {
                 Ok((view, _)) => Reply::Stream(stream::follow(runner, view, id)),
                 Err(error) => Reply::Json(failure(&id, &error)),
             };
@@ -164,34 +167,37 @@ fn params_as<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, A2aErro
     serde_json::from_value(params).map_err(|e| A2aError::invalid_params(format!("params: {e}")))
 }
 
-/// `SendMessage`: start the turn; unless asked to return at once, wait for its
+/// `SendMessage`: send the turn; unless asked to return at once, wait for its
 /// answer (at most the server's longest wait, then the task is reported
 /// working).
 async fn send_message(runner: &TaskRunner, params: Value) -> Result<Value, A2aError> {
-    let (mut view, configuration) = start_message(runner, params).await?;
-    if !configuration.return_immediately {
-        let outcome = runner
-            .get(
-                &view.id.task_id,
-                runner.wait.max_wait,
-                &CancellationToken::new(),
-                &mut Silent,
-            )
-            .await;
-        let history = std::mem::take(&mut view.history);
-        view = view_of_outcome(view.id, outcome);
-        view.history = history;
-    }
-    Ok(json!({"task": view.to_json(configuration.history_length)}))
+    let request: SendMessageRequest = params_as(params)?;
+    let blocking = !request
+        .configuration
+        .as_ref()
+        .is_some_and(|c| c.return_immediately);
+    let (view, history_length) = if blocking {
+        send_and_wait(runner, request).await?
+    } else {
+        start_message(runner, request).await?
+    };
+    Ok(json!({"task": view.to_json(history_length)}))
 }
 
-/// Check a message and send it as a turn: the task it starts, working, with
-/// the message as its history, and the request's configuration.
-async fn start_message(
+/// A message checked and made a turn request: the request, the message as
+/// the task's history keeps it (once the turn is known), and the history
+/// length asked for.
+struct Checked {
+    request: TaskRequest,
+    message_id: Option<String>,
+    input: String,
+    history_length: Option<i64>,
+}
+
+async fn check_message(
     runner: &TaskRunner,
-    params: Value,
-) -> Result<(TaskView, wire::SendConfiguration), A2aError> {
-    let request: SendMessageRequest = params_as(params)?;
+    request: SendMessageRequest,
+) -> Result<Checked, A2aError> {
     let configuration = request.configuration.unwrap_or_default();
     if configuration.history_length.is_some_and(|n| n < 0) {
         return Err(A2aError::invalid_params(
@@ -203,7 +209,7 @@ async fn start_message(
         .ok_or_else(|| A2aError::invalid_params("params.message is missing"))?;
     let wire::Content { input, files } = message.content()?;
     let follows = conversation_of(runner, &message).await?;
-    let task_request = TaskRequest {
+    let request = TaskRequest {
         kind: if follows.is_some() {
             TaskKind::FollowUp
         } else {
@@ -219,22 +225,63 @@ async fn start_message(
         workspace: None,
         output_schema: None,
     };
-    let started = runner
-        .start(task_request)
-        .await
-        .map_err(|error| A2aError::from(&error))?;
-    let id = TurnId::of(started);
+    Ok(Checked {
+        request,
+        message_id: message.message_id,
+        input,
+        history_length: configuration.history_length,
+    })
+}
+
+/// The task a turn just sent is: working, with the message as its history.
+fn sent_view(id: TurnId, message_id: Option<&str>, input: &str) -> TaskView {
     tracing::info!(
         a2a_task = id.encode(),
         "A2A message sent as a Handinger turn"
     );
     let mut view = TaskView::new(id, TaskState::Working);
-    view.history = vec![user_message(
-        &view.id,
-        message.message_id.as_deref(),
-        &input,
-    )];
-    Ok((view, configuration))
+    view.history = vec![user_message(&view.id, message_id, input)];
+    view
+}
+
+/// Send a message's turn and return once the API has it: the task, working.
+async fn start_message(
+    runner: &TaskRunner,
+    request: SendMessageRequest,
+) -> Result<(TaskView, Option<i64>), A2aError> {
+    let Checked {
+        request,
+        message_id,
+        input,
+        history_length,
+    } = check_message(runner, request).await?;
+    let started = runner
+        .start(request)
+        .await
+        .map_err(|error| A2aError::from(&error))?;
+    let view = sent_view(TurnId::of(started), message_id.as_deref(), &input);
+    Ok((view, history_length))
+}
+
+/// Send a message's turn and wait for its answer.
+async fn send_and_wait(
+    runner: &TaskRunner,
+    request: SendMessageRequest,
+) -> Result<(TaskView, Option<i64>), A2aError> {
+    let Checked {
+        request,
+        message_id,
+        input,
+        history_length,
+    } = check_message(runner, request).await?;
+    let (started, outcome) = runner
+        .start_and_wait(request, runner.wait.max_wait)
+        .await
+        .map_err(|error| A2aError::from(&error))?;
+    let sent = sent_view(TurnId::of(started), message_id.as_deref(), &input);
+    let mut view = view_of_outcome(sent.id, outcome);
+    view.history = sent.history;
+    Ok((view, history_length))
 }
 
 /// The Handinger task a message continues: its contextId (checked by the core

@@ -334,6 +334,9 @@ struct Prepared {
     files: Vec<Attachment>,
     /// The schema the answer is checked against (a typed task).
     schema: Option<OutputSchema>,
+    /// The turn's number in its task and when it is sent, when known (the
+    /// history keeps both: they name the turn).
+    turn: Option<(usize, u64)>,
 }
 
 /// Progress nobody sees: a lookup that answers a poll, a resource read.
@@ -684,6 +687,7 @@ impl TaskRunner {
             worker_id: prepared.body.worker_id.clone(),
             status: Some("running".to_owned()),
             output_schema: prepared.schema.as_ref().map(|s| s.hash().to_owned()),
+            turn: prepared.turn,
             ..journal::Update::default()
         };
         self.remember(&prepared.task_id, update).await;
@@ -1106,6 +1110,9 @@ impl TaskRunner {
             key,
             files,
             schema,
+            // A new task's first turn; a follow-up's is known once the API
+            // has been asked how many it has.
+            turn: (kind == TaskKind::New).then(|| (1, unix_now())),
         })
     }
 
@@ -1120,6 +1127,7 @@ impl TaskRunner {
             body,
             files,
             schema,
+            ..
         } = prepared;
         let client = self.client.clone();
         let jobs = self.jobs.clone();

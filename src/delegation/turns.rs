@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CallOutcome, NotBegun, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest, TaskRunner,
-    answered, jobs::JobHandle, lookup_failure, lookup_id, worker_from_turns,
+    CallOutcome, NotBegun, Silent, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest,
+    TaskRunner, answered, jobs::JobHandle, lookup_failure, lookup_id, worker_from_turns,
 };
 use crate::handinger::{ApiError, TaskEnvelope, Worker};
 
@@ -27,6 +27,8 @@ const ACCEPT_POLL: Duration = Duration::from_millis(100);
 pub struct Started {
     pub task_id: String,
     pub turn: usize,
+    /// Seconds since 1970 when it was sent (the history keeps the same).
+    pub sent_at: u64,
 }
 
 /// One turn of one task, as an id a client keeps (an MCP task handle, an A2A
@@ -46,7 +48,7 @@ impl TurnId {
         Self {
             task_id: started.task_id,
             turn: started.turn,
-            made_at: unix_now(),
+            made_at: started.sent_at,
         }
     }
 
@@ -132,24 +134,47 @@ impl TaskRunner {
     /// its way (its answer is kept, and the API has it). A follow-up whose task
     /// still runs a turn here is refused, nothing sent.
     pub async fn start(&self, request: TaskRequest) -> Result<Started, TaskError> {
-        let prepared = self.prepare(request).await?;
+        let (started, mut handle) = self.begin(request).await?;
+        self.accepted(&mut handle).await?;
+        Ok(started)
+    }
+
+    /// Check and send a turn, then wait up to `wait` for its answer: the turn,
+    /// and how the wait ended. A call refused before it ran is that refusal.
+    /// (No wait for the API to list the task first, as [`TaskRunner::start`]
+    /// makes: the caller learns the turn's id only with its answer.)
+    pub async fn start_and_wait(
+        &self,
+        request: TaskRequest,
+        wait: Duration,
+    ) -> Result<(Started, Result<CallOutcome, TaskError>), TaskError> {
+        let (started, _) = self.begin(request).await?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let outcome = self.get(&started.task_id, wait, &cancel, &mut Silent).await;
+        match outcome {
+            Err(error) if !error.may_have_run() => Err(error),
+            outcome => Ok((started, outcome)),
+        }
+    }
+
+    /// Check and send a turn; its number and its job.
+    async fn begin(&self, request: TaskRequest) -> Result<(Started, JobHandle), TaskError> {
+        let mut prepared = self.prepare(request).await?;
         let turn = match prepared.kind {
             TaskKind::FollowUp => self.check_exists(&prepared).await? + 1,
             _ => 1,
         };
+        let sent_at = unix_now();
+        prepared.turn = Some((turn, sent_at));
         match self.send(prepared).await {
-            Ok(mut handle) => {
-                self.accepted(&mut handle).await?;
-                // The turn's number, for listing its task by its latest turn.
-                let update = crate::journal::Update {
-                    turn: Some(turn),
-                    ..crate::journal::Update::default()
-                };
-                self.remember(&handle.task_id, update).await;
-                Ok(Started {
-                    task_id: handle.task_id.clone(),
+            Ok(handle) => {
+                let task_id = handle.task_id.clone();
+                let started = Started {
+                    task_id,
                     turn,
-                })
+                    sent_at,
+                };
+                Ok((started, handle))
             }
             Err((held, not_begun)) => Err(TaskError {
                 task_id: Some(held.task_id),
