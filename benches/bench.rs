@@ -291,14 +291,7 @@ async fn quick_answers() {
     let rounds = if quick() { 20 } else { 2000 };
     let mock = MockApi::start().await;
     mock.know_task("tsk_finished");
-    let server = support::http::HttpServer::start_at(
-        &mock.base_url,
-        Some(KEY),
-        "127.0.0.1:0",
-        &[],
-        &[("HANDINGER_LOG", "warn")],
-    )
-    .await;
+    let server = quiet_server(&mock).await;
     let mut floor_command = tokio::process::Command::new(std::env::current_exe().unwrap());
     floor_command.env(floor::ROLE, "0");
     let mut floor_server = support::http::HttpServer::spawn(floor_command).await;
@@ -432,14 +425,7 @@ async fn a2a_overhead() {
     let (batch, batches) = if quick() { (5, 2) } else { (50, 4) };
     let delay = std::time::Duration::from_secs(1);
     let mock = MockApi::start_with(support::mock::running_for(delay)).await;
-    let server = support::http::HttpServer::start_at(
-        &mock.base_url,
-        Some(KEY),
-        "127.0.0.1:0",
-        &[],
-        &[("HANDINGER_LOG", "warn")],
-    )
-    .await;
+    let server = quiet_server(&mock).await;
     let a2a_url = format!("{}/a2a", server.base);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(batch)
@@ -596,6 +582,12 @@ async fn a2a_overhead() {
             target(limit)
         );
     }
+}
+
+/// `serve --http` on a free port against `mock`, logging only warnings.
+async fn quiet_server(mock: &MockApi) -> support::http::HttpServer {
+    let env = [("HANDINGER_LOG", "warn")];
+    support::http::HttpServer::start_at(&mock.base_url, Some(KEY), "127.0.0.1:0", &[], &env).await
 }
 
 fn mib(bytes: u64) -> f64 {

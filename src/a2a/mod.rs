@@ -81,7 +81,7 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
         "SendMessage" => send_message(&runner, params).await,
         "SendStreamingMessage" => {
             let started = match params_as(params) {
-                Ok(request) => start_message(&runner, request).await,
+                Ok(request) => send_turn(&runner, request, None).await,
                 Err(error) => Err(error),
             };
             return match started {
@@ -176,11 +176,8 @@ async fn send_message(runner: &TaskRunner, params: Value) -> Result<Value, A2aEr
         .configuration
         .as_ref()
         .is_some_and(|c| c.return_immediately);
-    let (view, history_length) = if blocking {
-        send_and_wait(runner, request).await?
-    } else {
-        start_message(runner, request).await?
-    };
+    let wait = blocking.then_some(runner.wait.max_wait);
+    let (view, history_length) = send_turn(runner, request, wait).await?;
     Ok(json!({"task": view.to_json(history_length)}))
 }
 
@@ -244,10 +241,12 @@ fn sent_view(id: TurnId, message_id: Option<&str>, input: &str) -> TaskView {
     view
 }
 
-/// Send a message's turn and return once the API has it: the task, working.
-async fn start_message(
+/// Send a message's turn. With `wait`, wait up to that long for its answer;
+/// without, return once the API has it: the task, working.
+async fn send_turn(
     runner: &TaskRunner,
     request: SendMessageRequest,
+    wait: Option<std::time::Duration>,
 ) -> Result<(TaskView, Option<i64>), A2aError> {
     let Checked {
         request,
@@ -255,30 +254,21 @@ async fn start_message(
         input,
         history_length,
     } = check_message(runner, request).await?;
-    let started = runner
-        .start(request)
-        .await
-        .map_err(|error| A2aError::from(&error))?;
-    let view = sent_view(TurnId::of(started), message_id.as_deref(), &input);
-    Ok((view, history_length))
-}
-
-/// Send a message's turn and wait for its answer.
-async fn send_and_wait(
-    runner: &TaskRunner,
-    request: SendMessageRequest,
-) -> Result<(TaskView, Option<i64>), A2aError> {
-    let Checked {
-        request,
-        message_id,
-        input,
-        history_length,
-    } = check_message(runner, request).await?;
-    let (started, outcome) = runner
-        .start_and_wait(request, runner.wait.max_wait)
-        .await
-        .map_err(|error| A2aError::from(&error))?;
+    let refused = |error: TaskError| A2aError::from(&error);
+    let (started, outcome) = match wait {
+        None => (runner.start(request).await.map_err(refused)?, None),
+        Some(wait) => {
+            let (started, outcome) = runner
+                .start_and_wait(request, wait)
+                .await
+                .map_err(refused)?;
+            (started, Some(outcome))
+        }
+    };
     let sent = sent_view(TurnId::of(started), message_id.as_deref(), &input);
+    let Some(outcome) = outcome else {
+        return Ok((sent, history_length));
+    };
     let mut view = view_of_outcome(sent.id, outcome);
     view.history = sent.history;
     Ok((view, history_length))
