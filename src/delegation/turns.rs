@@ -17,6 +17,11 @@ const TURN_ID_PREFIX: &str = "hdg1";
 /// never arrived (a replica died before sending it).
 const UNSEEN_FOR_AT_MOST: Duration = Duration::from_secs(10 * 60);
 
+/// How far ahead of this machine's clock an id's time may be (another
+/// replica's clock); an id from further ahead was not made here, and would
+/// keep a turn nobody sent "on its way" for ever.
+const CLOCK_SKEW: u64 = 5 * 60;
+
 /// Longest wait for the API to list a task just sent before its handle is given.
 const ACCEPT_WAIT: Duration = Duration::from_secs(10);
 /// How often the API is asked meanwhile.
@@ -72,10 +77,14 @@ impl TurnId {
             return None;
         };
         let turn: usize = turn.parse().ok().filter(|t| (1..=1_000_000).contains(t))?;
+        let made_at = made_at
+            .parse()
+            .ok()
+            .filter(|&at: &u64| at <= unix_now().saturating_add(CLOCK_SKEW))?;
         Some(Self {
             task_id: super::is_task_id(task_id).then(|| task_id.to_owned())?,
             turn,
-            made_at: made_at.parse().ok()?,
+            made_at,
         })
     }
 }
@@ -320,8 +329,14 @@ mod tests {
             "hdg1.tsk_abc.-1.1",
             "hdg2.tsk_abc.1.1",
             "hdg1..1.1",
+            "hdg1.tsk_abc.1.99999999999",
         ] {
             assert_eq!(TurnId::decode(bad), None, "{bad}");
         }
+        let soon = format!("hdg1.tsk_abc.1.{}", unix_now() + 60);
+        assert!(
+            TurnId::decode(&soon).is_some(),
+            "another replica's clock, a little ahead"
+        );
     }
 }
