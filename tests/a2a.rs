@@ -547,19 +547,7 @@ async fn the_python_a2a_sdk_hands_off_follows_up_gets_lists_and_cannot_cancel() 
     )))
     .await;
     let (server, _dir) = guarded_server(&mock).await;
-    let out = tokio::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/python_a2a.py"
-        ))
-        .arg(&server.base)
-        .arg(SDK_TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = run_client(python, &["tests/interop/python_a2a.py"], &server).await;
     sdk_saw_a_whole_hand_off(&seen, &mock);
 }
 
@@ -584,16 +572,48 @@ async fn the_javascript_a2a_sdk_hands_off_follows_up_gets_lists_and_cannot_cance
     )))
     .await;
     let (server, _dir) = guarded_server(&mock).await;
-    let out = tokio::process::Command::new(&node)
-        .arg(format!("{root}/tests/interop/ts_a2a.mjs"))
-        .args([&sdk, &server.base, SDK_TOKEN])
+    let script = format!("{root}/tests/interop/ts_a2a.mjs");
+    let seen = run_client(&node, &[&script, &sdk], &server).await;
+    sdk_saw_a_whole_hand_off(&seen, &mock);
+}
+
+/// The README's Google ADK snippet, run: a `RemoteA2aAgent` (google-adk 2.13
+/// on a2a-sdk 1.3, pinned in tests/interop/requirements-adk.txt, in
+/// .ci/venv-adk) resolves the card and hands a message over; the answer comes
+/// back as the agent's text, and the task was sent once.
+#[tokio::test]
+async fn google_adk_remote_a2a_agent_hands_a_message_over() {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-adk/bin/python");
+    if !std::path::Path::new(python).exists()
+        && crate::support::missing_client(
+            "Google ADK",
+            "python3 -m venv .ci/venv-adk && .ci/venv-adk/bin/pip install -r \
+             tests/interop/requirements-adk.txt",
+        )
+    {
+        return;
+    }
+    let mock = MockApi::start().await;
+    let (server, _dir) = guarded_server(&mock).await;
+    let seen = run_client(python, &["tests/interop/adk_a2a.py"], &server).await;
+    let texts = seen["texts"].to_string();
+    assert!(texts.contains("Answer to: What is A2A?"), "{seen}");
+    assert_eq!(mock.task_posts().len(), 1);
+}
+
+/// Run a client program (`args` from the repository root) against `server`,
+/// with the server's URL and token after them; what it printed, as JSON.
+async fn run_client(program: &str, args: &[&str], server: &HttpServer) -> Value {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .args([server.base.as_str(), SDK_TOKEN])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
-    sdk_saw_a_whole_hand_off(&seen, &mock);
+    assert!(out.status.success(), "{program} {args:?}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
 }
 
 /// What both SDK clients must have seen (their scripts print the same fields).
