@@ -354,24 +354,7 @@ async fn quick_answers() {
     println!("| request | bridge p50 / p99 | floor p50 / p99 | added p50 | added p99 | target |");
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, bridge: &[f64], floor: &[f64]| {
-        let (b50, b99) = (
-            percentile(bridge.to_vec(), 50.0),
-            percentile(bridge.to_vec(), 99.0),
-        );
-        let (f50, f99) = (
-            percentile(floor.to_vec(), 50.0),
-            percentile(floor.to_vec(), 99.0),
-        );
-        println!(
-            "| {name} | {} / {} | {} / {} | {} | {} | {} |",
-            ms(b50),
-            ms(b99),
-            ms(f50),
-            ms(f99),
-            ms(b50 - f50),
-            ms(b99 - f99),
-            target("added p50 <= 0.5 ms")
-        );
+        latency_row(name, bridge, floor, "added p50 <= 0.5 ms");
     };
     for (name, to_bridge, to_floor) in requests {
         let bridge = timed(server.mcp_url(), to_bridge).await;
@@ -566,22 +549,31 @@ async fn a2a_overhead() {
     println!("| request | A2A p50 / p99 | baseline p50 / p99 | added p50 | added p99 | target |");
     println!("|---|---|---|---|---|---|");
     for (name, bridge, baseline, limit) in rows {
-        let (b50, b99) = (percentile(bridge.clone(), 50.0), percentile(bridge, 99.0));
-        let (f50, f99) = (
-            percentile(baseline.clone(), 50.0),
-            percentile(baseline, 99.0),
-        );
-        println!(
-            "| {name} | {} / {} | {} / {} | {} | {} | {} |",
-            ms(b50),
-            ms(b99),
-            ms(f50),
-            ms(f99),
-            ms(b50 - f50),
-            ms(b99 - f99),
-            target(limit)
-        );
+        latency_row(name, &bridge, &baseline, limit);
     }
+}
+
+/// One row of a latency table: p50 and p99 of `measured` and of `baseline`,
+/// what the first adds at each, and the target.
+fn latency_row(name: &str, measured: &[f64], baseline: &[f64], limit: &'static str) {
+    let (m50, m99) = (
+        percentile(measured.to_vec(), 50.0),
+        percentile(measured.to_vec(), 99.0),
+    );
+    let (b50, b99) = (
+        percentile(baseline.to_vec(), 50.0),
+        percentile(baseline.to_vec(), 99.0),
+    );
+    println!(
+        "| {name} | {} / {} | {} / {} | {} | {} | {} |",
+        ms(m50),
+        ms(m99),
+        ms(b50),
+        ms(b99),
+        ms(m50 - b50),
+        ms(m99 - b99),
+        target(limit)
+    );
 }
 
 /// `serve --http` on a free port against `mock`, logging only warnings.
