@@ -430,7 +430,7 @@ async fn versions_follow_the_a2a_version_header() {
     assert_eq!(error_code(&none), -32009);
     assert_eq!(
         none.response(7)["error"]["data"]["supportedVersions"],
-        json!(["1.0"])
+        json!(["1.0", "0.3"])
     );
     let newer = post(&http_client(), &url, &request, &[("a2a-version", "2.0")]).await;
     assert_eq!(error_code(&newer), -32009);
@@ -449,6 +449,115 @@ async fn versions_follow_the_a2a_version_header() {
     let url = format!("{}/a2a", lenient.base);
     let none = post(&http_client(), &url, &request, &[]).await;
     assert_eq!(error_code(&none), -32001);
+}
+
+/// One A2A 0.3 call: 0.3's method names, and no A2A-Version header.
+async fn call_0_3(server: &HttpServer, method: &str, params: Value) -> Answer {
+    let request = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+    post(
+        &http_client(),
+        &format!("{}/a2a", server.base),
+        &request,
+        &[],
+    )
+    .await
+}
+
+fn message_0_3(text: &str) -> Value {
+    json!({"kind": "message", "messageId": "m-3", "role": "user",
+        "parts": [{"kind": "text", "text": text}]})
+}
+
+/// A 0.3 client (0.3's method names, no header) is served in 0.3's shapes
+/// by the same code; the card carries 0.3's fields beside 1.0's.
+#[tokio::test]
+async fn a_0_3_client_is_served_in_0_3_shapes_beside_1_0() {
+    let mock = MockApi::start_with(crate::support::mock::slow_handler(Duration::from_millis(
+        300,
+    )))
+    .await;
+    let server = server(&mock, &[]).await;
+    let card = card_of(&server).await;
+    let endpoint = format!("{}/a2a", server.base);
+    assert_eq!(card["url"], endpoint);
+    assert_eq!(card["preferredTransport"], "JSONRPC");
+    assert_eq!(card["protocolVersion"], "0.3.0");
+    assert_eq!(card["supportedInterfaces"][0]["protocolVersion"], "1.0");
+    assert_eq!(card["supportedInterfaces"][1]["protocolVersion"], "0.3");
+
+    let sent = call_0_3(
+        &server,
+        "message/send",
+        json!({"message": message_0_3("Old news")}),
+    )
+    .await;
+    let task = result(&sent);
+    assert_eq!(task["kind"], "task", "{task}");
+    assert_eq!(task["status"]["state"], "completed");
+    assert_eq!(task["artifacts"][0]["parts"][0]["kind"], "text");
+    assert_eq!(
+        task["artifacts"][0]["parts"][0]["text"],
+        "Answer to: Old news"
+    );
+    assert_eq!(task["history"][0]["role"], "user");
+    let got = call_0_3(&server, "tasks/get", json!({"id": task["id"]})).await;
+    assert_eq!(result(&got)["status"]["state"], "completed");
+    assert_eq!(result(&got)["kind"], "task");
+
+    let follow_up = json!({"message": {"kind": "message", "messageId": "m-4", "role": "user",
+        "contextId": task["contextId"], "parts": [{"kind": "text", "text": "More"}]},
+        "configuration": {"blocking": false}});
+    let immediate = call_0_3(&server, "message/send", follow_up).await;
+    assert_eq!(result(&immediate)["status"]["state"], "working");
+    assert_eq!(result(&immediate)["contextId"], task["contextId"]);
+
+    let streamed = call_0_3(
+        &server,
+        "message/stream",
+        json!({"message": message_0_3("Flow")}),
+    )
+    .await;
+    let events: Vec<&Value> = streamed.messages.iter().map(|m| &m["result"]).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "task", "{events:?}");
+    assert!(kinds.contains(&"artifact-update"), "{kinds:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["kind"], "status-update");
+    assert_eq!(last["status"]["state"], "completed");
+    assert_eq!(last["final"], true);
+
+    let cancel = call_0_3(&server, "tasks/cancel", json!({"id": task["id"]})).await;
+    assert_eq!(error_code(&cancel), -32002);
+    let extended = call_0_3(&server, "agent/getAuthenticatedExtendedCard", json!({})).await;
+    assert_eq!(error_code(&extended), -32007);
+    let push = call_0_3(
+        &server,
+        "tasks/pushNotificationConfig/get",
+        json!({"id": "x"}),
+    )
+    .await;
+    assert_eq!(error_code(&push), -32003);
+    let from_agent = json!({"message": {"kind": "message", "messageId": "m-5", "role": "agent",
+        "parts": [{"kind": "text", "text": "x"}]}});
+    assert_eq!(
+        error_code(&call_0_3(&server, "message/send", from_agent).await),
+        -32602
+    );
+    // A 0.3 name in a request that asks for 1.0 is no 1.0 method.
+    let mixed = call(
+        &server,
+        "message/send",
+        json!({"message": message_0_3("x")}),
+        &[],
+    )
+    .await;
+    assert_eq!(error_code(&mixed), -32601);
+    let inputs: Vec<String> = mock.task_posts().iter().filter_map(|p| p.input()).collect();
+    assert_eq!(
+        inputs,
+        ["Old news", "More", "Flow"],
+        "each message sent once"
+    );
 }
 
 #[tokio::test]
@@ -532,22 +641,17 @@ const SDK_TOKEN: &str = "the-a2a-sdk-clients-token-0123";
 /// streaming sends, a follow-up in the same context, get, list and cancel.
 #[tokio::test]
 async fn the_python_a2a_sdk_hands_off_follows_up_gets_lists_and_cannot_cancel() {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-a2a/bin/python");
-    if !std::path::Path::new(python).exists()
-        && crate::support::missing_client(
-            "the A2A Python SDK",
-            "python3 -m venv .ci/venv-a2a && .ci/venv-a2a/bin/pip install -r \
-             tests/interop/requirements-a2a.txt",
-        )
-    {
+    let Some(python) =
+        crate::support::venv_python("venv-a2a", "the A2A Python SDK", "requirements-a2a.txt")
+    else {
         return;
-    }
+    };
     let mock = MockApi::start_with(crate::support::mock::running_for(Duration::from_millis(
         300,
     )))
     .await;
     let (server, _dir) = guarded_server(&mock).await;
-    let seen = run_client(python, &["tests/interop/python_a2a.py"], &server).await;
+    let seen = run_client(&python, &["tests/interop/python_a2a.py"], &server).await;
     sdk_saw_a_whole_hand_off(&seen, &mock);
 }
 
@@ -583,22 +687,46 @@ async fn the_javascript_a2a_sdk_hands_off_follows_up_gets_lists_and_cannot_cance
 /// back as the agent's text, and the task was sent once.
 #[tokio::test]
 async fn google_adk_remote_a2a_agent_hands_a_message_over() {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-adk/bin/python");
-    if !std::path::Path::new(python).exists()
-        && crate::support::missing_client(
-            "Google ADK",
-            "python3 -m venv .ci/venv-adk && .ci/venv-adk/bin/pip install -r \
-             tests/interop/requirements-adk.txt",
-        )
-    {
+    let Some(python) =
+        crate::support::venv_python("venv-adk", "Google ADK", "requirements-adk.txt")
+    else {
         return;
-    }
+    };
     let mock = MockApi::start().await;
     let (server, _dir) = guarded_server(&mock).await;
-    let seen = run_client(python, &["tests/interop/adk_a2a.py"], &server).await;
+    let seen = run_client(&python, &["tests/interop/adk_a2a.py"], &server).await;
     let texts = seen["texts"].to_string();
     assert!(texts.contains("Answer to: What is A2A?"), "{seen}");
     assert_eq!(mock.task_posts().len(), 1);
+}
+
+/// docs/a2a.md's CrewAI snippet, run: a CrewAI 1.15 agent (crewai[a2a], on
+/// a2a-sdk 0.3, pinned in tests/interop/requirements-crewai.txt, in
+/// .ci/venv-crewai) with a scripted model delegates over A2A 0.3; CrewAI
+/// resolves the card, streams the task, and puts the worker's answer before
+/// the model, which asks a follow-up (same context: the same Handinger task)
+/// and ends the crew with its answer. Each message was sent once.
+#[tokio::test]
+async fn crewai_delegates_to_the_worker_over_a2a_0_3() {
+    let Some(python) =
+        crate::support::venv_python("venv-crewai", "CrewAI", "requirements-crewai.txt")
+    else {
+        return;
+    };
+    let mock = MockApi::start().await;
+    let (server, _dir) = guarded_server(&mock).await;
+    let seen = run_client(&python, &["tests/interop/crewai_a2a.py"], &server).await;
+    assert_eq!(seen["output"], "Answer to: Who maintains it?", "{seen}");
+    assert_eq!(seen["model_calls"], 3, "{seen}");
+    let posts = mock.task_posts();
+    let inputs: Vec<String> = posts.iter().filter_map(|p| p.input()).collect();
+    assert_eq!(inputs, ["What is A2A?", "Who maintains it?"]);
+    assert!(posts[0].field("taskId").is_some());
+    assert_eq!(
+        posts[1].field("taskId"),
+        posts[0].field("taskId"),
+        "the follow-up, in the same context, continues the same Handinger task"
+    );
 }
 
 /// Run a client program (`args` from the repository root) against `server`,

@@ -419,16 +419,13 @@ async fn over_http_the_credit_ceiling_counts_per_client_key() {
 /// sends again). Only the accepted calls reach the API, with the higher budget.
 #[tokio::test]
 async fn the_python_sdk_2_confirms_in_both_eras() {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-mcp2/bin/python");
-    if !std::path::Path::new(python).exists()
-        && crate::support::missing_client(
-            "the Python MCP SDK 2.x",
-            "python3 -m venv .ci/venv-mcp2 && .ci/venv-mcp2/bin/pip install -r \
-             tests/interop/requirements-sdk2.txt",
-        )
-    {
+    let Some(python) = crate::support::venv_python(
+        "venv-mcp2",
+        "the Python MCP SDK 2.x",
+        "requirements-sdk2.txt",
+    ) else {
         return;
-    }
+    };
     let mock = MockApi::start().await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

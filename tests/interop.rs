@@ -315,19 +315,16 @@ async fn typescript_sdk_lists_calls_with_progress_and_validates_the_result() {
 /// that side is covered by the raw JSON-RPC test in tests/long.rs.
 #[tokio::test]
 async fn python_sdk_2_works_in_the_legacy_and_the_2026_modes() {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv-mcp2/bin/python");
-    if !std::path::Path::new(python).exists()
-        && missing_client(
-            "the Python MCP SDK 2.x",
-            "python3 -m venv .ci/venv-mcp2 && .ci/venv-mcp2/bin/pip install -r \
-             tests/interop/requirements-sdk2.txt",
-        )
-    {
+    let Some(python) = crate::support::venv_python(
+        "venv-mcp2",
+        "the Python MCP SDK 2.x",
+        "requirements-sdk2.txt",
+    ) else {
         return;
-    }
+    };
     for mode in ["legacy", "2026-07-28"] {
         let mock = MockApi::start().await;
-        let out = tokio::process::Command::new(python)
+        let out = tokio::process::Command::new(&python)
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/interop/python2_client.py"

@@ -1,10 +1,13 @@
 //! The Agent Card (`/.well-known/agent-card.json`): who this agent is, where
 //! its JSON-RPC endpoint is, what it can do (skills from the tool table) and
-//! how a client authenticates.
+//! how a client authenticates. It carries 0.3's fields beside 1.0's (`url`,
+//! `preferredTransport`, `protocolVersion`, `security`, and the bearer
+//! scheme's `type`/`scheme`), as the reference SDK serves it, so clients of
+//! either version read it; a 1.0 reader ignores what it does not know.
 
 use serde_json::{Value, json};
 
-use super::PROTOCOL_VERSION;
+use super::{PROTOCOL_VERSION, v03};
 use crate::tools::TOOLS;
 
 /// The name of the bearer scheme in `securitySchemes`.
@@ -21,11 +24,13 @@ pub fn agent_card(endpoint: &str, tokens: bool) -> Value {
             turn and one A2A task; its contextId is the Handinger task, so a message with that \
             contextId is a follow-up in the same conversation.",
         "version": env!("CARGO_PKG_VERSION"),
-        "supportedInterfaces": [{
-            "url": endpoint,
-            "protocolBinding": "JSONRPC",
-            "protocolVersion": PROTOCOL_VERSION,
-        }],
+        "supportedInterfaces": [
+            {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION},
+            {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": super::VERSION_IF_MISSING},
+        ],
+        "url": endpoint,
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": v03::PROTOCOL_VERSION,
         "capabilities": {
             "streaming": true,
             "pushNotifications": false,
@@ -37,17 +42,18 @@ pub fn agent_card(endpoint: &str, tokens: bool) -> Value {
         "documentationUrl": "https://docs.handinger.com",
     });
     if tokens {
+        let description = "A token from the operator of this server (its --http-tokens-file). \
+            A client's own Handinger API key goes in the Handinger-Api-Key header, never here.";
         card["securitySchemes"] = json!({
             BEARER_SCHEME: {
-                "httpAuthSecurityScheme": {
-                    "scheme": "Bearer",
-                    "description": "A token from the operator of this server (its \
-                        --http-tokens-file). A client's own Handinger API key goes in the \
-                        Handinger-Api-Key header, never here.",
-                }
+                "httpAuthSecurityScheme": {"scheme": "Bearer", "description": description},
+                "type": "http",
+                "scheme": "Bearer",
+                "description": description,
             }
         });
         card["securityRequirements"] = json!([{"schemes": {BEARER_SCHEME: {"list": []}}}]);
+        card["security"] = json!([{BEARER_SCHEME: []}]);
     }
     card
 }

@@ -82,10 +82,17 @@ impl A2aError {
             -32009,
             format!(
                 "A2A version {asked} is not supported: this agent speaks A2A {supported}; send \
-                 the header A2A-Version: {supported}"
+                 the header A2A-Version: {supported} (0.3 clients: use 0.3's method names, \
+                 such as message/send, without the header)"
             ),
         )
-        .with_data(json!({"requestedVersion": asked, "supportedVersions": [supported]}))
+        .with_data(json!({"requestedVersion": asked, "supportedVersions": [supported, "0.3"]}))
+    }
+
+    /// The same error, saying `message` instead.
+    pub fn with_message(mut self, message: String) -> Self {
+        self.message = message;
+        self
     }
 
     fn with_data(mut self, data: Value) -> Self {

@@ -2,6 +2,8 @@
 //! message to a Handinger worker as they would to any remote agent. A sibling
 //! of the MCP front-end, on the same HTTP server and behind the same checks
 //! (`serve --http`: `/a2a`, and the card at `/.well-known/agent-card.json`).
+//! Clients on A2A 0.3 are served by the same code through `v03`, which
+//! rewrites their requests and answers.
 //!
 //! The mapping: an A2A `contextId` is a Handinger task; each message is one
 //! Handinger turn and one A2A task, whose id names the task and turn
@@ -12,6 +14,7 @@ pub mod card;
 mod error;
 mod list;
 mod stream;
+mod v03;
 mod wire;
 
 use std::sync::Arc;
@@ -65,14 +68,20 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
         Ok(parsed) => parsed,
         Err(error) => return Reply::Json(failure(&id, &error)),
     };
-    let version = request
-        .version
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(request.version_if_missing);
-    if !speaks(version) {
-        return Reply::Json(failure(&id, &A2aError::version(version, PROTOCOL_VERSION)));
-    }
+    let face = match Face::of(&method, request.version, request.version_if_missing) {
+        Ok(face) => face,
+        Err(error) => return Reply::Json(failure(&id, &error)),
+    };
+    let (method, params) = match face {
+        Face::V1 => (method, params),
+        Face::V03 => match v03::params_in_1_0(params) {
+            Ok(params) => (
+                v03::method_in_1_0(&method).unwrap_or_default().to_owned(),
+                params,
+            ),
+            Err(error) => return Reply::Json(failure(&id, &error)),
+        },
+    };
     let runner = match request.runner {
         Ok(runner) => runner,
         Err(message) => return Reply::Json(failure(&id, &A2aError::internal(message))),
@@ -85,13 +94,13 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
                 Err(error) => Err(error),
             };
             return match started {
-                Ok((view, _)) => Reply::Stream(stream::follow(runner, view, id)),
+                Ok((view, _)) => Reply::Stream(stream::follow(runner, view, id, face)),
                 Err(error) => Reply::Json(failure(&id, &error)),
             };
         }
         "SubscribeToTask" => {
             return match subscribable(&runner, params).await {
-                Ok(view) => Reply::Stream(stream::follow(runner, view, id)),
+                Ok(view) => Reply::Stream(stream::follow(runner, view, id, face)),
                 Err(error) => Reply::Json(failure(&id, &error)),
             };
         }
@@ -102,6 +111,7 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
         | "GetTaskPushNotificationConfig"
         | "ListTaskPushNotificationConfigs"
         | "DeleteTaskPushNotificationConfig" => Err(A2aError::push_not_supported()),
+        "GetExtendedAgentCard" if face == Face::V03 => Err(v03::no_extended_card()),
         "GetExtendedAgentCard" => Err(A2aError::unsupported(
             "This agent has no extended Agent Card (its card says \
              capabilities.extendedAgentCard is false)",
@@ -109,19 +119,57 @@ pub async fn answer(request: A2aRequest<'_>) -> Reply {
         other => Err(A2aError::method_not_found(other)),
     };
     Reply::Json(match result {
-        Ok(value) => success(&id, value),
+        Ok(value) => success(&id, face.outgoing(value)),
         Err(error) => failure(&id, &error),
     })
 }
 
-/// Whether `version` is the one this agent speaks (`Major.Minor`; a patch
-/// number is ignored, as the spec asks).
-fn speaks(version: &str) -> bool {
+/// Which version's shapes a request speaks. A 0.3 client sends 0.3's method
+/// names and (being older than the header) no `A2A-Version`, or `0.3`; any
+/// other request must ask for 1.0, by header or by the server's setting for a
+/// missing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    V1,
+    V03,
+}
+
+impl Face {
+    fn of(method: &str, sent: Option<&str>, if_missing: &str) -> Result<Self, A2aError> {
+        let sent = sent.map(str::trim).filter(|v| !v.is_empty());
+        if v03::method_in_1_0(method).is_some() {
+            return match sent {
+                None => Ok(Face::V03),
+                Some(version) if same_major_minor(version, VERSION_IF_MISSING) => Ok(Face::V03),
+                Some(version) => Err(A2aError::method_not_found(method).with_message(format!(
+                    "Method not found: {method} is an A2A 0.3 method, and this request asks \
+                     for A2A {version}; send it without the A2A-Version header (or with 0.3)"
+                ))),
+            };
+        }
+        let version = sent.unwrap_or(if_missing);
+        if same_major_minor(version, PROTOCOL_VERSION) {
+            Ok(Face::V1)
+        } else {
+            Err(A2aError::version(version, PROTOCOL_VERSION))
+        }
+    }
+
+    /// A 1.0 result as this face sends it.
+    fn outgoing(self, result: Value) -> Value {
+        match self {
+            Face::V1 => result,
+            Face::V03 => v03::result_in_0_3(result),
+        }
+    }
+}
+
+/// Whether `version` is `wanted` (`Major.Minor`; a patch number is ignored,
+/// as the spec asks).
+fn same_major_minor(version: &str, wanted: &str) -> bool {
     let mut numbers = version.split('.');
     let major_minor = (numbers.next(), numbers.next());
-    let wanted = PROTOCOL_VERSION
-        .split_once('.')
-        .map(|(a, b)| (Some(a), Some(b)));
+    let wanted = wanted.split_once('.').map(|(a, b)| (Some(a), Some(b)));
     Some(major_minor) == wanted && numbers.all(|n| n.chars().all(|c| c.is_ascii_digit()))
 }
 

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    success,
+    Face, success,
     wire::{TaskState, TaskView},
 };
 use crate::delegation::{CallOutcome, Progress, TaskRunner, TurnId};
@@ -22,14 +22,21 @@ const BUFFER: usize = 16;
 const WAIT_ROUND: Duration = Duration::from_secs(300);
 
 /// Start following `view`'s task; the events come as whole JSON-RPC responses
-/// to request `rpc_id`. Following stops when the reader goes away.
-pub fn follow(runner: Arc<TaskRunner>, view: TaskView, rpc_id: Value) -> mpsc::Receiver<Value> {
+/// to request `rpc_id`, in `face`'s shapes. Following stops when the reader
+/// goes away.
+pub fn follow(
+    runner: Arc<TaskRunner>,
+    view: TaskView,
+    rpc_id: Value,
+    face: Face,
+) -> mpsc::Receiver<Value> {
     let (events, receiver) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
         let sender = Events {
             events,
             rpc_id,
             id: view.id.clone(),
+            face,
         };
         if !sender.send(json!({"task": view.to_json(None)})).await {
             return;
@@ -67,13 +74,14 @@ struct Events {
     events: mpsc::Sender<Value>,
     rpc_id: Value,
     id: TurnId,
+    face: Face,
 }
 
 impl Events {
     /// Send one event; `false` once the reader is gone.
     async fn send(&self, result: Value) -> bool {
         self.events
-            .send(success(&self.rpc_id, result))
+            .send(success(&self.rpc_id, self.face.outgoing(result)))
             .await
             .is_ok()
     }

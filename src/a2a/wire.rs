@@ -190,11 +190,14 @@ impl TaskView {
         }
     }
 
-    /// A finished turn: its answer, sources and files as artifacts.
+    /// A finished turn: its answer, sources and files as artifacts, and the
+    /// answer's text as the status message too (clients that keep a
+    /// conversation of messages, such as CrewAI's, read the reply there).
     pub fn finished(id: TurnId, outcome: &TaskOutcome) -> Self {
         let worker = &outcome.worker;
         let mut view = Self::new(id, TaskState::Completed);
         view.artifacts = artifacts(outcome);
+        view.note = Some(worker.answer().to_string());
         view.url = worker.url.clone();
         view
     }

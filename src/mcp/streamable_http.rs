@@ -1,7 +1,10 @@
 //! MCP over Streamable HTTP (`serve --http ADDR`): rmcp's stateless service at
 //! `/mcp`, behind the checks a shared bridge needs: bearer tokens (required off
-//! loopback; a missing or wrong one gets 403 with a message, see TOKEN_REFUSED), Host and Origin allow-lists, a body limit and a per-client limit on
-//! calls in flight; `/healthz` and `/readyz` beside it.
+//! loopback; a missing or wrong one gets 403 with a message, see
+//! TOKEN_REFUSED), Host and Origin allow-lists, a body limit and a per-client
+//! limit on calls in flight; `/healthz` and `/readyz` beside it. The same
+//! server routes `/a2a` and the Agent Card to the A2A front-end
+//! ([`crate::a2a`]), behind the same checks.
 //!
 //! Stateless: no request needs anything an earlier request left on this replica,
 //! so any replica answers any request. A task that outlives its call is fetched

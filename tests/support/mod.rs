@@ -188,6 +188,24 @@ pub fn missing_client(what: &str, how: &str) -> bool {
     true
 }
 
+/// The Python of `.ci/<venv>`, which `.ci/run` fills from
+/// `tests/interop/<requirements>`; `None` when it is missing and the test is to
+/// skip (see [`missing_client`]).
+pub fn venv_python(venv: &str, what: &str, requirements: &str) -> Option<String> {
+    let python = format!("{}/.ci/{venv}/bin/python", env!("CARGO_MANIFEST_DIR"));
+    if std::path::Path::new(&python).exists() {
+        return Some(python);
+    }
+    missing_client(
+        what,
+        &format!(
+            "python3 -m venv .ci/{venv} && .ci/{venv}/bin/pip install -r \
+             tests/interop/{requirements}"
+        ),
+    );
+    None
+}
+
 /// The Claude Desktop extension's manifest, and the arguments its
 /// `server.mcp_config` starts the binary with.
 pub fn mcpb_manifest() -> (Value, Vec<String>) {
