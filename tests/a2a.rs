@@ -451,6 +451,94 @@ async fn versions_follow_the_a2a_version_header() {
     assert_eq!(error_code(&none), -32001);
 }
 
+/// ListTasks pages newest first through what the history knows, filters by
+/// context and state, and asks the API about at most 20 tasks per page (with
+/// artifacts, the page ends early and says where the next starts).
+#[tokio::test]
+async fn list_tasks_pages_filters_and_bounds_its_lookups_of_the_api() {
+    let mock = MockApi::start().await;
+    let server = server(&mock, &[]).await;
+    let mut contexts = Vec::new();
+    for n in 0..25 {
+        let task = send(&server, message(&format!("Question {n}"))).await;
+        contexts.push(task["contextId"].as_str().unwrap().to_owned());
+    }
+    let list = |params: Value| call(&server, "ListTasks", params, &[]);
+
+    let all = list(json!({})).await;
+    assert_eq!(result(&all)["tasks"].as_array().unwrap().len(), 25);
+    assert_eq!(result(&all)["totalSize"], 25);
+    assert_eq!(result(&all)["nextPageToken"], "");
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = list(json!({"pageSize": 10, "pageToken": token})).await;
+        let page = result(&page).clone();
+        for task in page["tasks"].as_array().unwrap() {
+            assert!(task.get("artifacts").is_none(), "not asked for");
+            seen.push(task["contextId"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        token = page["nextPageToken"].as_str().unwrap().to_owned();
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    seen.sort();
+    let mut expected = contexts.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every task once, across the pages");
+
+    let before = mock.requests().len();
+    let with_artifacts = list(json!({"includeArtifacts": true})).await;
+    let page = result(&with_artifacts);
+    assert_eq!(
+        page["tasks"].as_array().unwrap().len(),
+        20,
+        "the page ends early"
+    );
+    let paths: Vec<String> = mock.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path.clone())
+        .collect();
+    let tasks_asked: std::collections::HashSet<&str> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix("/api/tasks/"))
+        .map(|p| p.split('/').next().unwrap())
+        .collect();
+    assert_eq!(tasks_asked.len(), 20, "{paths:?}");
+    assert!(
+        paths.len() <= 40,
+        "each task and its files at most: {paths:?}"
+    );
+    assert_eq!(
+        page["tasks"][0]["artifacts"][0]["parts"][0]["text"]
+            .as_str()
+            .map(|t| t.starts_with("Answer to: Question")),
+        Some(true)
+    );
+    let rest = list(json!({"includeArtifacts": true,
+        "pageToken": page["nextPageToken"]}))
+    .await;
+    assert_eq!(result(&rest)["tasks"].as_array().unwrap().len(), 5);
+
+    let one = list(json!({"contextId": contexts[3]})).await;
+    assert_eq!(result(&one)["tasks"][0]["contextId"], contexts[3].as_str());
+    assert_eq!(result(&one)["totalSize"], 1);
+    let failed = list(json!({"status": "TASK_STATE_FAILED"})).await;
+    assert_eq!(result(&failed)["totalSize"], 0);
+    assert_eq!(error_code(&list(json!({"pageSize": 0})).await), -32602);
+    assert_eq!(
+        error_code(&list(json!({"pageToken": "forged"})).await),
+        -32602
+    );
+    assert_eq!(mock.task_posts().len(), 25, "listing sends nothing");
+}
+
 /// One A2A 0.3 call: 0.3's method names, and no A2A-Version header.
 async fn call_0_3(server: &HttpServer, method: &str, params: Value) -> Answer {
     let request = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});

@@ -22,6 +22,11 @@ use crate::{
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 100;
 
+/// The most tasks one page asks the API about (those listed with their
+/// artifacts, and those last seen working): a page ends early, with a
+/// `nextPageToken`, rather than turn one request into a hundred.
+const MAX_LOOKUPS_PER_PAGE: usize = 20;
+
 /// `ListTasksRequest`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,12 +142,19 @@ pub async fn list_tasks(runner: &TaskRunner, params: Value) -> Result<Value, A2a
             .position(|entry| Cursor::of(entry) < cursor)
             .unwrap_or(total)
     });
-    let page: Vec<Entry> = matching
-        .iter()
-        .skip(start)
-        .take(page_size)
-        .cloned()
-        .collect();
+    let include_artifacts = request.include_artifacts.unwrap_or(false);
+    let asks_the_api = |entry: &Entry| include_artifacts || state_of(entry) == TaskState::Working;
+    let mut page: Vec<Entry> = Vec::new();
+    let mut lookups = 0;
+    for entry in matching.iter().skip(start).take(page_size) {
+        if asks_the_api(entry) {
+            if lookups == MAX_LOOKUPS_PER_PAGE {
+                break;
+            }
+            lookups += 1;
+        }
+        page.push(entry.clone());
+    }
     let next_page_token = if start + page.len() < total {
         page.last()
             .map(|entry| Cursor::of(entry).encode())
@@ -151,7 +163,6 @@ pub async fn list_tasks(runner: &TaskRunner, params: Value) -> Result<Value, A2a
         String::new()
     };
 
-    let include_artifacts = request.include_artifacts.unwrap_or(false);
     let mut tasks = Vec::with_capacity(page.len());
     for entry in &page {
         let id = TurnId {
@@ -159,7 +170,7 @@ pub async fn list_tasks(runner: &TaskRunner, params: Value) -> Result<Value, A2a
             turn: entry.turns.unwrap_or(1),
             made_at: Cursor::of(entry).at,
         };
-        let mut view = if include_artifacts || state_of(entry) == TaskState::Working {
+        let mut view = if asks_the_api(entry) {
             current(runner, id).await
         } else {
             TaskView::new(id, state_of(entry))
