@@ -763,7 +763,11 @@ async fn http_load() {
         Err(_) if quick() => 20,
         Err(_) => 1000,
     };
-    let rounds = if quick() { 2 } else { 4 };
+    let rounds = match std::env::var("HANDINGER_BENCH_HTTP_ROUNDS") {
+        Ok(n) => n.parse().expect("HANDINGER_BENCH_HTTP_ROUNDS is a number"),
+        Err(_) if quick() => 2,
+        Err(_) => 4,
+    };
     let delay = std::time::Duration::from_secs(1);
     let mock = MockApi::start_with(support::mock::slow_handler(delay)).await;
     mock.skip_hashing();
