@@ -137,9 +137,10 @@ pub struct HttpOptions {
     #[arg(long, env = "HANDINGER_SHUTDOWN_GRACE", value_name = "SECS", default_value = "30",
           value_parser = seconds_setting)]
     pub shutdown_grace: Duration,
-    /// The A2A version a request without an A2A-Version header speaks. The spec
-    /// says 0.3, which this agent does not speak (such requests get
-    /// VersionNotSupportedError); 1.0 serves header-less 1.0 clients.
+    /// The A2A version of a request with 1.0's method names and no A2A-Version
+    /// header. The spec says 0.3, which has no such methods (such requests get
+    /// VersionNotSupportedError); 1.0 serves header-less 1.0 clients. Requests
+    /// with 0.3's method names are served as 0.3 either way.
     #[arg(long = "a2a-version-if-missing", env = "HANDINGER_A2A_VERSION_IF_MISSING",
           value_name = "VERSION", default_value = crate::a2a::VERSION_IF_MISSING)]
     pub a2a_version_if_missing: String,
