@@ -457,7 +457,9 @@ async fn versions_follow_the_a2a_version_header() {
 #[tokio::test]
 async fn list_tasks_pages_filters_and_bounds_its_lookups_of_the_api() {
     let mock = MockApi::start().await;
-    let server = server(&mock, &[]).await;
+    // A history of its own: other tests in this process share the default one.
+    let history = tempfile::tempdir().unwrap();
+    let server = server(&mock, &["--state-dir", history.path().to_str().unwrap()]).await;
     let mut contexts = Vec::new();
     for n in 0..25 {
         let task = send(&server, message(&format!("Question {n}"))).await;
@@ -904,7 +906,19 @@ async fn the_a2a_tck_mandatory_category_passes_but_its_listed_contradictions() {
         return;
     }
     let mock = MockApi::start().await;
-    let server = server(&mock, &["--a2a-version-if-missing", "1.0"]).await;
+    // A history of its own, so ListTasks shows only the TCK's tasks (other
+    // tests in this process share the default one).
+    let history = tempfile::tempdir().unwrap();
+    let server = server(
+        &mock,
+        &[
+            "--a2a-version-if-missing",
+            "1.0",
+            "--state-dir",
+            history.path().to_str().unwrap(),
+        ],
+    )
+    .await;
     // By name, not address: the TCK calls an IP address in a card "sensitive".
     let url = format!("{}/a2a", server.base).replace("127.0.0.1", "localhost");
     let out = tokio::process::Command::new(&python)
