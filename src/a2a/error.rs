@@ -62,7 +62,8 @@ impl A2aError {
         Self::new(
             -32003,
             "Push notifications are not supported by this agent (its card says \
-             capabilities.pushNotifications is false): use SubscribeToTask or GetTask",
+             capabilities.pushNotifications is false): use SubscribeToTask or GetTask (A2A 0.3: \
+             tasks/resubscribe or tasks/get)",
         )
     }
 

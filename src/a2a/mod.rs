@@ -344,8 +344,9 @@ async fn conversation_of(
         let why = match runner.view_turn(&turn).await {
             TurnView::Working { .. } => format!(
                 "Task {task_id} is still working and takes no more messages: each message is a \
-                 task of its own here. Wait for it (GetTask or SubscribeToTask), then send the \
-                 next message with contextId {} and no taskId.",
+                 task of its own here. Wait for it (GetTask or SubscribeToTask; in A2A 0.3, \
+                 tasks/get or tasks/resubscribe), then send the next message with contextId {} \
+                 and no taskId.",
                 turn.task_id
             ),
             _ => format!(
@@ -371,7 +372,8 @@ fn view_of_outcome(id: TurnId, outcome: Result<CallOutcome, TaskError>) -> TaskV
             let mut view = TaskView::new(id, TaskState::Working);
             view.note = Some(match running.partial_output {
                 Some(partial) => format!("Still working. Output so far: {partial}"),
-                None => "Still working on Handinger; ask again with GetTask".to_owned(),
+                None => "Still working on Handinger; ask again with GetTask (A2A 0.3: tasks/get)"
+                    .to_owned(),
             });
             view.url = running.url;
             view
@@ -445,7 +447,7 @@ async fn cancel_task(runner: &TaskRunner, params: Value) -> Result<Value, A2aErr
     } else {
         format!(
             "Task {} cannot be canceled: Handinger has no cancel, and the work continues there \
-             until it ends. Its answer stays available with GetTask.",
+             until it ends. Its answer stays available with GetTask (A2A 0.3: tasks/get).",
             view.id.encode()
         )
     };
@@ -459,7 +461,7 @@ async fn subscribable(runner: &TaskRunner, params: Value) -> Result<TaskView, A2
     let view = current(runner, id).await;
     if view.state.is_terminal() {
         return Err(A2aError::unsupported(format!(
-            "Task {} is in a terminal state; GetTask returns it whole",
+            "Task {} is in a terminal state; GetTask (A2A 0.3: tasks/get) returns it whole",
             view.id.encode()
         )));
     }
