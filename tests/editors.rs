@@ -1,7 +1,12 @@
 //! Real editors, headless, driving the snippets in editor-configs/ against the
 //! binary and the mock API, the way their users run them.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 
@@ -14,13 +19,24 @@ use crate::support::{KEY, MockApi, Recorded, Reply, command, mock::worker_json};
 const LIVE_LINE: &str = "Reading source 3 of 7";
 
 fn editor_api() -> crate::support::mock::Handler {
-    Arc::new(|r: &Recorded| {
-        // The worker's output so far, for live progress.
+    let slow_until: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
+    Arc::new(move |r: &Recorded| {
+        // The worker's output so far while a slow task runs, for live progress;
+        // after it, the mock's record of the task answers.
         if r.method == "GET" && r.path.starts_with("/api/workers/") {
-            return Reply::json(
-                200,
-                json!({"id": "wrk_mock", "status": "running", "output_text": LIVE_LINE}),
-            );
+            let task_id = r.path.split("taskId=").nth(1).unwrap_or_default();
+            let running = slow_until
+                .lock()
+                .unwrap()
+                .get(task_id)
+                .is_some_and(|until| Instant::now() < *until);
+            return match running {
+                true => Reply::json(
+                    200,
+                    json!({"id": "wrk_mock", "status": "running", "output_text": LIVE_LINE}),
+                ),
+                false => Reply::error(404, "task not found"),
+            };
         }
         if r.method != "POST" {
             return Reply::error(404, "task not found");
@@ -29,7 +45,13 @@ fn editor_api() -> crate::support::mock::Handler {
         if input.contains("fail") {
             Reply::error(500, "worker crashed")
         } else if input.contains("slow") {
-            Reply::json(200, worker_json(r)).after(Duration::from_secs(11))
+            let runs_for = Duration::from_secs(11);
+            let task_id = r.field("taskId").unwrap_or_default();
+            slow_until
+                .lock()
+                .unwrap()
+                .insert(task_id, Instant::now() + runs_for);
+            Reply::json(200, worker_json(r)).after(runs_for)
         } else {
             Reply::json(200, worker_json(r))
         }

@@ -248,9 +248,20 @@ async fn the_typescript_sdk_lists_reads_prompts_and_archives() {
 /// call returned "running" lists as the API sees it now.
 #[tokio::test]
 async fn listing_refreshes_open_statuses_from_the_api() {
-    let mock = MockApi::start_with(crate::support::mock::slow_handler(
-        std::time::Duration::from_secs(3),
-    ))
+    // The API already has the task finished (another replica took its answer,
+    // say) while this bridge's call of it still runs.
+    let slow = crate::support::mock::slow_handler(std::time::Duration::from_secs(3));
+    let mock = MockApi::start_with(std::sync::Arc::new(move |r: &crate::support::Recorded| {
+        let Some(task_id) = r.path.strip_prefix("/api/tasks/") else {
+            return slow(r);
+        };
+        crate::support::Reply::json(
+            200,
+            json!({"task": {"id": task_id, "status": "completed", "workerId": "wrk_mock"},
+                   "turns": [{"seq": 1, "status": "completed", "input": "slow one",
+                              "outputText": "Answer to: slow one"}]}),
+        )
+    }))
     .await;
     let state = tempfile::tempdir().unwrap();
     let client = server(&mock, state.path(), &[]).await;

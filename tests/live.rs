@@ -198,3 +198,29 @@ async fn live_api_stream_true_accepts_before_the_stream_ends() {
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }
+
+/// What the live API must confirm for `--hold-post` (a long POST let go): a task
+/// whose `POST /api/tasks` is closed once `GET /api/tasks/{taskId}` lists its
+/// turn keeps running, and its answer is then read whole from the API. The
+/// bridge runs with `--hold-post 0`, so it lets go as soon as the turn is
+/// listed (a task that ends before it is listed is held to its end instead);
+/// the call must still end with the worker's answer.
+#[tokio::test]
+async fn live_api_keeps_a_let_go_task_running() {
+    let Some((key, base)) = live() else {
+        return;
+    };
+    let cmd = command(&base, Some(&key), &["--hold-post", "0", "--wait", "600"]);
+    let client = connect_with(cmd, rmcp::model::ProtocolVersion::V_2025_11_25).await;
+    let result = call(
+        &client,
+        "create_task",
+        json!({"input": "Search the web for today's top headline and quote it in one line.",
+               "budget": "low", "waitSeconds": 600}),
+    )
+    .await;
+    eprintln!("let-go answer: {}", text(&result));
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    assert_eq!(structured(&result)["status"], "completed");
+    client.cancel().await.unwrap();
+}

@@ -1021,3 +1021,103 @@ async fn a_call_without_a_progress_token_costs_no_dashboard_lookup() {
     assert_eq!(requests, ["POST /api/tasks"]);
     session.close_stdin();
 }
+
+/// How many lookups of `task_id` the mock saw.
+fn lookups_of(mock: &MockApi, task_id: &str) -> usize {
+    let path = format!("/api/tasks/{task_id}");
+    mock.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == path)
+        .count()
+}
+
+/// Past the hold, once the API lists the turn, the POST is closed and the API
+/// polled: the answer still comes whole (text, sources, files), for a new task
+/// and for a follow-up, and each turn is sent once.
+#[tokio::test]
+async fn a_long_call_lets_its_post_go_and_takes_the_whole_answer_from_the_api() {
+    // Each task runs 3 s on the mock, whatever happens to its connection.
+    let mock = MockApi::start_with(slow_handler(Duration::from_secs(3))).await;
+    let client = connect(&mock, &["--hold-post", "0.5"]).await;
+    let result = call(&client, "create_task", json!({"input": "a long one"})).await;
+    let answer = text(&result);
+    assert!(answer.contains("Answer to: a long one"), "{answer}");
+    assert!(
+        answer.contains("https://example.com/source"),
+        "sources: {answer}"
+    );
+    assert!(answer.contains("report.md"), "files: {answer}");
+    assert_eq!(
+        mock.posts_let_go(),
+        1,
+        "the POST was let go before its answer"
+    );
+    let task_id = first_task_id(&mock);
+    assert!(lookups_of(&mock, &task_id) >= 2, "listed, then polled");
+
+    let result = call(
+        &client,
+        "follow_up_task",
+        json!({"taskId": task_id, "input": "and then?"}),
+    )
+    .await;
+    let answer = text(&result);
+    assert!(answer.contains("Answer to: and then?"), "{answer}");
+    assert!(!answer.contains("Answer to: a long one"), "{answer}");
+    assert_eq!(mock.posts_let_go(), 2);
+    assert_eq!(mock.task_posts().len(), 2, "each turn sent once");
+    client.cancel().await.unwrap();
+}
+
+/// A turn the API does not list is never let go: its POST is held to its end.
+/// Here the API is an older one that lists no turns with the task.
+#[tokio::test]
+async fn a_post_whose_turn_the_api_does_not_list_is_held_to_its_answer() {
+    let slow = slow_handler(Duration::from_millis(2500));
+    let mock = MockApi::start_with(Arc::new(move |r: &Recorded| match r.method.as_str() {
+        "GET" => Reply::json(200, json!({"task": {"id": "x", "status": "running"}})),
+        _ => slow(r),
+    }))
+    .await;
+    let client = connect(&mock, &["--hold-post", "0"]).await;
+    let result = call(&client, "create_task", json!({"input": "unlisted"})).await;
+    assert!(
+        text(&result).contains("Answer to: unlisted"),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(mock.posts_let_go(), 0, "held, not let go");
+    assert!(lookups_of(&mock, &first_task_id(&mock)) >= 1, "looked for");
+    client.cancel().await.unwrap();
+}
+
+/// A let-go turn that ends in error on the server is that error, with the
+/// task's id; the server goes on answering.
+#[tokio::test]
+async fn a_let_go_turn_that_fails_on_the_server_is_reported() {
+    let looks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mock = MockApi::start_with(Arc::new(move |r: &Recorded| {
+        if r.method == "POST" {
+            return Reply::json(200, worker_json(r)).after(Duration::from_secs(60));
+        }
+        let task_id = r.path.trim_start_matches("/api/tasks/");
+        let status = match looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => "running",
+            _ => "error",
+        };
+        Reply::json(
+            200,
+            json!({"task": {"id": task_id, "status": status, "workerId": "wrk_mock",
+                            "url": "https://v3.handinger.com/worker/wrk_mock"},
+                   "turns": [{"seq": 1, "status": status, "input": "doomed"}]}),
+        )
+    }))
+    .await;
+    let client = connect(&mock, &["--hold-post", "0"]).await;
+    let result = call(&client, "create_task", json!({"input": "doomed"})).await;
+    let task_id = first_task_id(&mock);
+    assert_tool_error(&result, &[&task_id, "ended on Handinger with status error"]);
+    assert_eq!(mock.posts_let_go(), 1);
+    assert_eq!(mock.task_posts().len(), 1, "not sent again");
+    client.cancel().await.unwrap();
+}

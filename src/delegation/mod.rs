@@ -8,6 +8,7 @@
 mod error;
 mod id;
 pub mod jobs;
+mod let_go;
 mod live;
 mod turns;
 mod typed;
@@ -42,6 +43,7 @@ use crate::{
 };
 use clap::builder::NonEmptyStringValueParser;
 use jobs::{CallResult, Completion, InFlight, JobHandle, Jobs, NotBegun};
+use let_go::{Answered, PollEnd};
 use live::LiveOutput;
 
 /// How long a "still running" answer waits for the API to name the worker and URL.
@@ -304,6 +306,14 @@ pub struct WaitPolicy {
     #[arg(long, env = "HANDINGER_PROGRESS_INTERVAL", value_name = "SECS", default_value = "10",
           value_parser = seconds_setting, global = true)]
     pub progress_interval: Duration,
+    /// Seconds a task's POST /api/tasks is held open; after that, once the API
+    /// lists the turn, the bridge closes it (the task keeps running) and polls
+    /// the API for the answer, so a long wait holds no connection. An answer
+    /// within the hold arrives the moment the worker ends; a later one within
+    /// about a tenth of the task's run time, at most 10 s (server, command line).
+    #[arg(long, env = "HANDINGER_HOLD_POST", value_name = "SECS", default_value = "10",
+          value_parser = seconds_setting, global = true)]
+    pub hold_post: Duration,
 }
 
 impl WaitPolicy {
@@ -1127,7 +1137,7 @@ impl TaskRunner {
             body,
             files,
             schema,
-            ..
+            turn,
         } = prepared;
         let client = self.client.clone();
         let jobs = self.jobs.clone();
@@ -1140,9 +1150,16 @@ impl TaskRunner {
             files = files.len(),
             "sending POST /api/tasks"
         );
+        let plan = let_go::Plan {
+            turn: turn
+                .map(|(turn, _)| turn)
+                .or((kind == TaskKind::New).then_some(1)),
+            task_id: task_id.clone(),
+            hold: self.wait.hold_post,
+        };
         tokio::spawn(async move {
-            let answer =
-                unwind_to_message(client.create_task(&key, &body, &files, &body_sent)).await;
+            let answer = let_go::answer(&client, &key, (&body, &files), &body_sent, plan).await;
+            drop((body, files));
             // Boxed: the task keeps this future's full size while its POST is open.
             let sent = Sent {
                 task_id,
@@ -1248,28 +1265,9 @@ impl TaskRunner {
                 }));
             }
         }
-        let from_worker = match &task.worker_id {
-            Some(worker_id) => match self.client.get_worker(key, worker_id, task_id).await {
-                Ok(worker) => Some(worker),
-                Err(ApiError::Status { status: 404, .. }) => None,
-                Err(error) => return Err(api(error)),
-            },
-            None => None,
-        };
-        // The worker endpoint's answer, unless it holds no text: then the turns'.
-        let worker = match from_worker {
-            Some(worker) if !worker.answer().trim().is_empty() => worker,
-            from_worker => {
-                let turns = if turns.is_empty() {
-                    self.legacy_turns(key, task_id).await.map_err(api)?
-                } else {
-                    turns
-                };
-                let mut worker = from_worker.unwrap_or_default();
-                worker_from_turns(&mut worker, &task, turns);
-                worker
-            }
-        };
+        let worker = whole_answer(&self.client, key, task_id, TaskEnvelope { task, turns })
+            .await
+            .map_err(api)?;
         // A typed task's answer is checked here too, by the schema the history
         // keeps for it.
         let schema = self.schema_of_task(key, task_id).await;
@@ -1280,15 +1278,6 @@ impl TaskRunner {
             worker,
             credit_use: None,
         })))
-    }
-
-    /// The legacy `/turns` list, for servers older than SDK 0.10 that keep turns
-    /// there; a server without it (404) simply has none to give.
-    async fn legacy_turns(&self, key: &ApiKey, task_id: &str) -> Result<Vec<Turn>, ApiError> {
-        match self.client.get_turns(key, task_id).await {
-            Err(ApiError::Status { status: 404, .. }) => Ok(Vec::new()),
-            turns => turns,
-        }
     }
 
     /// A call still running, with the worker and dashboard URL when the API can
@@ -1431,13 +1420,35 @@ struct Sent {
 impl Sent {
     /// Record the API's answer (or forget a task that never ran) and make it
     /// the job's result.
-    async fn conclude(self, answer: Result<Result<Worker, ApiError>, String>) -> CallResult {
+    async fn conclude(self, answer: Answered) -> CallResult {
         let (task_id, kind, schema) = (self.task_id, self.kind, self.schema);
         let (journal, recorder) = (self.journal, self.recorder);
         let fail = |failure| TaskError {
             task_id: Some(task_id.clone()),
             kind,
             failure,
+        };
+        let answer = match answer {
+            Answered::Posted(answer) => answer,
+            Answered::Polled(Ok(worker)) => Ok(Ok(worker)),
+            Answered::Polled(Err(PollEnd::TimedOut(after))) => {
+                Ok(Err(ApiError::TimedOut { after }))
+            }
+            Answered::Polled(Err(PollEnd::Remote { status, url })) => {
+                tracing::warn!(
+                    task_id,
+                    status,
+                    "the task ended on the server without an answer"
+                );
+                if let Some(journal) = journal {
+                    let update = journal::Update {
+                        status: Some(status.clone()),
+                        ..journal::Update::default()
+                    };
+                    recorder.record(journal, &task_id, update).await;
+                }
+                return Err(fail(TaskFailure::Remote { status, url }));
+            }
         };
         match answer {
             Ok(Ok(worker)) => {
@@ -1560,6 +1571,56 @@ fn unwind_to_message<T>(
     })
 }
 
+/// A completed task's latest answer, whole: the worker endpoint's (sources and
+/// files), unless it holds no text or still says it runs; then its turns' (the legacy `/turns` list
+/// for servers older than SDK 0.10, which keep them there; a server without it
+/// simply has none to give).
+async fn whole_answer(
+    client: &Client,
+    key: &ApiKey,
+    task_id: &str,
+    TaskEnvelope { task, turns }: TaskEnvelope,
+) -> Result<Worker, ApiError> {
+    let from_worker = match &task.worker_id {
+        Some(worker_id) => match client.get_worker(key, worker_id, task_id).await {
+            Ok(worker) => Some(worker),
+            Err(ApiError::Status { status: 404, .. }) => None,
+            Err(error) => return Err(error),
+        },
+        None => None,
+    };
+    // One that still says it runs lags behind the task: its text is output so far.
+    let finished = |worker: &Worker| {
+        worker.running != Some(true)
+            && !matches!(worker.status.as_deref(), Some("running" | "pending"))
+    };
+    match from_worker {
+        Some(worker) if finished(&worker) && !worker.answer().trim().is_empty() => Ok(worker),
+        from_worker => {
+            let turns = match turns.is_empty() {
+                false => turns,
+                true => match client.get_turns(key, task_id).await {
+                    Err(ApiError::Status { status: 404, .. }) => Vec::new(),
+                    turns => turns?,
+                },
+            };
+            let mut worker = from_worker.unwrap_or_default();
+            worker_from_turns(&mut worker, &task, turns);
+            Ok(worker)
+        }
+    }
+}
+
+/// The answer of one completed turn from its own record (a turn another
+/// followed: the worker endpoint speaks only of the latest).
+fn answer_of_turn(task: &crate::handinger::TaskInfo, turn: Turn) -> Worker {
+    let mut worker = Worker::default();
+    worker_from_turns(&mut worker, task, vec![turn]);
+    // The task's own status is its latest turn's.
+    worker.status = Some("completed".to_owned());
+    worker
+}
+
 /// Fill a Worker-shaped answer from the task's latest turn that holds output,
 /// whatever its role (the documented example puts the input and the answer on one
 /// turn with role "user"). Sources and files the worker endpoint gave are kept.
@@ -1633,6 +1694,7 @@ mod tests {
         default_wait: Duration::from_secs(50),
         max_wait: Duration::from_secs(600),
         progress_interval: Duration::from_secs(10),
+        hold_post: Duration::from_secs(10),
     };
 
     proptest::proptest! {

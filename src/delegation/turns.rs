@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     CallOutcome, NotBegun, Silent, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskRequest,
-    TaskRunner, answered, jobs::JobHandle, lookup_failure, lookup_id, worker_from_turns,
+    TaskRunner, answer_of_turn, answered, jobs::JobHandle, lookup_failure, lookup_id,
 };
-use crate::handinger::{ApiError, TaskEnvelope, Worker};
+use crate::handinger::{ApiError, TaskEnvelope};
 
 /// What starts every [`TurnId`].
 const TURN_ID_PREFIX: &str = "hdg1";
@@ -284,10 +284,7 @@ impl TaskRunner {
                 Ok(TurnState::Done(Box::new(outcome), input))
             }
             "completed" => {
-                let mut worker = Worker::default();
-                worker_from_turns(&mut worker, &found.task, vec![turns[turn - 1].clone()]);
-                // The task's own status is its latest turn's.
-                worker.status = Some(status);
+                let worker = answer_of_turn(&found.task, turns[turn - 1].clone());
                 let outcome = CallOutcome::Finished(Box::new(TaskOutcome {
                     task_id: task_id.to_owned(),
                     kind: TaskKind::Lookup,

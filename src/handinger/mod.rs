@@ -211,6 +211,11 @@ impl Client {
 
     /// `GET /api/tasks/{taskId}`: the task's status and worker, with its turns
     /// inline (SDK 0.10's TaskWithTurns; older servers may send none).
+    /// How long a task's POST may take end to end.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     pub async fn get_task(&self, key: &ApiKey, task_id: &str) -> Result<TaskEnvelope, ApiError> {
         let url = self.endpoint(format!("/api/tasks/{}", path_segment("taskId", task_id)?));
         self.get(key, url).await

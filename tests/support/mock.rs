@@ -35,6 +35,9 @@ pub struct Recorded {
     /// The mock answered it with an error status: a task POST so refused made
     /// no task, and lookups do not find one.
     pub refused: bool,
+    /// When its answer is due (a task POST's task runs until then, whatever
+    /// happens to the connection).
+    pub due: Option<Instant>,
 }
 
 impl Recorded {
@@ -236,6 +239,8 @@ struct State {
     hash_files: AtomicBool,
     /// Tasks that exist without a POST to this mock (made elsewhere, say).
     known: Mutex<Vec<String>>,
+    /// Task POSTs whose client hung up before the answer was due.
+    posts_let_go: std::sync::atomic::AtomicUsize,
 }
 
 /// A running mock; it stops with the test's runtime.
@@ -258,6 +263,7 @@ impl MockApi {
             requests: Mutex::new(Vec::new()),
             hash_files: AtomicBool::new(true),
             known: Mutex::new(Vec::new()),
+            posts_let_go: Default::default(),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -283,6 +289,11 @@ impl MockApi {
     /// Let the mock know a task it was not sent, so a follow-up may name it.
     pub fn know_task(&self, task_id: &str) {
         self.state.known.lock().unwrap().push(task_id.to_owned());
+    }
+
+    /// How many task POSTs the client hung up on before their answer was due.
+    pub fn posts_let_go(&self) -> usize {
+        self.state.posts_let_go.load(Ordering::SeqCst)
     }
 
     /// Every request recorded so far.
@@ -325,6 +336,10 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             reply = known;
         }
         request.refused = matches!(reply, Reply::Http { status, .. } if status >= 400);
+        if let Reply::Http { delay, .. } = &reply {
+            request.due = Some(Instant::now() + *delay);
+        }
+        let posted_task = request.method == "POST" && request.path == "/api/tasks";
         state.requests.lock().unwrap().push(request);
         match reply {
             Reply::Http {
@@ -334,6 +349,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                 delay,
             } => {
                 if hung_up_during(&mut reader, delay).await {
+                    if posted_task {
+                        state.posts_let_go.fetch_add(1, Ordering::SeqCst);
+                    }
                     return;
                 }
                 let mut head = format!(
@@ -410,8 +428,19 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
     if posts.is_empty() && !named {
         return None;
     }
+    // A turn runs until its POST's answer is due, as the API's does.
+    let running = |post: &Recorded| post.due.is_some_and(|due| due > Instant::now());
     if path.starts_with("/api/workers/") {
-        return posts.last().map(|post| Reply::json(200, worker_json(post)));
+        return posts.last().map(|post| {
+            let mut worker = worker_json(post);
+            if running(post) {
+                worker["status"] = json!("running");
+                worker["running"] = json!(true);
+                worker["output_text"] = json!("");
+                worker["output"] = json!([]);
+            }
+            Reply::json(200, worker)
+        });
     }
     let worker_id = posts
         .first()
@@ -422,17 +451,25 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
         .enumerate()
         .map(|(seq, post)| {
             let input = post.input().unwrap_or_default();
+            let (status, output) = match running(post) {
+                true => ("running", None),
+                false => ("completed", Some(format!("Answer to: {input}"))),
+            };
             json!({"id": format!("trn_{seq}"), "seq": seq + 1, "role": "user",
-                   "status": "completed", "input": input,
-                   "outputText": format!("Answer to: {input}"), "structuredOutput": null,
+                   "status": status, "input": input,
+                   "outputText": output, "structuredOutput": null,
                    "credits": 2, "durationMs": 1500, "inputTokens": 10, "outputTokens": 20,
                    "startedAt": "2026-05-15T10:00:00Z", "completedAt": "2026-05-15T10:00:02Z",
                    "taskId": task_id})
         })
         .collect();
+    let task_status = match posts.last() {
+        Some(post) if running(post) => "running",
+        _ => "completed",
+    };
     Some(Reply::json(
         200,
-        json!({"task": {"id": task_id, "status": "completed", "title": "Mock task",
+        json!({"task": {"id": task_id, "status": task_status, "title": "Mock task",
                         "workerId": worker_id, "organizationId": "org_mock",
                         "createdByUserId": "usr_mock", "createdAt": "2026-05-15T10:00:00Z",
                         "completedAt": "2026-05-15T10:00:02Z", "triggeredBy": "api",

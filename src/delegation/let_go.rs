@@ -1,0 +1,245 @@
+//! A long POST let go. `POST /api/tasks` answers only when the worker ends, and
+//! a request held open costs a connection (its buffers, its futures) for as long
+//! as the task runs. The API documents that "the task keeps running on the
+//! server even if the connection drops", so once a turn has been held for the
+//! hold and the API lists it, its POST is closed and the API is polled for the
+//! answer instead: a long wait then holds a timer, not a connection. A turn the
+//! API does not list (yet) keeps its POST, so nothing rests on a guess.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use super::{POLL_FIRST, POLL_MAX, answer_of_turn, unwind_to_message, whole_answer};
+use crate::{
+    handinger::{ApiError, Client, CreateTaskBody, TaskEnvelope, Turn, Usage, Worker},
+    key::ApiKey,
+    workspace::Attachment,
+};
+
+/// How often a held POST's turn is looked for again, when the API did not list
+/// it at the end of the hold.
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
+
+/// Longest one lookup may take; one that takes longer is tried again later.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a turn's POST is, for letting it go.
+pub(super) struct Plan {
+    pub task_id: String,
+    /// The turn's number in its task, when known before it is sent (a new task's
+    /// is 1); otherwise the API's latest turn is taken for it only if it was
+    /// asked this turn's input and is still running.
+    pub turn: Option<usize>,
+    /// How long the POST is held before it may be let go.
+    pub hold: Duration,
+}
+
+/// How a turn's answer came.
+pub(super) enum Answered {
+    /// Its POST's own answer (or the panic inside it).
+    Posted(Result<Result<Worker, ApiError>, String>),
+    /// Polled from the API after its POST was let go.
+    Polled(Result<Worker, PollEnd>),
+}
+
+/// Why polling ended without an answer.
+pub(super) enum PollEnd {
+    /// The turn ended on the server in `error` or `aborted`.
+    Remote { status: String, url: Option<String> },
+    /// No answer within the request timeout, counted from when the POST went out
+    /// (as a held POST would have timed out); the task may still be running.
+    TimedOut(Duration),
+}
+
+/// Send the turn and take its answer: from the POST while it is held, from the
+/// API once it is let go.
+pub(super) async fn answer(
+    client: &Client,
+    key: &ApiKey,
+    (body, files): (&CreateTaskBody, &[Attachment]),
+    body_sent: &Arc<AtomicBool>,
+    plan: Plan,
+) -> Answered {
+    let sent_at = Instant::now();
+    // Boxed, so that letting go frees all of it (the connection goes with it).
+    let mut post = Box::pin(unwind_to_message(
+        client.create_task(key, body, files, body_sent),
+    ));
+    let mut look_at = sent_at + plan.hold;
+    let turn = loop {
+        tokio::select! {
+            answer = &mut post => return Answered::Posted(answer),
+            _ = tokio::time::sleep_until(look_at) => {}
+        }
+        // Only a request whose body went out whole can have started the turn.
+        if body_sent.load(Ordering::Acquire) {
+            let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, client.get_task(key, &plan.task_id));
+            let found = tokio::select! {
+                answer = &mut post => return Answered::Posted(answer),
+                found = lookup => found,
+            };
+            if let Ok(Ok(found)) = found
+                && let Some(turn) = listed_turn(&found, plan.turn, &body.input)
+            {
+                break turn;
+            }
+        }
+        look_at = Instant::now() + LOOK_AGAIN;
+    };
+    drop(post);
+    tracing::info!(
+        task_id = plan.task_id,
+        turn,
+        "the API lists the turn: its POST is let go, and its answer polled"
+    );
+    let deadline = sent_at + client.request_timeout();
+    Answered::Polled(poll(client, key, &plan.task_id, turn, (sent_at, deadline)).await)
+}
+
+/// The number of the turn the POST started, if the API lists it.
+fn listed_turn(found: &TaskEnvelope, known: Option<usize>, input: &str) -> Option<usize> {
+    let turns = in_order(&found.turns);
+    match known {
+        Some(turn) => (turns.len() >= turn).then_some(turn),
+        None => {
+            let latest = turns.last()?;
+            let ours = latest.input.as_deref() == Some(input)
+                && !matches!(
+                    latest.status.as_deref(),
+                    Some("completed" | "error" | "aborted")
+                );
+            ours.then_some(turns.len())
+        }
+    }
+}
+
+/// Turns in the order of their `seq`.
+fn in_order(turns: &[Turn]) -> Vec<&Turn> {
+    let mut turns: Vec<&Turn> = turns.iter().collect();
+    turns.sort_by_key(|t| t.seq.unwrap_or(i64::MAX));
+    turns
+}
+
+/// Ask the API until turn `turn` ends, at a pause that grows with the time the
+/// turn has run (a tenth of it, from [`POLL_FIRST`] to [`POLL_MAX`]), so the
+/// answer comes at most about a tenth of its run time late; a 429's Retry-After
+/// is honoured. A lookup that fails is tried again: the turn runs on whatever
+/// happens to one request.
+async fn poll(
+    client: &Client,
+    key: &ApiKey,
+    task_id: &str,
+    turn: usize,
+    (sent_at, deadline): (Instant, Instant),
+) -> Result<Worker, PollEnd> {
+    let mut asked_pause = None;
+    loop {
+        let pause = asked_pause
+            .take()
+            .unwrap_or_else(|| (sent_at.elapsed() / 10).clamp(POLL_FIRST, POLL_MAX));
+        if Instant::now() + pause >= deadline {
+            tokio::time::sleep_until(deadline).await;
+            return Err(PollEnd::TimedOut(deadline - sent_at));
+        }
+        tokio::time::sleep(pause).await;
+        let found = match tokio::time::timeout(LOOKUP_TIMEOUT, client.get_task(key, task_id)).await
+        {
+            Ok(Ok(found)) => found,
+            Ok(Err(ApiError::Status {
+                status: 429,
+                retry_after,
+                ..
+            })) => {
+                asked_pause = retry_after;
+                continue;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(task_id, %error, "a lookup of a let-go turn failed; asking again");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(task_id, "a lookup of a let-go turn timed out; asking again");
+                continue;
+            }
+        };
+        let turns = in_order(&found.turns);
+        let Some(this) = turns.get(turn - 1) else {
+            continue;
+        };
+        let credits = this.credits;
+        match this.status.as_deref().unwrap_or_default() {
+            "completed" => {}
+            status @ ("error" | "aborted") => {
+                return Err(PollEnd::Remote {
+                    status: status.to_owned(),
+                    url: found.task.url,
+                });
+            }
+            _ => continue,
+        }
+        let mut worker = if turn == turns.len() {
+            match whole_answer(client, key, task_id, found).await {
+                Ok(worker) => worker,
+                Err(error) => {
+                    tracing::warn!(task_id, %error, "the answer of a let-go turn could not be read; asking again");
+                    continue;
+                }
+            }
+        } else {
+            answer_of_turn(&found.task, (*this).clone())
+        };
+        // The turn's credits count against the credit ceiling, as a POST's do.
+        if worker.usage.as_ref().and_then(|u| u.credits).is_none() {
+            let usage = worker.usage.get_or_insert_with(Usage::default);
+            usage.credits = credits;
+        }
+        return Ok(worker);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(seq: i64, status: &str, input: &str) -> Turn {
+        Turn {
+            seq: Some(seq),
+            status: Some(status.to_owned()),
+            input: Some(input.to_owned()),
+            ..Turn::default()
+        }
+    }
+
+    fn task(turns: Vec<Turn>) -> TaskEnvelope {
+        TaskEnvelope {
+            turns,
+            ..TaskEnvelope::default()
+        }
+    }
+
+    #[test]
+    fn a_known_turn_counts_as_listed_once_the_api_has_that_many() {
+        let one = task(vec![turn(1, "running", "a")]);
+        assert_eq!(listed_turn(&one, Some(1), "ignored"), Some(1));
+        assert_eq!(listed_turn(&one, Some(2), "b"), None);
+        assert_eq!(listed_turn(&task(vec![]), Some(1), "a"), None);
+    }
+
+    #[test]
+    fn an_unknown_turn_is_the_latest_only_if_it_was_asked_this_and_still_runs() {
+        // Out of order on the wire: `seq` decides which is latest.
+        let two = task(vec![turn(2, "running", "again"), turn(1, "completed", "a")]);
+        assert_eq!(listed_turn(&two, None, "again"), Some(2));
+        assert_eq!(listed_turn(&two, None, "other"), None);
+        // The same input as a finished turn: that may be the previous one.
+        let done = task(vec![turn(1, "completed", "a"), turn(2, "completed", "a")]);
+        assert_eq!(listed_turn(&done, None, "a"), None);
+    }
+}
