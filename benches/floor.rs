@@ -26,6 +26,9 @@ use rmcp::{
 /// serve the floor instead of running benchmarks.
 pub const ROLE: &str = "HANDINGER_BENCH_FLOOR_DELAY_MS";
 
+/// The input of the call each run starts with, before memory is measured.
+pub const WARM_UP: &str = "warm-up";
+
 /// A tool that waits, then answers as the mock's tasks do.
 #[derive(Clone)]
 struct Sleeper {
@@ -42,16 +45,17 @@ impl ServerHandler for Sleeper {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // tokio's timer rounds even a zero sleep up to its 1 ms tick.
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
         let input = request
             .arguments
             .as_ref()
             .and_then(|arguments| arguments.get("input"))
             .and_then(|input| input.as_str())
             .unwrap_or_default();
+        // tokio's timer rounds even a zero sleep up to its 1 ms tick. The bench's
+        // warm-up call is answered at once, as the mock answers it.
+        if !self.delay.is_zero() && input != WARM_UP {
+            tokio::time::sleep(self.delay).await;
+        }
         let answer = format!("Answer to: {input}\n");
         Ok(CallToolResult::success(vec![ContentBlock::text(answer)]).into())
     }
