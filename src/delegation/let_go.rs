@@ -9,7 +9,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -29,6 +29,41 @@ const LOOK_AGAIN: Duration = Duration::from_secs(5);
 
 /// Longest one lookup may take; one that takes longer is tried again later.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most lookups a second the polls of all let-go turns of this process make
+/// together, about: with many turns waiting, each one's pause grows (their
+/// count over this), so the API is never asked more often than this.
+const MOST_LOOKUPS_PER_SECOND: u32 = 50;
+
+/// How many turns this process is polling for.
+static POLLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one turn in [`POLLED`] while it lives.
+struct Polled;
+
+impl Polled {
+    fn count() -> Self {
+        POLLED.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+
+    /// The pause before the next lookup of a turn that has run for `ran_for`:
+    /// a tenth of that, from [`POLL_FIRST`] to [`POLL_MAX`], and longer
+    /// while so many turns are polled that they would ask more often than
+    /// [`MOST_LOOKUPS_PER_SECOND`].
+    fn pause(&self, ran_for: Duration) -> Duration {
+        let own = (ran_for / 10).clamp(POLL_FIRST, POLL_MAX);
+        let polled = u32::try_from(POLLED.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        let shared = Duration::from_secs(1) * polled / MOST_LOOKUPS_PER_SECOND;
+        own.max(shared)
+    }
+}
+
+impl Drop for Polled {
+    fn drop(&mut self) {
+        POLLED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// What a turn's POST is, for letting it go.
 pub(super) struct Plan {
@@ -128,9 +163,8 @@ fn in_order(turns: &[Turn]) -> Vec<&Turn> {
 }
 
 /// Ask the API until turn `turn` ends, at a pause that grows with the time the
-/// turn has run (a tenth of it, from [`POLL_FIRST`] to [`POLL_MAX`]), so the
-/// answer comes at most about a tenth of its run time late; a 429's Retry-After
-/// is honoured. A lookup that fails is tried again: the turn runs on whatever
+/// turn has run (see [`Polled::pause`]), so the answer comes at most about a
+/// tenth of its run time late; a 429's Retry-After is honoured. A lookup that fails is tried again: the turn runs on whatever
 /// happens to one request.
 async fn poll(
     client: &Client,
@@ -139,11 +173,12 @@ async fn poll(
     turn: usize,
     (sent_at, deadline): (Instant, Instant),
 ) -> Result<Worker, PollEnd> {
+    let polled = Polled::count();
     let mut asked_pause = None;
     loop {
         let pause = asked_pause
             .take()
-            .unwrap_or_else(|| (sent_at.elapsed() / 10).clamp(POLL_FIRST, POLL_MAX));
+            .unwrap_or_else(|| polled.pause(sent_at.elapsed()));
         if Instant::now() + pause >= deadline {
             tokio::time::sleep_until(deadline).await;
             return Err(PollEnd::TimedOut(deadline - sent_at));
@@ -222,6 +257,20 @@ mod tests {
             turns,
             ..TaskEnvelope::default()
         }
+    }
+
+    #[test]
+    fn the_pause_grows_with_the_run_time_and_with_the_turns_polled() {
+        let one = Polled::count();
+        let secs = Duration::from_secs;
+        assert_eq!(one.pause(secs(2)), POLL_FIRST);
+        assert_eq!(one.pause(secs(40)), secs(4));
+        assert_eq!(one.pause(secs(400)), POLL_MAX);
+        // 1,000 turns polled: each waits 20 s, 50 lookups a second in all.
+        let many: Vec<Polled> = (1..1000).map(|_| Polled::count()).collect();
+        assert_eq!(one.pause(secs(40)), secs(20));
+        drop(many);
+        assert_eq!(one.pause(secs(400)), POLL_MAX);
     }
 
     #[test]

@@ -310,7 +310,9 @@ pub struct WaitPolicy {
     /// lists the turn, the bridge closes it (the task keeps running) and polls
     /// the API for the answer, so a long wait holds no connection. An answer
     /// within the hold arrives the moment the worker ends; a later one within
-    /// about a tenth of the task's run time, at most 10 s (server, command line).
+    /// about a tenth of the task's run time, 1 to 10 s (longer with over 500
+    /// turns let go: all polls ask at most 50 times a second) (server, command
+    /// line).
     #[arg(long, env = "HANDINGER_HOLD_POST", value_name = "SECS", default_value = "10",
           value_parser = seconds_setting, global = true)]
     pub hold_post: Duration,

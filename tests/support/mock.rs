@@ -239,6 +239,9 @@ struct State {
     hash_files: AtomicBool,
     /// Tasks that exist without a POST to this mock (made elsewhere, say).
     known: Mutex<Vec<String>>,
+    /// Where each task's accepted POSTs are in `requests`, so that a lookup
+    /// does not read every request (benchmarks poll thousands of tasks).
+    tasks: Mutex<HashMap<String, Vec<usize>>>,
     /// Task POSTs whose client hung up before the answer was due.
     posts_let_go: std::sync::atomic::AtomicUsize,
 }
@@ -263,6 +266,7 @@ impl MockApi {
             requests: Mutex::new(Vec::new()),
             hash_files: AtomicBool::new(true),
             known: Mutex::new(Vec::new()),
+            tasks: Mutex::default(),
             posts_let_go: Default::default(),
         });
         let accept_state = state.clone();
@@ -340,7 +344,15 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             request.due = Some(Instant::now() + *delay);
         }
         let posted_task = request.method == "POST" && request.path == "/api/tasks";
-        state.requests.lock().unwrap().push(request);
+        {
+            let mut requests = state.requests.lock().unwrap();
+            if posted_task && !request.refused {
+                let task_id = request.field("taskId").unwrap_or_default();
+                let mut tasks = state.tasks.lock().unwrap();
+                tasks.entry(task_id).or_default().push(requests.len());
+            }
+            requests.push(request);
+        }
         match reply {
             Reply::Http {
                 status,
@@ -413,16 +425,14 @@ fn known_task(state: &State, request: &Recorded) -> Option<Reply> {
         None => return None,
     };
     let requests = state.requests.lock().unwrap();
-    let posts: Vec<&Recorded> = requests
-        .iter()
-        .filter(|r| {
-            r.method == "POST"
-                && r.path == "/api/tasks"
-                && !r.refused
-                && r.field("taskId").as_deref() == Some(task_id.as_str())
-                // The API shows a task only to the key that made it.
-                && r.header("authorization") == request.header("authorization")
-        })
+    let tasks = state.tasks.lock().unwrap();
+    let posts: Vec<&Recorded> = tasks
+        .get(&task_id)
+        .into_iter()
+        .flatten()
+        .map(|&at| &requests[at])
+        // The API shows a task only to the key that made it.
+        .filter(|r| r.header("authorization") == request.header("authorization"))
         .collect();
     let named = state.known.lock().unwrap().contains(&task_id);
     if posts.is_empty() && !named {
