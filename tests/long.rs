@@ -1121,3 +1121,58 @@ async fn a_let_go_turn_that_fails_on_the_server_is_reported() {
     assert_eq!(mock.task_posts().len(), 1, "not sent again");
     client.cancel().await.unwrap();
 }
+
+/// A let-go turn that ends `aborted` may mean the API stops a task whose POST
+/// is closed (it documents that it does not): the process then holds every
+/// later POST to its end, and says so in its log.
+#[tokio::test]
+async fn after_a_let_go_turn_is_aborted_every_post_is_held_to_its_end() {
+    let posted: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let looks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mock = MockApi::start_with(Arc::new(move |r: &Recorded| {
+        if r.method == "POST" {
+            posted
+                .lock()
+                .unwrap()
+                .push(r.field("taskId").unwrap_or_default());
+            return Reply::json(200, worker_json(r)).after(Duration::from_secs(2));
+        }
+        let task_id = r.path.trim_start_matches("/api/tasks/");
+        // The first task is aborted once let go; any other runs on.
+        let first = posted.lock().unwrap().first().map(String::as_str) == Some(task_id);
+        let status = match first && looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            true => "aborted",
+            false => "running",
+        };
+        Reply::json(
+            200,
+            json!({"task": {"id": task_id, "status": status, "workerId": "wrk_mock"},
+                   "turns": [{"seq": 1, "status": status, "input": "x"}]}),
+        )
+    }))
+    .await;
+    let cmd = command(&mock.base_url, Some(KEY), &["--hold-post", "0"]);
+    let mut child = RawSession::spawn(cmd);
+    child.initialize("2025-11-25").await;
+    for (id, input) in [(1, "first"), (2, "second")] {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                             "params": {"name": "create_task", "arguments": {"input": input}}});
+        child.send(request).await;
+        let answer = child.response(id).await;
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        match input {
+            "first" => assert!(text.contains("status aborted"), "{answer}"),
+            _ => assert!(text.contains("Answer to: second"), "{answer}"),
+        }
+    }
+    assert_eq!(
+        mock.posts_let_go(),
+        1,
+        "the second POST was held to its end"
+    );
+    child.close_stdin();
+    let stderr = child.stderr().await;
+    assert!(stderr.contains("holds every POST to its end"), "{stderr}");
+}

@@ -35,6 +35,11 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// count over this), so the API is never asked more often than this.
 const MOST_LOOKUPS_PER_SECOND: u32 = 50;
 
+/// Set once a let-go turn ended `aborted`: the API documents that a task keeps
+/// running when its connection drops, but were it to stop such tasks, letting
+/// go would lose work; from then on this process holds every POST to its end.
+static HOLD_TO_THE_END: AtomicBool = AtomicBool::new(false);
+
 /// How many turns this process is polling for.
 static POLLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -112,6 +117,9 @@ pub(super) async fn answer(
         tokio::select! {
             answer = &mut post => return Answered::Posted(answer),
             _ = tokio::time::sleep_until(look_at) => {}
+        }
+        if HOLD_TO_THE_END.load(Ordering::Relaxed) {
+            return Answered::Posted(post.await);
         }
         // Only a request whose body went out whole can have started the turn.
         if body_sent.load(Ordering::Acquire) {
@@ -212,6 +220,15 @@ async fn poll(
         match this.status.as_deref().unwrap_or_default() {
             "completed" => {}
             status @ ("error" | "aborted") => {
+                if status == "aborted" && !HOLD_TO_THE_END.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        task_id,
+                        "a turn whose POST was let go ended aborted: if the API stops tasks \
+                         whose request is closed, letting go loses work, so this process now \
+                         holds every POST to its end (set --hold-post to the request timeout \
+                         to keep it so)"
+                    );
+                }
                 return Err(PollEnd::Remote {
                     status: status.to_owned(),
                     url: found.task.url,
