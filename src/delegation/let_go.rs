@@ -113,7 +113,7 @@ pub(super) async fn answer(
         client.create_task(key, body, files, body_sent),
     ));
     let mut look_at = sent_at + plan.hold;
-    let turn = loop {
+    let (turn, already_ended) = loop {
         tokio::select! {
             answer = &mut post => return Answered::Posted(answer),
             _ = tokio::time::sleep_until(look_at) => {}
@@ -131,7 +131,7 @@ pub(super) async fn answer(
             if let Ok(Ok(found)) = found
                 && let Some(turn) = listed_turn(&found, plan.turn, &body.input)
             {
-                break turn;
+                break (turn, ended(&found, turn));
             }
         }
         look_at = Instant::now() + LOOK_AGAIN;
@@ -143,7 +143,23 @@ pub(super) async fn answer(
         "the API lists the turn: its POST is let go, and its answer polled"
     );
     let deadline = sent_at + client.request_timeout();
-    Answered::Polled(poll(client, key, &plan.task_id, turn, (sent_at, deadline)).await)
+    // A turn seen ended is read at once, not after a pause.
+    let first_pause = already_ended.then_some(Duration::ZERO);
+    let times = (sent_at, deadline, first_pause);
+    Answered::Polled(poll(client, key, &plan.task_id, turn, times).await)
+}
+
+/// Whether turn `turn` (listed) has ended.
+fn ended(found: &TaskEnvelope, turn: usize) -> bool {
+    let turns = in_order(&found.turns);
+    turns
+        .get(turn - 1)
+        .is_some_and(|this| has_ended(this.status.as_deref()))
+}
+
+/// Whether a turn's status is final.
+fn has_ended(status: Option<&str>) -> bool {
+    matches!(status, Some("completed" | "error" | "aborted"))
 }
 
 /// The number of the turn the POST started, if the API lists it.
@@ -153,11 +169,8 @@ fn listed_turn(found: &TaskEnvelope, known: Option<usize>, input: &str) -> Optio
         Some(turn) => (turns.len() >= turn).then_some(turn),
         None => {
             let latest = turns.last()?;
-            let ours = latest.input.as_deref() == Some(input)
-                && !matches!(
-                    latest.status.as_deref(),
-                    Some("completed" | "error" | "aborted")
-                );
+            let ours =
+                latest.input.as_deref() == Some(input) && !has_ended(latest.status.as_deref());
             ours.then_some(turns.len())
         }
     }
@@ -179,10 +192,10 @@ async fn poll(
     key: &ApiKey,
     task_id: &str,
     turn: usize,
-    (sent_at, deadline): (Instant, Instant),
+    (sent_at, deadline, first_pause): (Instant, Instant, Option<Duration>),
 ) -> Result<Worker, PollEnd> {
     let polled = Polled::count();
-    let mut asked_pause = None;
+    let mut asked_pause = first_pause;
     loop {
         let pause = asked_pause
             .take()
