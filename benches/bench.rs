@@ -955,6 +955,7 @@ async fn long_waits() {
     let posts = mock.task_posts().len() - posts_before;
     let let_go = mock.posts_let_go() - let_go_before;
     assert_eq!(posts, sessions + 1, "each task sent once (and the warm-up)");
+    assert_eq!(let_go, sessions, "every call's POST let go past its hold");
     let (bridge_kib, floor_kib) = (bridge.kib_per_waiting_call(), floor.kib_per_waiting_call());
     println!(
         "\n## long: {sessions} Streamable HTTP sessions, each calling create_task once on a task \
