@@ -749,6 +749,18 @@ async fn concurrency() {
     println!("| bridge peak RSS | {:.1} MiB | |", peak as f64 / 1024.0);
 }
 
+/// How many Streamable HTTP sessions the http and long sections run:
+/// `HANDINGER_BENCH_HTTP_SESSIONS`, else 1,000 (20 in the smoke run).
+fn http_sessions() -> usize {
+    match std::env::var("HANDINGER_BENCH_HTTP_SESSIONS") {
+        Ok(n) => n
+            .parse()
+            .expect("HANDINGER_BENCH_HTTP_SESSIONS is a number"),
+        Err(_) if quick() => 20,
+        Err(_) => 1000,
+    }
+}
+
 /// MCP over Streamable HTTP under load, as a closed loop: each of many sessions
 /// initializes, then calls create_task again and again, against a mock that
 /// answers each task after 1 s, so that every session always has a call waiting.
@@ -757,13 +769,7 @@ async fn concurrency() {
 /// mock (for latency), and the same loop of MCP calls to the floor, rmcp's
 /// transport on hyper with a tool that only sleeps (for memory).
 async fn http_load() {
-    let sessions: usize = match std::env::var("HANDINGER_BENCH_HTTP_SESSIONS") {
-        Ok(n) => n
-            .parse()
-            .expect("HANDINGER_BENCH_HTTP_SESSIONS is a number"),
-        Err(_) if quick() => 20,
-        Err(_) => 1000,
-    };
+    let sessions = http_sessions();
     let rounds = match std::env::var("HANDINGER_BENCH_HTTP_ROUNDS") {
         Ok(n) => n.parse().expect("HANDINGER_BENCH_HTTP_ROUNDS is a number"),
         Err(_) if quick() => 2,
@@ -899,13 +905,7 @@ async fn http_load() {
 /// hyper, a tool that sleeps as long), run the same way.
 async fn long_waits() {
     use std::time::Duration;
-    let sessions: usize = match std::env::var("HANDINGER_BENCH_HTTP_SESSIONS") {
-        Ok(n) => n
-            .parse()
-            .expect("HANDINGER_BENCH_HTTP_SESSIONS is a number"),
-        Err(_) if quick() => 20,
-        Err(_) => 1000,
-    };
+    let sessions = http_sessions();
     // The smoke run holds for 1 s, not the default 10 s, to stay short.
     let (spread, hold, runs_for) = match quick() {
         true => (Duration::from_secs(2), Some("1"), Duration::from_secs(8)),
